@@ -1,0 +1,40 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// newFlagSet returns a flag set for a command whose help text shows usage,
+// a description and examples, and whose parse errors become usage errors.
+func newFlagSet(env *cmdEnv, name, usage, description, examples string) *flag.FlagSet {
+	fs := flag.NewFlagSet("fewshot "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		w := env.stdout
+		fmt.Fprintf(w, "Usage:\n  fewshot %s %s\n\n%s\n\nFlags:\n", name, usage, description)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		if examples != "" {
+			fmt.Fprintf(w, "\nExamples:\n%s\n", indent(examples))
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args, printing help for -h and turning other parse
+// errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return errHelp
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package engine
+
+// Var is a value in a computation graph: a tensor plus, for a value computed
+// from parameters, the op that produced it and how to differentiate it.
+type Var[T Float] struct {
+	value *Tensor[T]
+	// tracked is true for parameters and for every value computed from one:
+	// exactly the values that gradients can flow through.
+	tracked bool
+	fn      *node[T]
+	name    string
+}
+
+// backwardFunc computes the gradients of an op's inputs from g, the gradient
+// of its output. It must be written with engine ops only, using in and out
+// (never Vars captured from the forward pass), so that the engine can run it
+// either on the recorded graph (create-graph mode) or on detached copies.
+// need[i] reports whether input i's gradient is wanted; the result may hold
+// nil where it is not, or where the input has no gradient.
+type backwardFunc[T Float] func(g, out *Var[T], in []*Var[T], need []bool) []*Var[T]
+
+// node records how a tracked value was computed.
+type node[T Float] struct {
+	op       string
+	inputs   []*Var[T]
+	backward backwardFunc[T]
+}
+
+// Param returns a leaf variable that gradients can be taken with respect to.
+// The tensor is not copied.
+func Param[T Float](t *Tensor[T]) *Var[T] { return &Var[T]{value: t, tracked: true} }
+
+// Const returns a leaf variable that is never differentiated. Ops on
+// constants only record nothing.
+func Const[T Float](t *Tensor[T]) *Var[T] { return &Var[T]{value: t} }
+
+// Detach returns a constant sharing v's value: gradients do not flow through it.
+func Detach[T Float](v *Var[T]) *Var[T] { return &Var[T]{value: v.value, name: v.name} }
+
+// DetachAll applies Detach to each variable.
+func DetachAll[T Float](vs []*Var[T]) []*Var[T] {
+	out := make([]*Var[T], len(vs))
+	for i, v := range vs {
+		out[i] = Detach(v)
+	}
+	return out
+}
+
+// Value returns the variable's tensor. The caller must not modify it while
+// the graph is in use.
+func (v *Var[T]) Value() *Tensor[T] { return v.value }
+
+// Shape returns the shape of the variable's value.
+func (v *Var[T]) Shape() []int { return v.value.shape }
+
+// Tracked reports whether gradients can flow through v (it is a parameter or
+// was computed from one).
+func (v *Var[T]) Tracked() bool { return v.tracked }
+
+// Op returns the name of the op that computed v, or "" for a leaf.
+func (v *Var[T]) Op() string {
+	if v.fn == nil {
+		return ""
+	}
+	return v.fn.op
+}
+
+// Name returns the name set with SetName.
+func (v *Var[T]) Name() string { return v.name }
+
+// SetName attaches a name for error messages and debugging, and returns v.
+func (v *Var[T]) SetName(name string) *Var[T] { v.name = name; return v }
+
+// Item returns the single element of a one-element variable.
+func (v *Var[T]) Item() T { return v.value.Item() }
+
+// record returns the op's result: a constant when no input is tracked (the
+// no-graph fast path), otherwise a tracked value remembering how to
+// differentiate it.
+func record[T Float](op string, value *Tensor[T], backward backwardFunc[T], inputs ...*Var[T]) *Var[T] {
+	for _, in := range inputs {
+		if in.tracked {
+			return &Var[T]{value: value, tracked: true, fn: &node[T]{op: op, inputs: inputs, backward: backward}}
+		}
+	}
+	return &Var[T]{value: value}
+}

@@ -32,14 +32,28 @@ func GradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph bool) []*
 	order, needed := topoOrder(ys, target)
 
 	grads := make(map[*Var[T]]*Var[T], len(order))
+	// owned holds the sums that accumulate allocated itself. Without a graph
+	// to record, later contributions are added into them in place instead of
+	// allocating a new sum each time. A value only receives contributions
+	// before it is propagated (reverse topological order), so no other
+	// gradient can alias an owned sum while it is still being written.
+	owned := map[*Var[T]]bool{}
 	accumulate := func(v, g *Var[T]) {
 		if !sameShape(v.value.shape, g.value.shape) {
 			panic(fmt.Sprintf("engine: gradient of shape %v for value of shape %v (op %q)", g.value.shape, v.value.shape, v.Op()))
 		}
-		if old, ok := grads[v]; ok {
-			grads[v] = Add(old, g)
-		} else {
+		old, ok := grads[v]
+		switch {
+		case !ok:
 			grads[v] = g
+		case owned[old]:
+			addInto(old.value.data, g.value.data)
+		default:
+			s := Add(old, g)
+			grads[v] = s
+			if !createGraph {
+				owned[s] = true
+			}
 		}
 	}
 	for k, y := range ys {
@@ -142,4 +156,12 @@ func topoOrder[T Float](ys []*Var[T], target map[*Var[T]]bool) ([]*Var[T], map[*
 		}
 	}
 	return order, needed
+}
+
+// addInto adds src to dst element-wise; they have the same length.
+func addInto[T Float](dst, src []T) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
 }

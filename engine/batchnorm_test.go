@@ -1,0 +1,224 @@
+package engine_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fewshot-go/fewshot/engine"
+	"github.com/fewshot-go/fewshot/engine/gradcheck"
+)
+
+// naiveBatchNorm normalises each channel with the given statistics, or with
+// the batch's own (biased) ones when mean is nil; it also returns the batch
+// mean and biased variance.
+func naiveBatchNorm(x, gamma, beta *engine.Tensor[float64], mean, variance []float64, eps float64) (y *engine.Tensor[float64], bm, bv []float64) {
+	n, c, hw := x.Dim(0), x.Dim(1), x.Dim(2)*x.Dim(3)
+	bm, bv = make([]float64, c), make([]float64, c)
+	xd := x.Data()
+	at := func(i, ch, j int) int { return (i*c+ch)*hw + j }
+	for ch := 0; ch < c; ch++ {
+		for i := 0; i < n; i++ {
+			for j := 0; j < hw; j++ {
+				bm[ch] += xd[at(i, ch, j)] / float64(n*hw)
+			}
+		}
+		for i := 0; i < n; i++ {
+			for j := 0; j < hw; j++ {
+				d := xd[at(i, ch, j)] - bm[ch]
+				bv[ch] += d * d / float64(n*hw)
+			}
+		}
+	}
+	if mean == nil {
+		mean, variance = bm, bv
+	}
+	y = engine.New[float64](x.Shape()...)
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			for j := 0; j < hw; j++ {
+				k := at(i, ch, j)
+				y.Data()[k] = gamma.Data()[ch]*(xd[k]-mean[ch])/math.Sqrt(variance[ch]+eps) + beta.Data()[ch]
+			}
+		}
+	}
+	return y, bm, bv
+}
+
+func TestBatchNorm2DTrainingValuesAndRunningStats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 1))
+	x := randT(rng, 3, 4, 2, 3)
+	for i := range x.Data() {
+		x.Data()[i] = 5 + 2*x.Data()[i] // a large mean tests the two-pass variance
+	}
+	gamma, beta := randT(rng, 4), randT(rng, 4)
+	st := engine.NewBNState[float64](4)
+	st.RunningMean.Data()[1] = 2
+	st.RunningVar.Data()[2] = 3
+	oldMean, oldVar := st.RunningMean.Clone(), st.RunningVar.Clone()
+
+	y := engine.BatchNorm2D(engine.Const(x), engine.Const(gamma), engine.Const(beta), st, true)
+	want, bm, bv := naiveBatchNorm(x, gamma, beta, nil, nil, st.Eps)
+	assertTensorsClose(t, "training BatchNorm2D", y.Value(), want, 1e-12)
+
+	m := float64(3 * 2 * 3)
+	for ch := 0; ch < 4; ch++ {
+		wm := 0.9*oldMean.Data()[ch] + 0.1*bm[ch]
+		wv := 0.9*oldVar.Data()[ch] + 0.1*bv[ch]*m/(m-1)
+		if math.Abs(st.RunningMean.Data()[ch]-wm) > 1e-12 || math.Abs(st.RunningVar.Data()[ch]-wv) > 1e-12 {
+			t.Fatalf("channel %d: running stats (%v, %v), want (%v, %v)", ch,
+				st.RunningMean.Data()[ch], st.RunningVar.Data()[ch], wm, wv)
+		}
+	}
+
+	// Inference uses the running statistics and leaves them alone.
+	before := st.RunningMean.Clone()
+	yi := engine.BatchNorm2D(engine.Const(x), engine.Const(gamma), engine.Const(beta), st, false)
+	wantI, _, _ := naiveBatchNorm(x, gamma, beta, st.RunningMean.Data(), st.RunningVar.Data(), st.Eps)
+	assertTensorsClose(t, "inference BatchNorm2D", yi.Value(), wantI, 1e-12)
+	assertTensorsClose(t, "running mean after inference", st.RunningMean, before, 0)
+
+	// Zero momentum freezes the statistics; a nil state is allowed in training.
+	st.Momentum = 0
+	engine.BatchNorm2D(engine.Const(x), engine.Const(gamma), engine.Const(beta), st, true)
+	assertTensorsClose(t, "frozen running mean", st.RunningMean, before, 0)
+	y2 := engine.BatchNorm2D(engine.Const(x), engine.Const(gamma), engine.Const(beta), nil, true)
+	assertTensorsClose(t, "stateless training BatchNorm2D", y2.Value(), want, 1e-12)
+}
+
+// bnLoss weights the squared output by fixed random values so that no
+// direction of the input is trivially normalised away.
+func bnLoss(r *engine.Tensor[float64], st *engine.BNState[float64], training bool) gradcheck.Func {
+	return func(p []*V) *V {
+		y := engine.BatchNorm2D(p[0], p[1], p[2], st, training)
+		return engine.Sum(engine.Mul(engine.Mul(y, y), engine.Const(r)))
+	}
+}
+
+func TestGradCheckBatchNorm2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 2))
+	for _, training := range []bool{true, false} {
+		st := engine.NewBNState[float64](3)
+		copy(st.RunningMean.Data(), []float64{0.3, -0.2, 0.1})
+		copy(st.RunningVar.Data(), []float64{0.8, 1.5, 0.6})
+		st.Momentum = 0 // finite differences must not move the statistics
+		r := randT(rng, 2, 3, 3, 2)
+		params := []*engine.Tensor[float64]{randT(rng, 2, 3, 3, 2), positive(rng, 3), randT(rng, 3)}
+		if err := gradcheck.First(bnLoss(r, st, training), params, gradcheck.Options{MaxCoords: -1}); err != nil {
+			t.Errorf("training=%v: %v", training, err)
+		}
+	}
+}
+
+func TestSecondOrderBatchNorm2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 3))
+	for _, training := range []bool{true, false} {
+		st := engine.NewBNState[float64](3)
+		copy(st.RunningMean.Data(), []float64{0.3, -0.2, 0.1})
+		copy(st.RunningVar.Data(), []float64{0.8, 1.5, 0.6})
+		st.Momentum = 0
+		r := randT(rng, 2, 3, 3, 2)
+		params := []*engine.Tensor[float64]{randT(rng, 2, 3, 3, 2), positive(rng, 3), randT(rng, 3)}
+		if err := gradcheck.Second(bnLoss(r, st, training), params, gradcheck.Options{MaxCoords: -1}); err != nil {
+			t.Errorf("training=%v: %v", training, err)
+		}
+	}
+}
+
+// TestBatchNorm2DFusedMatchesGraph compares the fused first-order backward
+// pass with the composed one used under create-graph, on an input where
+// only some channels and images carry gradient.
+func TestBatchNorm2DFusedMatchesGraph(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 4))
+	x, gamma, beta := engine.Param(randT(rng, 4, 5, 3, 3)), engine.Param(positive(rng, 5)), engine.Param(randT(rng, 5))
+	seed := engine.Const(randT(rng, 4, 5, 3, 3))
+	y := engine.BatchNorm2D(x, gamma, beta, nil, true)
+	fused := engine.GradSeed([]*V{y}, []*V{seed}, []*V{x, gamma, beta}, false)
+	graph := engine.GradSeed([]*V{y}, []*V{seed}, []*V{x, gamma, beta}, true)
+	for i := range fused {
+		// dβ = Σ seed does not depend on the parameters.
+		if i < 2 && !graph[i].Tracked() {
+			t.Fatalf("create-graph gradient %d is not tracked", i)
+		}
+		assertTensorsClose(t, "fused vs composed gradient", fused[i].Value(), graph[i].Value(), 1e-10)
+	}
+	// The normalised output is invariant to shifting a channel, so the
+	// input gradient sums to zero over each channel.
+	g := fused[0].Value().Data()
+	for ch := 0; ch < 5; ch++ {
+		var s float64
+		for i := 0; i < 4; i++ {
+			for _, v := range g[(i*5+ch)*9 : (i*5+ch+1)*9] {
+				s += v
+			}
+		}
+		if math.Abs(s) > 1e-10 {
+			t.Fatalf("channel %d: input gradient sums to %v, want 0", ch, s)
+		}
+	}
+}
+
+func TestBatchNorm2DFloat32MatchesFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 5))
+	x, gamma, beta := randT(rng, 4, 3, 5, 5), positive(rng, 3), randT(rng, 3)
+	r := randT(rng, 4, 3, 5, 5)
+	loss64 := func(p []*V) *V {
+		y := engine.BatchNorm2D(p[0], p[1], p[2], nil, true)
+		return engine.Sum(engine.Mul(engine.Mul(y, y), engine.Const(r)))
+	}
+	r32 := engine.Const(engine.Convert[float32](r))
+	p32 := []*engine.Var[float32]{engine.Param(engine.Convert[float32](x)), engine.Param(engine.Convert[float32](gamma)), engine.Param(engine.Convert[float32](beta))}
+	y32 := engine.BatchNorm2D(p32[0], p32[1], p32[2], nil, true)
+	l32 := engine.Sum(engine.Mul(engine.Mul(y32, y32), r32))
+	p64 := []*V{engine.Param(x), engine.Param(gamma), engine.Param(beta)}
+	l64 := loss64(p64)
+	if math.Abs(float64(l32.Item())-l64.Item()) > 1e-4*(1+math.Abs(l64.Item())) {
+		t.Fatalf("loss float32 %v, float64 %v", l32.Item(), l64.Item())
+	}
+	g32 := engine.Grad(l32, p32, false)
+	g64 := engine.Grad(l64, p64, false)
+	for i := range g64 {
+		assertTensorsClose(t, "float32 BatchNorm2D gradient", engine.Convert[float64](g32[i].Value()), g64[i].Value(), 1e-3)
+	}
+}
+
+func TestBatchNorm2DInferenceNeedsState(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("inference without running statistics did not panic")
+		}
+	}()
+	x := engine.Const(engine.New[float64](1, 2, 2, 2))
+	p := engine.Const(engine.New[float64](2))
+	engine.BatchNorm2D(x, p, p, nil, false)
+}
+
+// BenchmarkBatchNorm2D measures batch normalisation of a Conv-4 second-block
+// activation (100 images, 64 channels, 42×42) in float32: the fused forward
+// pass, forward plus the fused first-order backward pass, and forward plus
+// the composed backward pass recorded for second order.
+func BenchmarkBatchNorm2D(b *testing.B) {
+	rng := rand.New(rand.NewPCG(12, 9))
+	x := engine.Param(engine.RandNormal[float32](rng, 1, 100, 64, 42, 42))
+	gamma, beta := engine.Param(engine.Full[float32](1, 64)), engine.Param(engine.New[float32](64))
+	seed := engine.Const(engine.RandNormal[float32](rng, 1, 100, 64, 42, 42))
+	wrt := []*engine.Var[float32]{x, gamma, beta}
+	b.Run("forward", func(b *testing.B) {
+		xc := engine.Const(x.Value())
+		for b.Loop() {
+			engine.BatchNorm2D(xc, engine.Detach(gamma), engine.Detach(beta), nil, true)
+		}
+	})
+	for _, create := range []bool{false, true} {
+		name := "forward+backward"
+		if create {
+			name = "forward+backward/create-graph"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				y := engine.BatchNorm2D(x, gamma, beta, nil, true)
+				engine.GradSeed([]*engine.Var[float32]{y}, []*engine.Var[float32]{seed}, wrt, create)
+			}
+		})
+	}
+}

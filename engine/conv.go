@@ -1,0 +1,148 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/fewshot-go/fewshot/internal/kernel"
+)
+
+// ConvParams is the geometry of a 2-D convolution beyond the tensor shapes.
+// Zero values of StrideH, StrideW, DilH, DilW and Groups mean 1, so the zero
+// ConvParams is a stride-1, unpadded, undilated, ungrouped convolution.
+type ConvParams struct {
+	StrideH, StrideW                     int
+	PadTop, PadLeft, PadBottom, PadRight int
+	DilH, DilW                           int
+	Groups                               int
+}
+
+// ConvSame returns the parameters of a stride-s convolution padded by pad on
+// every side, the common case (pad 1 with a 3×3 kernel keeps the size).
+func ConvSame(stride, pad int) ConvParams {
+	return ConvParams{StrideH: stride, StrideW: stride, PadTop: pad, PadLeft: pad, PadBottom: pad, PadRight: pad}
+}
+
+// OutputSize returns the output height and width of convolving a c×h×w
+// input with k filters of size r×s, or an error naming what does not fit
+// (channels not divisible by the groups, a kernel larger than the padded
+// input, a negative padding).
+func (p ConvParams) OutputSize(c, h, w, k, r, s int) (oh, ow int, err error) {
+	cs := p.kernelShape(1, c, h, w, k, r, s)
+	if err := cs.Validate(); err != nil {
+		return 0, 0, err
+	}
+	return cs.OutH(), cs.OutW(), nil
+}
+
+func (p ConvParams) kernelShape(n, c, h, w, k, r, s int) kernel.ConvShape {
+	return kernel.ConvShape{
+		N: n, C: c, H: h, W: w, K: k, R: r, S: s,
+		StrideH: p.StrideH, StrideW: p.StrideW,
+		PadTop: p.PadTop, PadLeft: p.PadLeft, PadBottom: p.PadBottom, PadRight: p.PadRight,
+		DilH: p.DilH, DilW: p.DilW, Groups: p.Groups,
+	}
+}
+
+// shape returns the kernel geometry of convolving an input of shape x
+// ([N,C,H,W]) with weights of shape w ([K,C/G,R,S]); it panics, naming op,
+// when the shapes do not fit together.
+func (p ConvParams) shape(op string, x, w []int) kernel.ConvShape {
+	if len(x) != 4 || len(w) != 4 {
+		panic(fmt.Sprintf("engine.%s: input %v and weights %v must both have rank 4 (NCHW, KCRS)", op, x, w))
+	}
+	s := p.kernelShape(x[0], x[1], x[2], x[3], w[0], w[2], w[3])
+	if err := s.Validate(); err != nil {
+		panic(fmt.Sprintf("engine.%s: input %v, weights %v: %v", op, x, w, err))
+	}
+	if g := max(p.Groups, 1); w[1]*g != x[1] {
+		panic(fmt.Sprintf("engine.%s: weights %v need %d input channels with %d groups, input %v has %d",
+			op, w, w[1]*g, g, x, x[1]))
+	}
+	return s
+}
+
+// Conv2D returns the 2-D cross-correlation of x ([N,C,H,W]) with the filters
+// w ([K,C/Groups,R,S]) plus the bias b ([K], or nil for none), of shape
+// [N,K,OH,OW]. It panics if the shapes do not fit p.
+//
+// Its backward pass uses [Conv2DGradInput] and [Conv2DGradWeight], whose own
+// backward passes are again convolutions, so it is differentiable to any
+// order.
+func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
+	s := p.shape("Conv2D", x.Shape(), w.Shape())
+	var bias []T
+	inputs := []*Var[T]{x, w}
+	if b != nil {
+		if !sameShape(b.Shape(), []int{s.K}) {
+			panic(fmt.Sprintf("engine.Conv2D: bias of shape %v for %d output channels", b.Shape(), s.K))
+		}
+		bias = b.value.data
+		inputs = append(inputs, b)
+	}
+	out := New[T](s.N, s.K, s.OutH(), s.OutW())
+	kernel.Conv2D(s, x.value.data, w.value.data, bias, out.data)
+	return record("Conv2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+		res := make([]*Var[T], len(in))
+		if need[0] {
+			res[0] = Conv2DGradInput(g, in[1], in[0].Shape(), p)
+		}
+		if need[1] {
+			res[1] = Conv2DGradWeight(in[0], g, in[1].Shape(), p)
+		}
+		if len(in) > 2 && need[2] {
+			res[2] = SumAxes(g, []int{0, 2, 3}, false)
+		}
+		return res
+	}, inputs...)
+}
+
+// Conv2DGradInput returns the gradient of Conv2D with respect to its input:
+// the transposed convolution of g ([N,K,OH,OW]) with w, of shape xShape. It is
+// linear in g and in w.
+func Conv2DGradInput[T Float](g, w *Var[T], xShape []int, p ConvParams) *Var[T] {
+	s := p.shape("Conv2DGradInput", xShape, w.Shape())
+	checkConvOut("Conv2DGradInput", s, g.Shape())
+	out := New[T](xShape...)
+	kernel.Conv2DBackwardData(s, g.value.data, w.value.data, out.data)
+	return record("Conv2DGradInput", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+		// <gg, Aᵀ_w g> = <A_w gg, g>: the adjoint of the transposed
+		// convolution is the convolution, and as a function of w it is the
+		// filter gradient of convolving gg.
+		res := make([]*Var[T], 2)
+		if need[0] {
+			res[0] = Conv2D(gg, in[1], nil, p)
+		}
+		if need[1] {
+			res[1] = Conv2DGradWeight(gg, in[0], in[1].Shape(), p)
+		}
+		return res
+	}, g, w)
+}
+
+// Conv2DGradWeight returns the gradient of Conv2D with respect to its
+// weights: the correlation of the input x with the output gradient g
+// ([N,K,OH,OW]) summed over the batch, of shape wShape. It is linear in x and
+// in g.
+func Conv2DGradWeight[T Float](x, g *Var[T], wShape []int, p ConvParams) *Var[T] {
+	s := p.shape("Conv2DGradWeight", x.Shape(), wShape)
+	checkConvOut("Conv2DGradWeight", s, g.Shape())
+	out := New[T](wShape...)
+	kernel.Conv2DBackwardFilter(s, x.value.data, g.value.data, out.data)
+	return record("Conv2DGradWeight", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+		// <gg, dW(x, g)> = <g, conv(x, gg)>.
+		res := make([]*Var[T], 2)
+		if need[0] {
+			res[0] = Conv2DGradInput(in[1], gg, in[0].Shape(), p)
+		}
+		if need[1] {
+			res[1] = Conv2D(in[0], gg, nil, p)
+		}
+		return res
+	}, x, g)
+}
+
+func checkConvOut(op string, s kernel.ConvShape, g []int) {
+	if want := []int{s.N, s.K, s.OutH(), s.OutW()}; !sameShape(g, want) {
+		panic(fmt.Sprintf("engine.%s: output gradient of shape %v, the convolution's output has shape %v", op, g, want))
+	}
+}

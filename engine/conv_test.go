@@ -1,0 +1,242 @@
+package engine_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fewshot-go/fewshot/engine"
+	"github.com/fewshot-go/fewshot/engine/gradcheck"
+)
+
+// naiveConv2D is the textbook definition of a grouped, strided, dilated,
+// padded cross-correlation, for checking the op's values.
+func naiveConv2D(x, w, b *engine.Tensor[float64], p engine.ConvParams) *engine.Tensor[float64] {
+	one := func(v int) int { return max(v, 1) }
+	sh, sw, dh, dw, groups := one(p.StrideH), one(p.StrideW), one(p.DilH), one(p.DilW), one(p.Groups)
+	n, c, h, wd := x.Dim(0), x.Dim(1), x.Dim(2), x.Dim(3)
+	k, cg, r, s := w.Dim(0), w.Dim(1), w.Dim(2), w.Dim(3)
+	oh := (h+p.PadTop+p.PadBottom-dh*(r-1)-1)/sh + 1
+	ow := (wd+p.PadLeft+p.PadRight-dw*(s-1)-1)/sw + 1
+	kg := k / groups
+	out := engine.New[float64](n, k, oh, ow)
+	xd, wdt, od := x.Data(), w.Data(), out.Data()
+	for i := 0; i < n; i++ {
+		for o := 0; o < k; o++ {
+			grp := o / kg
+			for y := 0; y < oh; y++ {
+				for z := 0; z < ow; z++ {
+					var sum float64
+					if b != nil {
+						sum = b.Data()[o]
+					}
+					for ci := 0; ci < cg; ci++ {
+						ch := grp*cg + ci
+						for u := 0; u < r; u++ {
+							for v := 0; v < s; v++ {
+								hh, ww := y*sh-p.PadTop+u*dh, z*sw-p.PadLeft+v*dw
+								if hh < 0 || hh >= h || ww < 0 || ww >= wd {
+									continue
+								}
+								sum += xd[((i*c+ch)*h+hh)*wd+ww] * wdt[((o*cg+ci)*r+u)*s+v]
+							}
+						}
+					}
+					od[((i*k+o)*oh+y)*ow+z] = sum
+				}
+			}
+		}
+	}
+	return out
+}
+
+func assertTensorsClose(t *testing.T, what string, got, want *engine.Tensor[float64], tol float64) {
+	t.Helper()
+	if fmt.Sprint(got.Shape()) != fmt.Sprint(want.Shape()) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
+	}
+	for i, w := range want.Data() {
+		if g := got.Data()[i]; math.Abs(g-w) > tol*(1+math.Abs(w)) {
+			t.Fatalf("%s: element %d = %.10g, want %.10g", what, i, g, w)
+		}
+	}
+}
+
+type convCase struct {
+	name    string
+	x, w    []int
+	bias    bool
+	p       engine.ConvParams
+	outDims []int
+}
+
+var convCases = []convCase{
+	{"plain", []int{2, 3, 5, 5}, []int{4, 3, 3, 3}, true, engine.ConvParams{}, []int{2, 4, 3, 3}},
+	{"same", []int{2, 2, 5, 4}, []int{3, 2, 3, 3}, true, engine.ConvSame(1, 1), []int{2, 3, 5, 4}},
+	{"stride2", []int{1, 2, 7, 6}, []int{2, 2, 3, 2}, false, engine.ConvSame(2, 1), []int{1, 2, 4, 4}},
+	{"asymmetric", []int{2, 2, 5, 5}, []int{3, 2, 2, 3}, true,
+		engine.ConvParams{PadTop: 1, PadLeft: 0, PadBottom: 0, PadRight: 2, StrideW: 2}, []int{2, 3, 5, 3}},
+	{"dilated", []int{1, 2, 7, 7}, []int{2, 2, 3, 3}, true, engine.ConvParams{DilH: 2, DilW: 3, PadTop: 1, PadBottom: 1}, []int{1, 2, 5, 1}},
+	{"groups", []int{2, 4, 5, 5}, []int{6, 2, 3, 3}, true, engine.ConvParams{Groups: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, []int{2, 6, 5, 5}},
+}
+
+func TestConv2DValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 1))
+	for _, tc := range convCases {
+		t.Run(tc.name, func(t *testing.T) {
+			x, w, b := randT(rng, tc.x...), randT(rng, tc.w...), randT(rng, tc.w[0])
+			var bv *V
+			if !tc.bias {
+				b = nil
+			} else {
+				bv = engine.Const(b)
+			}
+			got := engine.Conv2D(engine.Const(x), engine.Const(w), bv, tc.p)
+			if got.Tracked() {
+				t.Fatal("convolution of constants is tracked")
+			}
+			want := naiveConv2D(x, w, b, tc.p)
+			if fmt.Sprint(got.Shape()) != fmt.Sprint(tc.outDims) {
+				t.Fatalf("shape %v, want %v", got.Shape(), tc.outDims)
+			}
+			assertTensorsClose(t, "Conv2D", got.Value(), want, 1e-12)
+		})
+	}
+}
+
+// TestConv2DGradOpsAreAdjoint checks <g, conv(x, w)> = <GradInput(g, w), x>
+// = <GradWeight(x, g), w>, the identities the backward rules rest on.
+func TestConv2DGradOpsAreAdjoint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 2))
+	dot := func(a, b *engine.Tensor[float64]) float64 {
+		var s float64
+		for i, v := range a.Data() {
+			s += v * b.Data()[i]
+		}
+		return s
+	}
+	for _, tc := range convCases {
+		x, w := randT(rng, tc.x...), randT(rng, tc.w...)
+		g := randT(rng, tc.outDims...)
+		y := engine.Conv2D(engine.Const(x), engine.Const(w), nil, tc.p).Value()
+		gx := engine.Conv2DGradInput(engine.Const(g), engine.Const(w), tc.x, tc.p).Value()
+		gw := engine.Conv2DGradWeight(engine.Const(x), engine.Const(g), tc.w, tc.p).Value()
+		a, bx, bw := dot(g, y), dot(gx, x), dot(gw, w)
+		if math.Abs(a-bx) > 1e-9*(1+math.Abs(a)) || math.Abs(a-bw) > 1e-9*(1+math.Abs(a)) {
+			t.Errorf("%s: <g,y> = %v, <gx,x> = %v, <gw,w> = %v", tc.name, a, bx, bw)
+		}
+	}
+}
+
+// convLoss makes a convolution's output enter a nonlinear scalar so that the
+// second-order check sees the cross terms between x, w and b.
+func convLoss(tc convCase) gradcheck.Func {
+	return func(p []*V) *V {
+		var b *V
+		if len(p) > 2 {
+			b = p[2]
+		}
+		y := engine.Conv2D(p[0], p[1], b, tc.p)
+		return engine.Sum(engine.Mul(y, y))
+	}
+}
+
+func TestGradCheckConv2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 3))
+	for _, tc := range convCases {
+		t.Run(tc.name, func(t *testing.T) {
+			params := []*engine.Tensor[float64]{randT(rng, tc.x...), randT(rng, tc.w...)}
+			if tc.bias {
+				params = append(params, randT(rng, tc.w[0]))
+			}
+			if err := gradcheck.First(convLoss(tc), params, gradcheck.Options{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestSecondOrderConv2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 4))
+	for _, tc := range convCases {
+		t.Run(tc.name, func(t *testing.T) {
+			params := []*engine.Tensor[float64]{randT(rng, tc.x...), randT(rng, tc.w...)}
+			if tc.bias {
+				params = append(params, randT(rng, tc.w[0]))
+			}
+			if err := gradcheck.Second(convLoss(tc), params, gradcheck.Options{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestSecondOrderConv2DGradOps differentiates the backward ops directly, so
+// that their own backward rules (and theirs in turn, through the
+// second-order check) are exercised on every geometry.
+func TestSecondOrderConv2DGradOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 5))
+	for _, tc := range convCases {
+		t.Run(tc.name, func(t *testing.T) {
+			gIn := func(p []*V) *V {
+				dx := engine.Conv2DGradInput(p[0], p[1], tc.x, tc.p)
+				return engine.Sum(engine.Mul(dx, dx))
+			}
+			gW := func(p []*V) *V {
+				dw := engine.Conv2DGradWeight(p[0], p[1], tc.w, tc.p)
+				return engine.Sum(engine.Mul(dw, dw))
+			}
+			checkBoth(t, gIn, randT(rng, tc.outDims...), randT(rng, tc.w...))
+			checkBoth(t, gW, randT(rng, tc.x...), randT(rng, tc.outDims...))
+		})
+	}
+}
+
+func TestConv2DFloat32MatchesFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 6))
+	tc := convCases[5]
+	x, w, b := randT(rng, tc.x...), randT(rng, tc.w...), randT(rng, tc.w[0])
+	x32, w32, b32 := engine.Param(engine.Convert[float32](x)), engine.Param(engine.Convert[float32](w)), engine.Param(engine.Convert[float32](b))
+	x64, w64, b64 := engine.Param(x), engine.Param(w), engine.Param(b)
+	y32 := engine.Conv2D(x32, w32, b32, tc.p)
+	y64 := engine.Conv2D(x64, w64, b64, tc.p)
+	assertTensorsClose(t, "float32 Conv2D", engine.Convert[float64](y32.Value()), y64.Value(), 1e-5)
+	g32 := engine.Grad(engine.Sum(engine.Mul(y32, y32)), []*engine.Var[float32]{x32, w32, b32}, false)
+	g64 := engine.Grad(engine.Sum(engine.Mul(y64, y64)), []*V{x64, w64, b64}, false)
+	for i := range g64 {
+		assertTensorsClose(t, fmt.Sprintf("float32 gradient %d", i), engine.Convert[float64](g32[i].Value()), g64[i].Value(), 1e-4)
+	}
+}
+
+func TestConv2DPanicsOnBadShapes(t *testing.T) {
+	cases := []struct {
+		name string
+		fn   func()
+	}{
+		{"rank", func() {
+			engine.Conv2D(engine.Const(engine.New[float64](3, 4, 4)), engine.Const(engine.New[float64](2, 3, 3, 3)), nil, engine.ConvParams{})
+		}},
+		{"channels", func() {
+			engine.Conv2D(engine.Const(engine.New[float64](1, 3, 4, 4)), engine.Const(engine.New[float64](2, 2, 3, 3)), nil, engine.ConvParams{})
+		}},
+		{"too small", func() {
+			engine.Conv2D(engine.Const(engine.New[float64](1, 2, 2, 2)), engine.Const(engine.New[float64](2, 2, 3, 3)), nil, engine.ConvParams{})
+		}},
+		{"bias", func() {
+			engine.Conv2D(engine.Const(engine.New[float64](1, 2, 4, 4)), engine.Const(engine.New[float64](2, 2, 3, 3)), engine.Const(engine.New[float64](3)), engine.ConvParams{})
+		}},
+	}
+	for _, c := range cases {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s: no panic", c.name)
+				} else if s := fmt.Sprint(r); len(s) < 14 || s[:14] != "engine.Conv2D:" {
+					t.Errorf("%s: panic %q does not name the op", c.name, s)
+				}
+			}()
+			c.fn()
+		}()
+	}
+}

@@ -1,0 +1,47 @@
+// Package fewshot classifies images among classes it learns from a handful
+// of labelled examples, with a pretrained metric-based meta-learner stored
+// as ONNX.
+//
+//	m, err := fewshot.LoadModel("omniglot-proto.onnx") // or fewshot.DefaultModel()
+//	clf, err := fewshot.New(m)
+//	preds, err := clf.Classify(supports, queries)
+//
+// Classify embeds the support examples, builds one prototype per label and
+// scores each query against every class. Programs that classify many images
+// against the same classes fit once and predict many times:
+//
+//	protos, err := clf.Fit(supports)
+//	preds, err := protos.Predict(queries)   // any number of times, from any goroutine
+//	err = protos.Add("new class", img1, img2) // grow incrementally
+//	err = protos.SaveFile("classes.fsp")      // reload with clf.LoadPrototypes
+//
+// No gradient step runs at inference: a class is added by embedding its
+// images. The embedding graph runs on package onnxio's executor, and the
+// package does not link the training code.
+//
+// # Models
+//
+// A model file is an ONNX embedding graph with one float32 input
+// [N, C, H, W] and, in its metadata_props, the keys fewshot.Key* that
+// package export writes: the image preprocessing (an episode.Preprocess, so
+// inference transforms images exactly as training did), the input and
+// embedding shapes, the [Metric], and informational fields. Any ONNX runtime
+// can run the embedding graph alone. For the [Relation] metric the relation
+// module travels inside the same file (see [KeyRelationModule]).
+//
+// [WithPreprocess] and [WithMetric] let a plain ONNX embedding model without
+// that metadata be used. [WithLimits] bounds what decoding and running an
+// untrusted file may allocate.
+//
+// # Classes and probabilities
+//
+// Classes are the distinct labels, sorted byte-wise; [Prediction.Scores] and
+// [Prediction.Probs] follow that order. How scores become probabilities
+// depends on the metric, see [Euclidean], [Cosine] and [Relation].
+//
+// # Concurrency
+//
+// [Model], [Classifier] and [Prototypes] are safe for concurrent use by
+// multiple goroutines. Prototypes readers never block on writers: each Add
+// or Remove publishes a new immutable snapshot.
+package fewshot

@@ -1,0 +1,241 @@
+package fewshot
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fewshot-go/fewshot/episode"
+	"github.com/fewshot-go/fewshot/onnxio"
+)
+
+// Keys of the ONNX metadata_props entries that describe a fewshot model.
+// Package export writes them; [ParseModel] reads them. Other runtimes can
+// ignore them and still run the embedding graph.
+const (
+	// KeyFormat is the version of this metadata layout, a decimal integer
+	// ([FormatVersion]). Models with a newer version are refused.
+	KeyFormat = "fewshot.format"
+	// KeyPreprocess holds the image transform as the JSON of
+	// episode.Preprocess.String.
+	KeyPreprocess = "fewshot.preprocess"
+	// KeyInputShape holds the per-image input shape as a JSON array
+	// [channels, height, width]; it must agree with KeyPreprocess and with
+	// the graph input.
+	KeyInputShape = "fewshot.input_shape"
+	// KeyEmbeddingShape holds the per-image output shape of the embedding
+	// graph as a JSON array: [D] for a flat embedding, [C, H, W] for the
+	// feature maps a relation module consumes.
+	KeyEmbeddingShape = "fewshot.embedding_shape"
+	// KeyMetric names how queries are compared with supports: one of the
+	// [Metric] constants.
+	KeyMetric = "fewshot.metric"
+	// KeyAlgorithm names the training algorithm, free text such as
+	// "protonet" or "l2g-protonet" (informational).
+	KeyAlgorithm = "fewshot.algorithm"
+	// KeyTrainingData describes the training data, free text such as
+	// "omniglot background, vinyals split" (informational).
+	KeyTrainingData = "fewshot.training_data"
+	// KeyRelationModule holds, for the [Relation] metric, the relation
+	// module: a complete serialized ONNX ModelProto, standard base64
+	// encoded (RFC 4648 with padding). Its single input is a batch of
+	// (prototype, query) pairs concatenated along the first per-example axis
+	// (prototype first), shape [N, 2C, H, W] for embeddings [C, H, W]; its
+	// output holds one relation score in [0, 1] per pair, shape [N, 1] or
+	// [N].
+	KeyRelationModule = "fewshot.relation_module"
+)
+
+// FormatVersion is the metadata layout version this package writes and the
+// newest it reads.
+const FormatVersion = 1
+
+// Producer is the producer_name that package export writes into models.
+const Producer = "fewshot-go"
+
+// Version is the version of this module, written as the producer_version of
+// exported models.
+const Version = "0.1.0"
+
+// Metric says how query embeddings are compared with support embeddings.
+type Metric string
+
+// Metrics. For every metric a query's per-class Scores turn into Probs as
+// described on [Prediction].
+const (
+	// Euclidean is the Prototypical Networks rule: each class is the mean of
+	// its support embeddings, Scores[k] = -‖q - p_k‖², Probs = softmax(Scores).
+	Euclidean Metric = "euclidean"
+	// Cosine is the Matching Networks rule (without full-context
+	// embeddings): the query attends to every support with weights
+	// softmax over supports of cos(q, s_i), and Probs[k] sums the weights of
+	// class k's supports. Equivalently Scores[k] = log Σ_{i in k} exp(cos(q,
+	// s_i)) and Probs = softmax(Scores).
+	Cosine Metric = "cosine"
+	// Relation is the Relation Networks rule: each class prototype is the
+	// sum of its support feature maps, a learned relation module (see
+	// [KeyRelationModule]) scores every (prototype, query) pair in [0, 1],
+	// Scores are those relation scores and Probs[k] = Scores[k] / Σ Scores
+	// (uniform when all are 0).
+	Relation Metric = "relation"
+)
+
+func (m Metric) valid() bool { return m == Euclidean || m == Cosine || m == Relation }
+
+// ModelInfo is what a fewshot model says about itself in its metadata.
+type ModelInfo struct {
+	// Preprocess is the transform images go through before the embedding
+	// graph; it fixes the input shape [Channels, Height, Width].
+	Preprocess episode.Preprocess
+	// Metric compares queries with supports.
+	Metric Metric
+	// EmbeddingShape is the per-image shape of the embedding output.
+	EmbeddingShape []int
+	// Algorithm and TrainingData are informational free text.
+	Algorithm    string
+	TrainingData string
+	// Producer and ProducerVersion come from the ONNX model header, not from
+	// metadata_props; [ModelInfo.Metadata] does not write them.
+	Producer        string
+	ProducerVersion string
+}
+
+// InputShape returns the per-image input shape [channels, height, width].
+func (i ModelInfo) InputShape() []int {
+	return []int{i.Preprocess.Channels, i.Preprocess.Height, i.Preprocess.Width}
+}
+
+// EmbeddingSize returns the number of values in one embedding.
+func (i ModelInfo) EmbeddingSize() int {
+	n := 1
+	for _, d := range i.EmbeddingShape {
+		n *= d
+	}
+	return n
+}
+
+// validate checks the fields Metadata writes.
+func (i ModelInfo) validate() error {
+	if err := i.Preprocess.Validate(); err != nil {
+		return err
+	}
+	if !i.Metric.valid() {
+		return fmt.Errorf("fewshot: unknown metric %q (want %q, %q or %q)", i.Metric, Euclidean, Cosine, Relation)
+	}
+	if len(i.EmbeddingShape) == 0 || len(i.EmbeddingShape) > 3 {
+		return fmt.Errorf("fewshot: embedding shape %v: want 1 to 3 dims", i.EmbeddingShape)
+	}
+	for _, d := range i.EmbeddingShape {
+		if d < 1 || d > 1<<30 {
+			return fmt.Errorf("fewshot: embedding shape %v has a dim out of range", i.EmbeddingShape)
+		}
+	}
+	if n := i.EmbeddingSize(); n > 1<<24 {
+		return fmt.Errorf("fewshot: embedding shape %v has %d values, more than %d", i.EmbeddingShape, n, 1<<24)
+	}
+	return nil
+}
+
+// Metadata returns the metadata_props entries that describe the model, in
+// a fixed order. It does not include [KeyRelationModule].
+func (i ModelInfo) Metadata() ([]onnxio.StringStringEntry, error) {
+	if err := i.validate(); err != nil {
+		return nil, err
+	}
+	return []onnxio.StringStringEntry{
+		{Key: KeyFormat, Value: strconv.Itoa(FormatVersion)},
+		{Key: KeyPreprocess, Value: i.Preprocess.String()},
+		{Key: KeyInputShape, Value: intsJSON(i.InputShape())},
+		{Key: KeyEmbeddingShape, Value: intsJSON(i.EmbeddingShape)},
+		{Key: KeyMetric, Value: string(i.Metric)},
+		{Key: KeyAlgorithm, Value: i.Algorithm},
+		{Key: KeyTrainingData, Value: i.TrainingData},
+	}, nil
+}
+
+func intsJSON(v []int) string {
+	b, _ := json.Marshal(v) // a []int always marshals
+	return string(b)
+}
+
+func parseInts(key, s string) ([]int, error) {
+	var v []int
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("fewshot: metadata %s = %q: want a JSON array of integers", key, s)
+	}
+	return v, nil
+}
+
+// parseInfo reads the fewshot metadata of m. Entries the caller overrides
+// (pre, metric) may be absent from the file.
+func parseInfo(m *onnxio.Model, o modelOptions) (ModelInfo, error) {
+	props := map[string]string{}
+	for _, e := range m.MetadataProps {
+		if strings.HasPrefix(e.Key, "fewshot.") {
+			if _, dup := props[e.Key]; dup {
+				return ModelInfo{}, fmt.Errorf("fewshot: metadata key %s appears twice", e.Key)
+			}
+			props[e.Key] = e.Value
+		}
+	}
+	info := ModelInfo{
+		Algorithm:       props[KeyAlgorithm],
+		TrainingData:    props[KeyTrainingData],
+		Producer:        m.ProducerName,
+		ProducerVersion: m.ProducerVersion,
+	}
+	if v, ok := props[KeyFormat]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return ModelInfo{}, fmt.Errorf("fewshot: metadata %s = %q: want a positive integer", KeyFormat, v)
+		}
+		if n > FormatVersion {
+			return ModelInfo{}, fmt.Errorf("fewshot: model metadata format %d is newer than this library reads (%d); upgrade github.com/fewshot-go/fewshot", n, FormatVersion)
+		}
+	}
+	switch {
+	case o.pre != nil:
+		if err := o.pre.Validate(); err != nil {
+			return ModelInfo{}, err
+		}
+		info.Preprocess = *o.pre
+	case props[KeyPreprocess] != "":
+		p, err := episode.ParsePreprocess(props[KeyPreprocess])
+		if err != nil {
+			return ModelInfo{}, fmt.Errorf("fewshot: metadata %s: %w", KeyPreprocess, err)
+		}
+		info.Preprocess = p
+	default:
+		return ModelInfo{}, fmt.Errorf("fewshot: model has no %s metadata (not made by package export?); pass fewshot.WithPreprocess", KeyPreprocess)
+	}
+	if v, ok := props[KeyInputShape]; ok && o.pre == nil {
+		s, err := parseInts(KeyInputShape, v)
+		if err != nil {
+			return ModelInfo{}, err
+		}
+		if !slices.Equal(s, info.InputShape()) {
+			return ModelInfo{}, fmt.Errorf("fewshot: metadata %s = %v does not match the preprocessing's [channels, height, width] = %v", KeyInputShape, s, info.InputShape())
+		}
+	}
+	switch {
+	case o.metric != "":
+		info.Metric = o.metric
+	case props[KeyMetric] != "":
+		info.Metric = Metric(props[KeyMetric])
+	default:
+		info.Metric = Euclidean
+	}
+	if !info.Metric.valid() {
+		return ModelInfo{}, fmt.Errorf("fewshot: unknown metric %q (want %q, %q or %q)", info.Metric, Euclidean, Cosine, Relation)
+	}
+	if v, ok := props[KeyEmbeddingShape]; ok {
+		s, err := parseInts(KeyEmbeddingShape, v)
+		if err != nil {
+			return ModelInfo{}, err
+		}
+		info.EmbeddingShape = s
+	}
+	return info, nil
+}

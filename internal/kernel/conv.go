@@ -1,0 +1,394 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ConvShape describes a 2-D convolution: input x is NCHW, weights w are
+// [K, C/Groups, R, S], bias has K elements and output y is [N, K, OutH, OutW].
+// Zero values of StrideH, StrideW, DilH, DilW and Groups mean 1.
+type ConvShape struct {
+	N, C, H, W int // input batch, channels, height, width
+	K, R, S    int // output channels, kernel height, kernel width
+
+	StrideH, StrideW                     int
+	PadTop, PadLeft, PadBottom, PadRight int
+	DilH, DilW                           int // 1 = no dilation
+	Groups                               int // C and K must be divisible by Groups
+}
+
+// orOne maps the zero value of an optional geometry field to its default, 1.
+func orOne(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
+// outSize is the number of floor-mode window positions along one axis, or a
+// value < 1 when the (dilated) window does not fit.
+func outSize(in, k, stride, padA, padB, dil int) int {
+	span := in + padA + padB - (dil*(k-1) + 1)
+	if span < 0 || stride < 1 {
+		return 0
+	}
+	return span/stride + 1
+}
+
+// OutH is the output height.
+func (s ConvShape) OutH() int {
+	return outSize(s.H, s.R, orOne(s.StrideH), s.PadTop, s.PadBottom, orOne(s.DilH))
+}
+
+// OutW is the output width.
+func (s ConvShape) OutW() int {
+	return outSize(s.W, s.S, orOne(s.StrideW), s.PadLeft, s.PadRight, orOne(s.DilW))
+}
+
+// Validate reports whether the geometry is usable: positive sizes, strides,
+// dilations and groups (or zero for the defaults), non-negative padding,
+// channel counts divisible by Groups and an output of at least 1×1.
+func (s ConvShape) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"N", s.N}, {"C", s.C}, {"H", s.H}, {"W", s.W}, {"K", s.K}, {"R", s.R}, {"S", s.S}} {
+		if f.v < 1 {
+			return fmt.Errorf("kernel: conv shape: %s = %d, must be positive", f.name, f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"StrideH", s.StrideH}, {"StrideW", s.StrideW}, {"DilH", s.DilH}, {"DilW", s.DilW}, {"Groups", s.Groups},
+		{"PadTop", s.PadTop}, {"PadLeft", s.PadLeft}, {"PadBottom", s.PadBottom}, {"PadRight", s.PadRight}} {
+		if f.v < 0 {
+			return fmt.Errorf("kernel: conv shape: %s = %d, must not be negative", f.name, f.v)
+		}
+	}
+	g := orOne(s.Groups)
+	if s.C%g != 0 || s.K%g != 0 {
+		return fmt.Errorf("kernel: conv shape: channels C = %d and K = %d must both be divisible by Groups = %d", s.C, s.K, g)
+	}
+	if s.OutH() < 1 || s.OutW() < 1 {
+		return fmt.Errorf("kernel: conv shape: %dx%d kernel (dilation %dx%d) does not fit the padded %dx%d input",
+			s.R, s.S, orOne(s.DilH), orOne(s.DilW), s.H+s.PadTop+s.PadBottom, s.W+s.PadLeft+s.PadRight)
+	}
+	return nil
+}
+
+// convGeom is a validated ConvShape with defaults applied and derived sizes.
+type convGeom struct {
+	ConvShape
+	oh, ow     int
+	cg, kg     int // channels and output channels per group
+	crs        int // cg*R*S: rows of the im2col matrix of one group
+	ohw, hw    int
+	xLen, yLen int // per image
+	wGroupLen  int // kg*crs
+	strH, strW int
+	dilH, dilW int
+	groups     int
+}
+
+func (s ConvShape) geom(fn string) convGeom {
+	if err := s.Validate(); err != nil {
+		panic(errors.New(err.Error() + " (in " + fn + ")"))
+	}
+	g := convGeom{ConvShape: s}
+	g.strH, g.strW = orOne(s.StrideH), orOne(s.StrideW)
+	g.dilH, g.dilW = orOne(s.DilH), orOne(s.DilW)
+	g.groups = orOne(s.Groups)
+	g.oh, g.ow = s.OutH(), s.OutW()
+	g.cg, g.kg = s.C/g.groups, s.K/g.groups
+	g.crs = g.cg * s.R * s.S
+	g.ohw, g.hw = g.oh*g.ow, s.H*s.W
+	g.xLen, g.yLen = s.C*g.hw, s.K*g.ohw
+	g.wGroupLen = g.kg * g.crs
+	return g
+}
+
+// im2col writes the (cg*R*S)×(oh*ow) patch matrix of group grp of one image
+// x (C×H×W) into col; taps that fall in the padding are zero.
+func im2col[T Float](g *convGeom, x []T, grp int, col []T) {
+	i := 0
+	for c := 0; c < g.cg; c++ {
+		plane := x[(grp*g.cg+c)*g.hw : (grp*g.cg+c+1)*g.hw]
+		for r := 0; r < g.R; r++ {
+			for s := 0; s < g.S; s++ {
+				row := col[i*g.ohw : (i+1)*g.ohw]
+				i++
+				for oh := 0; oh < g.oh; oh++ {
+					h := oh*g.strH - g.PadTop + r*g.dilH
+					out := row[oh*g.ow : (oh+1)*g.ow]
+					if h < 0 || h >= g.H {
+						clear(out)
+						continue
+					}
+					src := plane[h*g.W : (h+1)*g.W]
+					w0 := s*g.dilW - g.PadLeft
+					for ow := range out {
+						w := w0 + ow*g.strW
+						if w >= 0 && w < g.W {
+							out[ow] = src[w]
+						} else {
+							out[ow] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the patch matrix col of group grp back into image dx, the
+// adjoint of im2col.
+func col2im[T Float](g *convGeom, col []T, grp int, dx []T) {
+	i := 0
+	for c := 0; c < g.cg; c++ {
+		plane := dx[(grp*g.cg+c)*g.hw : (grp*g.cg+c+1)*g.hw]
+		for r := 0; r < g.R; r++ {
+			for s := 0; s < g.S; s++ {
+				row := col[i*g.ohw : (i+1)*g.ohw]
+				i++
+				for oh := 0; oh < g.oh; oh++ {
+					h := oh*g.strH - g.PadTop + r*g.dilH
+					if h < 0 || h >= g.H {
+						continue
+					}
+					dst := plane[h*g.W : (h+1)*g.W]
+					in := row[oh*g.ow : (oh+1)*g.ow]
+					w0 := s*g.dilW - g.PadLeft
+					for ow, v := range in {
+						w := w0 + ow*g.strW
+						if w >= 0 && w < g.W {
+							dst[w] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// batchSplit decides how to spend nt goroutines on n images: parallel over
+// images with single-threaded products, or images in turn with the products
+// themselves parallel. It returns the workers for the batch loop and the
+// threads for each inner product.
+func batchSplit(n, nt int) (outer, inner int) {
+	if n >= nt {
+		return nt, 1
+	}
+	return 1, nt
+}
+
+// kernels returns the micro-kernel for element type E.
+func kernelFor[E float32 | float64]() *microKernel[E] {
+	var uk any
+	if is32[E]() {
+		uk = sgemmKernel
+	} else {
+		uk = dgemmKernel
+	}
+	return uk.(*microKernel[E])
+}
+
+// Conv2D computes y = conv(x, w) + bias for the geometry s, overwriting y.
+// bias may be nil; otherwise it holds K values. (Like most frameworks, conv
+// means cross-correlation: the kernel is not flipped.)
+//
+// Conv2D panics if s is invalid or a slice is too short for s.
+func Conv2D[T Float](s ConvShape, x, w, bias, y []T) {
+	g := s.geom("Conv2D")
+	need("Conv2D", "x", len(x), s.N*g.xLen)
+	need("Conv2D", "w", len(w), s.K*g.crs)
+	need("Conv2D", "y", len(y), s.N*g.yLen)
+	if bias != nil {
+		need("Conv2D", "bias", len(bias), s.K)
+	}
+	if is32[T]() {
+		conv2D(&g, as[float32](x), as[float32](w), as[float32](bias), as[float32](y))
+	} else {
+		conv2D(&g, as[float64](x), as[float64](w), as[float64](bias), as[float64](y))
+	}
+}
+
+func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E) {
+	uk := kernelFor[E]()
+	outer, inner := batchSplit(g.N, Threads())
+	if g.strH == 1 && g.strW == 1 {
+		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
+		parallelFor(outer, g.N, func(n, _ int) {
+			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.cols)
+			defer putScratch(sp)
+			p, tmp := buf[:sg.i*sg.plane], buf[sg.i*sg.plane:]
+			for grp := 0; grp < g.groups; grp++ {
+				var b []E
+				if bias != nil {
+					b = bias[grp*g.kg : (grp+1)*g.kg]
+				}
+				s1Forward(uk, &sg, w[grp*g.wGroupLen:(grp+1)*g.wGroupLen],
+					x[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw], b,
+					y[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw], p, tmp, inner)
+			}
+		})
+		return
+	}
+	// Strided convolutions use an explicit patch matrix per image.
+	parallelFor(outer, g.N, func(n, _ int) {
+		sp, col := getScratch[E](g.crs * g.ohw)
+		defer putScratch(sp)
+		xn := x[n*g.xLen : (n+1)*g.xLen]
+		yn := y[n*g.yLen : (n+1)*g.yLen]
+		for grp := 0; grp < g.groups; grp++ {
+			im2col(g, xn, grp, col)
+			src := matSource[E]{b: col, ld: g.ohw}
+			gemmDriver(uk, false, g.kg, g.ohw, g.crs, 1, w[grp*g.wGroupLen:], g.crs, &src, 0, yn[grp*g.kg*g.ohw:], g.ohw, inner)
+		}
+		if bias != nil {
+			for k := 0; k < g.K; k++ {
+				b := bias[k]
+				row := yn[k*g.ohw : (k+1)*g.ohw]
+				for i := range row {
+					row[i] += b
+				}
+			}
+		}
+	})
+}
+
+// Conv2DBackwardData computes dx, the gradient of the convolution with
+// respect to its input x given the output gradient dy, overwriting dx. It is
+// the adjoint of Conv2D's linear map x -> conv(x, w).
+//
+// Conv2DBackwardData panics if s is invalid or a slice is too short for s.
+func Conv2DBackwardData[T Float](s ConvShape, dy, w, dx []T) {
+	g := s.geom("Conv2DBackwardData")
+	need("Conv2DBackwardData", "dy", len(dy), s.N*g.yLen)
+	need("Conv2DBackwardData", "w", len(w), s.K*g.crs)
+	need("Conv2DBackwardData", "dx", len(dx), s.N*g.xLen)
+	if is32[T]() {
+		conv2DBackwardData(&g, as[float32](dy), as[float32](w), as[float32](dx))
+	} else {
+		conv2DBackwardData(&g, as[float64](dy), as[float64](w), as[float64](dx))
+	}
+}
+
+func conv2DBackwardData[E float32 | float64](g *convGeom, dy, w, dx []E) {
+	uk := kernelFor[E]()
+	outer, inner := batchSplit(g.N, Threads())
+	if g.strH == 1 && g.strW == 1 {
+		// With unit stride the input gradient is itself a stride-1
+		// correlation of dy with the flipped, channel-transposed kernel,
+		// padded by the kernel extent minus the forward padding.
+		rs := g.R * g.S
+		spW, wt := getScratch[E](g.K * g.crs)
+		defer putScratch(spW)
+		for grp := 0; grp < g.groups; grp++ {
+			for k := 0; k < g.kg; k++ {
+				for c := 0; c < g.cg; c++ {
+					src := w[((grp*g.kg+k)*g.cg+c)*rs:][:rs]
+					dst := wt[((grp*g.cg+c)*g.kg+k)*rs:][:rs]
+					for t, v := range src {
+						dst[rs-1-t] = v
+					}
+				}
+			}
+		}
+		sg := newS1Geom(g.kg, g.cg, g.R, g.S, g.dilH, g.dilW, g.oh, g.ow, g.H, g.W,
+			(g.R-1)*g.dilH-g.PadTop, (g.S-1)*g.dilW-g.PadLeft)
+		parallelFor(outer, g.N, func(n, _ int) {
+			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.cols)
+			defer putScratch(sp)
+			p, tmp := buf[:sg.i*sg.plane], buf[sg.i*sg.plane:]
+			for grp := 0; grp < g.groups; grp++ {
+				s1Forward(uk, &sg, wt[grp*g.wGroupLen:(grp+1)*g.wGroupLen],
+					dy[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw], nil,
+					dx[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw], p, tmp, inner)
+			}
+		})
+		return
+	}
+	parallelFor(outer, g.N, func(n, _ int) {
+		sp, col := getScratch[E](g.crs * g.ohw)
+		defer putScratch(sp)
+		dyn := dy[n*g.yLen : (n+1)*g.yLen]
+		dxn := dx[n*g.xLen : (n+1)*g.xLen]
+		clear(dxn)
+		for grp := 0; grp < g.groups; grp++ {
+			src := matSource[E]{b: dyn[grp*g.kg*g.ohw:], ld: g.ohw}
+			gemmDriver(uk, true, g.crs, g.ohw, g.kg, 1, w[grp*g.wGroupLen:], g.crs, &src, 0, col, g.ohw, inner)
+			col2im(g, col, grp, dxn)
+		}
+	})
+}
+
+// Conv2DBackwardFilter computes dw, the gradient of the convolution with
+// respect to the weights given input x and output gradient dy, summed over
+// the batch, overwriting dw.
+//
+// Conv2DBackwardFilter panics if s is invalid or a slice is too short for s.
+func Conv2DBackwardFilter[T Float](s ConvShape, x, dy, dw []T) {
+	g := s.geom("Conv2DBackwardFilter")
+	need("Conv2DBackwardFilter", "x", len(x), s.N*g.xLen)
+	need("Conv2DBackwardFilter", "dy", len(dy), s.N*g.yLen)
+	need("Conv2DBackwardFilter", "dw", len(dw), s.K*g.crs)
+	if is32[T]() {
+		conv2DBackwardFilter(&g, as[float32](x), as[float32](dy), as[float32](dw))
+	} else {
+		conv2DBackwardFilter(&g, as[float64](x), as[float64](dy), as[float64](dw))
+	}
+}
+
+func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
+	uk := kernelFor[E]()
+	wLen := g.K * g.crs
+	dw = dw[:wLen]
+	outer, inner := batchSplit(g.N, Threads())
+	// Each batch worker sums its images into its own partial gradient (the
+	// first worker straight into dw); the partials are added at the end, so
+	// no two goroutines write one slice.
+	spP, partial := getScratch[E]((outer - 1) * wLen)
+	defer putScratch(spP)
+	clear(dw)
+	clear(partial)
+	acc := func(worker int) []E {
+		if worker == 0 {
+			return dw
+		}
+		return partial[(worker-1)*wLen : worker*wLen]
+	}
+	if g.strH == 1 && g.strW == 1 {
+		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
+		parallelFor(outer, g.N, func(n, worker int) {
+			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.cols)
+			defer putScratch(sp)
+			p, tmp := buf[:sg.i*sg.plane], buf[sg.i*sg.plane:]
+			a := acc(worker)
+			for grp := 0; grp < g.groups; grp++ {
+				s1Filter(uk, &sg, x[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw],
+					dy[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw],
+					a[grp*g.wGroupLen:(grp+1)*g.wGroupLen], p, tmp, inner)
+			}
+		})
+	} else {
+		parallelFor(outer, g.N, func(n, worker int) {
+			sp, col := getScratch[E](g.crs * g.ohw)
+			defer putScratch(sp)
+			xn := x[n*g.xLen : (n+1)*g.xLen]
+			dyn := dy[n*g.yLen : (n+1)*g.yLen]
+			a := acc(worker)
+			for grp := 0; grp < g.groups; grp++ {
+				im2col(g, xn, grp, col)
+				src := matSource[E]{b: col, ld: g.ohw, trans: true}
+				gemmDriver(uk, false, g.kg, g.crs, g.ohw, 1, dyn[grp*g.kg*g.ohw:], g.ohw, &src, 1, a[grp*g.wGroupLen:], g.crs, inner)
+			}
+		})
+	}
+	for wk := 1; wk < outer; wk++ {
+		for i, v := range partial[(wk-1)*wLen : wk*wLen] {
+			dw[i] += v
+		}
+	}
+}

@@ -1,0 +1,235 @@
+package kernel
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// naiveConv is the direct 7-deep loop in float64.
+func naiveConv(s ConvShape, x, w, bias []float64) []float64 {
+	g := s.geom("naiveConv")
+	y := make([]float64, s.N*g.yLen)
+	for n := 0; n < s.N; n++ {
+		for k := 0; k < s.K; k++ {
+			grp := k / g.kg
+			for oh := 0; oh < g.oh; oh++ {
+				for ow := 0; ow < g.ow; ow++ {
+					var sum float64
+					if bias != nil {
+						sum = bias[k]
+					}
+					for c := 0; c < g.cg; c++ {
+						for r := 0; r < s.R; r++ {
+							for q := 0; q < s.S; q++ {
+								h := oh*g.strH - s.PadTop + r*g.dilH
+								ww := ow*g.strW - s.PadLeft + q*g.dilW
+								if h < 0 || h >= s.H || ww < 0 || ww >= s.W {
+									continue
+								}
+								xv := x[((n*s.C+grp*g.cg+c)*s.H+h)*s.W+ww]
+								sum += xv * w[((k*g.cg+c)*s.R+r)*s.S+q]
+							}
+						}
+					}
+					y[((n*s.K+k)*g.oh+oh)*g.ow+ow] = sum
+				}
+			}
+		}
+	}
+	return y
+}
+
+// naiveConvBackward returns the gradients of <conv(x, w), dy> with respect
+// to x and w by the direct loops.
+func naiveConvBackward(s ConvShape, x, w, dy []float64) (dx, dw []float64) {
+	g := s.geom("naiveConvBackward")
+	dx = make([]float64, len(x))
+	dw = make([]float64, len(w))
+	for n := 0; n < s.N; n++ {
+		for k := 0; k < s.K; k++ {
+			grp := k / g.kg
+			for oh := 0; oh < g.oh; oh++ {
+				for ow := 0; ow < g.ow; ow++ {
+					d := dy[((n*s.K+k)*g.oh+oh)*g.ow+ow]
+					for c := 0; c < g.cg; c++ {
+						for r := 0; r < s.R; r++ {
+							for q := 0; q < s.S; q++ {
+								h := oh*g.strH - s.PadTop + r*g.dilH
+								ww := ow*g.strW - s.PadLeft + q*g.dilW
+								if h < 0 || h >= s.H || ww < 0 || ww >= s.W {
+									continue
+								}
+								xi := ((n*s.C+grp*g.cg+c)*s.H+h)*s.W + ww
+								wi := ((k*g.cg+c)*s.R+r)*s.S + q
+								dx[xi] += d * w[wi]
+								dw[wi] += d * x[xi]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return dx, dw
+}
+
+func convShapes(short bool) []ConvShape {
+	ss := []ConvShape{
+		{N: 1, C: 1, H: 1, W: 1, K: 1, R: 1, S: 1},
+		{N: 2, C: 3, H: 5, W: 6, K: 4, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 3, C: 4, H: 7, W: 5, K: 6, R: 2, S: 3, StrideH: 2, StrideW: 1, PadTop: 0, PadLeft: 2, PadBottom: 1, PadRight: 0},
+		{N: 2, C: 6, H: 9, W: 8, K: 4, R: 3, S: 3, Groups: 2, DilH: 2, DilW: 1, PadTop: 2, PadBottom: 1},
+		{N: 1, C: 4, H: 10, W: 10, K: 4, R: 3, S: 3, Groups: 4, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 2, C: 2, H: 11, W: 9, K: 3, R: 2, S: 2, StrideH: 4, StrideW: 3},                             // stride > kernel
+		{N: 1, C: 3, H: 6, W: 7, K: 5, R: 1, S: 1, PadTop: 1, PadRight: 2},                              // 1x1 with pads
+		{N: 2, C: 4, H: 12, W: 13, K: 8, R: 5, S: 3, DilH: 2, DilW: 3, StrideH: 2, PadLeft: 3},          // dilation both
+		{N: 4, C: 3, H: 20, W: 20, K: 16, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, // Conv-4 layer 1 style
+		{N: 1, C: 8, H: 4, W: 4, K: 8, R: 4, S: 4, Groups: 8},                                           // depthwise, full window
+		{N: 5, C: 6, H: 9, W: 9, K: 9, R: 3, S: 2, Groups: 3, StrideW: 2, PadBottom: 3, DilH: 3},
+	}
+	if !short {
+		ss = append(ss, ConvShape{N: 3, C: 32, H: 21, W: 21, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1})
+	}
+	return ss
+}
+
+func convCase[T Float](t *testing.T, rng *rand.Rand, s ConvShape, tol float64) {
+	t.Helper()
+	g := s.geom("test")
+	x := randSlice[T](rng, s.N*g.xLen)
+	w := randSlice[T](rng, s.K*g.crs)
+	bias := randSlice[T](rng, s.K)
+	dy := randSlice[T](rng, s.N*g.yLen)
+	y := randSlice[T](rng, s.N*g.yLen) // garbage that must be overwritten
+	Conv2D(s, x, w, bias, y)
+	assertClose(t, "Conv2D", y, naiveConv(s, toF64(x), toF64(w), toF64(bias)), tol)
+	Conv2D(s, x, w, nil, y)
+	assertClose(t, "Conv2D without bias", y, naiveConv(s, toF64(x), toF64(w), nil), tol)
+
+	wantDx, wantDw := naiveConvBackward(s, toF64(x), toF64(w), toF64(dy))
+	dx := randSlice[T](rng, len(x))
+	Conv2DBackwardData(s, dy, w, dx)
+	assertClose(t, "Conv2DBackwardData", dx, wantDx, tol)
+	dw := randSlice[T](rng, len(w))
+	Conv2DBackwardFilter(s, x, dy, dw)
+	assertClose(t, "Conv2DBackwardFilter", dw, wantDw, tol)
+}
+
+func TestConv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, nt := range []int{1, 2} {
+		prev := SetThreads(nt)
+		for _, s := range convShapes(testing.Short()) {
+			t.Run(fmt.Sprintf("t%d/%v", nt, s), func(t *testing.T) {
+				convCase[float64](t, rng, s, 1e-12)
+				for _, uk := range testKernels() {
+					withKernel(uk, func() { convCase[float32](t, rng, s, 2e-5) })
+					if t.Failed() {
+						t.Fatalf("kernel %s", uk.name)
+					}
+				}
+			})
+		}
+		SetThreads(prev)
+	}
+}
+
+// TestConvAdjoint checks <conv(x,w), dy> = <x, BackwardData(dy,w)> =
+// <w, BackwardFilter(x,dy)>, which ties the three passes together without
+// any reference implementation.
+func TestConvAdjoint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range convShapes(true) {
+		g := s.geom("test")
+		x := randSlice[float64](rng, s.N*g.xLen)
+		w := randSlice[float64](rng, s.K*g.crs)
+		dy := randSlice[float64](rng, s.N*g.yLen)
+		y := make([]float64, len(dy))
+		dx := make([]float64, len(x))
+		dw := make([]float64, len(w))
+		Conv2D(s, x, w, nil, y)
+		Conv2DBackwardData(s, dy, w, dx)
+		Conv2DBackwardFilter(s, x, dy, dw)
+		a, b, c := dot(y, dy), dot(x, dx), dot(w, dw)
+		if d := max(abs(a-b), abs(a-c)); d > 1e-10*(1+abs(a)) {
+			t.Errorf("%+v: <y,dy>=%v <x,dx>=%v <w,dw>=%v", s, a, b, c)
+		}
+	}
+}
+
+// TestConvFiniteDifference checks the gradients of L = <conv(x,w)+b, r>
+// against central differences.
+func TestConvFiniteDifference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	s := ConvShape{N: 2, C: 4, H: 6, W: 5, K: 4, R: 3, S: 2, Groups: 2, StrideH: 2, PadTop: 1, PadRight: 1, DilW: 2}
+	g := s.geom("test")
+	x := randSlice[float64](rng, s.N*g.xLen)
+	w := randSlice[float64](rng, s.K*g.crs)
+	r := randSlice[float64](rng, s.N*g.yLen)
+	y := make([]float64, len(r))
+	loss := func() float64 { Conv2D(s, x, w, nil, y); return dot(y, r) }
+	dx := make([]float64, len(x))
+	dw := make([]float64, len(w))
+	Conv2DBackwardData(s, r, w, dx)
+	Conv2DBackwardFilter(s, x, r, dw)
+	const h = 1e-6
+	for _, v := range []struct {
+		p    []float64
+		grad []float64
+	}{{x, dx}, {w, dw}} {
+		for i := range v.p {
+			old := v.p[i]
+			v.p[i] = old + h
+			lp := loss()
+			v.p[i] = old - h
+			lm := loss()
+			v.p[i] = old
+			if fd := (lp - lm) / (2 * h); abs(fd-v.grad[i]) > 1e-6 {
+				t.Fatalf("element %d: analytic %v, finite difference %v", i, v.grad[i], fd)
+			}
+		}
+	}
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func TestConvShapeValidate(t *testing.T) {
+	good := ConvShape{N: 1, C: 4, H: 5, W: 5, K: 2, R: 3, S: 3, Groups: 2}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid shape rejected: %v", err)
+	}
+	if good.OutH() != 3 || good.OutW() != 3 {
+		t.Fatalf("OutH, OutW = %d, %d, want 3, 3", good.OutH(), good.OutW())
+	}
+	for name, mod := range map[string]func(*ConvShape){
+		"N = 0":         func(s *ConvShape) { s.N = 0 },
+		"R = -1":        func(s *ConvShape) { s.R = -1 },
+		"StrideH = -2":  func(s *ConvShape) { s.StrideH = -2 },
+		"PadLeft = -1":  func(s *ConvShape) { s.PadLeft = -1 },
+		"divisible":     func(s *ConvShape) { s.Groups = 3 },
+		"does not fit":  func(s *ConvShape) { s.R = 6 },
+		"does not fit ": func(s *ConvShape) { s.DilW = 3 },
+	} {
+		s := good
+		mod(&s)
+		err := s.Validate()
+		if err == nil || !strings.Contains(err.Error(), strings.TrimSpace(name)) {
+			t.Errorf("%s: Validate() = %v", name, err)
+		}
+	}
+	mustPanic(t, "len(w)", func() {
+		Conv2D(good, make([]float32, 25*4), make([]float32, 3), nil, make([]float32, 18))
+	})
+	mustPanic(t, "Groups", func() {
+		s := good
+		s.Groups = 3
+		Conv2D(s, nil, nil, nil, []float32(nil))
+	})
+}

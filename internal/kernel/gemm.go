@@ -1,0 +1,72 @@
+package kernel
+
+import "unsafe"
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, where
+// op(X) is X, or X transposed when the matching trans flag is set. op(A) is
+// m×k, op(B) is k×n and C is m×n; lda, ldb and ldc are the row strides of the
+// stored A, B and C. When beta is zero the old contents of C are ignored, so
+// C may hold NaNs or garbage. C must not overlap A or B.
+//
+// Gemm panics if a dimension is negative, a leading dimension is smaller than
+// the stored row length, or a slice is too short for its shape.
+func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Threads())
+}
+
+// checkGemm validates Gemm's arguments and panics naming the first bad one.
+func checkGemm(transA, transB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic("kernel: Gemm: negative dimension m=" + itoa(m) + " n=" + itoa(n) + " k=" + itoa(k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("Gemm", "a", "lda", ar, ac, lenA, lda)
+	checkMat("Gemm", "b", "ldb", br, bc, lenB, ldb)
+	checkMat("Gemm", "c", "ldc", m, n, lenC, ldc)
+}
+
+// checkMat panics unless a rows×cols matrix with row stride ld fits in a
+// slice of length l. Strides of empty matrices are not checked.
+func checkMat(fn, name, ldName string, rows, cols, l, ld int) {
+	if rows == 0 || cols == 0 {
+		return // an empty matrix is never read, so its stride does not matter
+	}
+	if ld < cols {
+		panic("kernel: " + fn + ": " + ldName + " = " + itoa(ld) + " is less than the " + itoa(cols) + " columns of " + name)
+	}
+	need(fn, name, l, (rows-1)*ld+cols)
+}
+
+// is32 reports whether T is a 4-byte float.
+func is32[T Float]() bool {
+	var z T
+	return unsafe.Sizeof(z) == 4
+}
+
+// as reinterprets a slice of T as a slice of E, which must have the same
+// size; it lets named float types share the float32/float64 code.
+func as[E, T Float](s []T) []E {
+	if s == nil {
+		return nil
+	}
+	return unsafe.Slice((*E)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// gemm is Gemm after argument checks, using up to nt goroutines.
+func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, nt int) {
+	if is32[T]() {
+		src := matSource[float32]{b: as[float32](b), ld: ldb, trans: transB}
+		gemmDriver(sgemmKernel, transA, m, n, k, float32(alpha), as[float32](a), lda, &src, float32(beta), as[float32](c), ldc, nt)
+		return
+	}
+	src := matSource[float64]{b: as[float64](b), ld: ldb, trans: transB}
+	gemmDriver(dgemmKernel, transA, m, n, k, float64(alpha), as[float64](a), lda, &src, float64(beta), as[float64](c), ldc, nt)
+}

@@ -1,0 +1,186 @@
+package kernel
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveGemm is the textbook triple loop in float64.
+func naiveGemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				var av, bv float64
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += av * bv
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * s
+			} else {
+				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}
+
+type gemmCase struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float64
+	pad            int // extra elements per row beyond the stored width
+}
+
+func gemmCases(short bool) []gemmCase {
+	dims := [][3]int{
+		{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {3, 4, 0}, {0, 3, 3}, {2, 0, 5},
+		{7, 13, 17}, {8, 48, 64}, {9, 49, 65}, {14, 32, 5}, {15, 33, 1},
+		{16, 16, 16}, {31, 47, 129}, {64, 100, 27}, {100, 64, 576}, {33, 97, 300},
+		{129, 257, 67}, {200, 150, 513},
+	}
+	if !short {
+		dims = append(dims, [3]int{300, 520, 700}, [3]int{517, 33, 1100})
+	}
+	ab := [][2]float64{{1, 0}, {1, 1}, {-0.5, 2}, {0, 0.5}, {2.5, 0}}
+	var cs []gemmCase
+	i := 0
+	for _, d := range dims {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				x := ab[i%len(ab)]
+				i++
+				cs = append(cs, gemmCase{ta, tb, d[0], d[1], d[2], x[0], x[1], (i % 3) * 2})
+			}
+		}
+	}
+	return cs
+}
+
+func runGemmCase[T Float](t *testing.T, rng *rand.Rand, gc gemmCase, tol float64) {
+	t.Helper()
+	ar, ac := gc.m, gc.k
+	if gc.transA {
+		ar, ac = gc.k, gc.m
+	}
+	br, bc := gc.k, gc.n
+	if gc.transB {
+		br, bc = gc.n, gc.k
+	}
+	lda, ldb, ldc := ac+gc.pad, bc+gc.pad+1, gc.n+gc.pad
+	lda, ldb = max(lda, 1), max(ldb, 1)
+	a := randSlice[T](rng, ar*lda)
+	b := randSlice[T](rng, br*ldb)
+	c := randSlice[T](rng, gc.m*ldc)
+	want := toF64(c)
+	naiveGemm(gc.transA, gc.transB, gc.m, gc.n, gc.k, gc.alpha, toF64(a), lda, toF64(b), ldb, gc.beta, want, ldc)
+	if gc.beta == 0 {
+		// beta == 0 must not read C: poison it.
+		for i := range c {
+			c[i] = T(math.NaN())
+		}
+		for i := 0; i < gc.m; i++ {
+			for j := gc.n; j < ldc; j++ {
+				c[i*ldc+j] = T(want[i*ldc+j])
+			}
+		}
+	}
+	Gemm(gc.transA, gc.transB, gc.m, gc.n, gc.k, T(gc.alpha), a, lda, b, ldb, T(gc.beta), c, ldc)
+	assertClose(t, "C", c, want, tol*math.Sqrt(float64(gc.k)+1))
+}
+
+// testKernels returns every float32 micro-kernel this CPU supports, each
+// also in a copy with tiny, odd block sizes so that small test matrices
+// cross every block boundary of the driver.
+func testKernels() []*microKernel[float32] {
+	var ks []*microKernel[float32]
+	for _, uk := range sgemmKernels() {
+		tiny := *uk
+		tiny.name += "-tinyblocks"
+		tiny.kc, tiny.mc, tiny.nc = 7, 2*uk.mr+1, 3*uk.nr-1
+		ks = append(ks, uk, &tiny)
+	}
+	return ks
+}
+
+// withKernel runs fn with uk as the float32 micro-kernel.
+func withKernel(uk *microKernel[float32], fn func()) {
+	prev := sgemmKernel
+	sgemmKernel = uk
+	defer func() { sgemmKernel = prev }()
+	fn()
+}
+
+// TestGemm compares every float32 micro-kernel this CPU supports (assembly
+// and pure Go) and the float64 path against the naive triple loop.
+func TestGemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tiny64 := *dgemmKernel
+	tiny64.kc, tiny64.mc, tiny64.nc = 5, 9, 11
+	for _, uk := range testKernels() {
+		for _, nt := range []int{1, 2, 3} {
+			prev := SetThreads(nt)
+			withKernel(uk, func() {
+				for _, gc := range gemmCases(testing.Short()) {
+					runGemmCase[float32](t, rng, gc, 1e-5)
+					if t.Failed() {
+						t.Fatalf("kernel %s, threads %d, case %+v", uk.name, nt, gc)
+					}
+				}
+			})
+			SetThreads(prev)
+		}
+	}
+	for _, dk := range []*microKernel[float64]{dgemmKernel, &tiny64} {
+		prev := dgemmKernel
+		dgemmKernel = dk
+		for _, gc := range gemmCases(testing.Short()) {
+			runGemmCase[float64](t, rng, gc, 1e-13)
+			if t.Failed() {
+				t.Fatalf("float64 blocks %d/%d/%d, case %+v", dk.kc, dk.mc, dk.nc, gc)
+			}
+		}
+		dgemmKernel = prev
+	}
+}
+
+// myFloat checks that named float types take the same paths.
+type myFloat float32
+
+func TestGemmNamedType(t *testing.T) {
+	a := []myFloat{1, 2, 3, 4}
+	b := []myFloat{5, 6, 7, 8}
+	c := make([]myFloat, 4)
+	Gemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2)
+	if want := []myFloat{19, 22, 43, 50}; c[0] != want[0] || c[1] != want[1] || c[2] != want[2] || c[3] != want[3] {
+		t.Fatalf("got %v, want %v", c, want)
+	}
+}
+
+func TestGemmPanics(t *testing.T) {
+	a := make([]float32, 6)
+	mustPanic(t, "len(a)", func() { Gemm(false, false, 2, 2, 4, 1, a, 4, a, 2, 0, a, 2) })
+	mustPanic(t, "ldb", func() { Gemm(false, false, 2, 2, 2, 1, a, 2, a, 1, 0, a, 2) })
+	mustPanic(t, "negative", func() { Gemm(false, false, -1, 2, 2, 1, a, 2, a, 2, 0, a, 2) })
+	mustPanic(t, "len(c)", func() { Gemm(false, true, 3, 3, 1, 1, a, 1, a, 1, 0, a, 3) })
+}
+
+func TestSetThreads(t *testing.T) {
+	prev := SetThreads(3)
+	defer SetThreads(prev)
+	if Threads() != 3 {
+		t.Fatalf("Threads() = %d after SetThreads(3)", Threads())
+	}
+	if p := SetThreads(0); p != 3 || Threads() < 1 {
+		t.Fatalf("SetThreads(0) returned %d, Threads() = %d", p, Threads())
+	}
+}

@@ -1,0 +1,294 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// PoolShape describes 2-D pooling over an NCHW input of N×C planes of H×W.
+// The output is [N, C, OutH, OutW]. Zero values of StrideH, StrideW, DilH and
+// DilW mean 1. With CeilMode the output size rounds up, but a window must
+// still start inside the input or its leading padding.
+type PoolShape struct {
+	N, C, H, W int
+
+	KH, KW, StrideH, StrideW             int
+	PadTop, PadLeft, PadBottom, PadRight int
+	DilH, DilW                           int
+	CeilMode                             bool
+}
+
+func poolOut(in, k, stride, padA, padB, dil int, ceil bool) int {
+	stride, dil = orOne(stride), orOne(dil)
+	span := in + padA + padB - (dil*(k-1) + 1)
+	if span < 0 || stride < 1 {
+		return 0
+	}
+	if !ceil {
+		return span/stride + 1
+	}
+	out := (span+stride-1)/stride + 1
+	if (out-1)*stride >= in+padA {
+		out--
+	}
+	return out
+}
+
+// OutH is the output height.
+func (p PoolShape) OutH() int {
+	return poolOut(p.H, p.KH, p.StrideH, p.PadTop, p.PadBottom, p.DilH, p.CeilMode)
+}
+
+// OutW is the output width.
+func (p PoolShape) OutW() int {
+	return poolOut(p.W, p.KW, p.StrideW, p.PadLeft, p.PadRight, p.DilW, p.CeilMode)
+}
+
+// Validate reports whether the geometry is usable: positive sizes and
+// window, positive (or zero for default) strides and dilations, non-negative
+// padding and an output of at least 1×1.
+func (p PoolShape) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"N", p.N}, {"C", p.C}, {"H", p.H}, {"W", p.W}, {"KH", p.KH}, {"KW", p.KW}} {
+		if f.v < 1 {
+			return fmt.Errorf("kernel: pool shape: %s = %d, must be positive", f.name, f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"StrideH", p.StrideH}, {"StrideW", p.StrideW}, {"DilH", p.DilH}, {"DilW", p.DilW},
+		{"PadTop", p.PadTop}, {"PadLeft", p.PadLeft}, {"PadBottom", p.PadBottom}, {"PadRight", p.PadRight}} {
+		if f.v < 0 {
+			return fmt.Errorf("kernel: pool shape: %s = %d, must not be negative", f.name, f.v)
+		}
+	}
+	if p.OutH() < 1 || p.OutW() < 1 {
+		return fmt.Errorf("kernel: pool shape: %dx%d window (dilation %dx%d) does not fit the padded %dx%d input",
+			p.KH, p.KW, orOne(p.DilH), orOne(p.DilW), p.H+p.PadTop+p.PadBottom, p.W+p.PadLeft+p.PadRight)
+	}
+	return nil
+}
+
+// poolGeom is a validated PoolShape with defaults applied.
+type poolGeom struct {
+	PoolShape
+	oh, ow, hw, ohw int
+	sh, sw, dh, dw  int
+	planes          int
+}
+
+func (p PoolShape) geom(fn string) poolGeom {
+	if err := p.Validate(); err != nil {
+		panic(errors.New(err.Error() + " (in " + fn + ")"))
+	}
+	return poolGeom{
+		PoolShape: p,
+		oh:        p.OutH(), ow: p.OutW(),
+		hw: p.H * p.W, ohw: p.OutH() * p.OutW(),
+		sh: orOne(p.StrideH), sw: orOne(p.StrideW),
+		dh: orOne(p.DilH), dw: orOne(p.DilW),
+		planes: p.N * p.C,
+	}
+}
+
+// taps returns the first tap index and the end (exclusive) of the taps of a
+// window starting at start with k taps spaced dil apart that land in [lo, hi).
+func taps(start, k, dil, lo, hi int) (first, end int) {
+	first = 0
+	if start < lo {
+		first = (lo - start + dil - 1) / dil
+	}
+	end = k
+	if last := start + (k-1)*dil; last >= hi {
+		end = (hi - start + dil - 1) / dil
+	}
+	if end < first {
+		end = first
+	}
+	return first, end
+}
+
+// forPlanes runs fn over the N*C planes, in parallel when the work (about
+// cost element visits per plane) is large enough to pay for goroutines.
+func forPlanes(planes, cost int, fn func(pl int)) {
+	nt := Threads()
+	if planes*cost < 1<<15 {
+		nt = 1
+	}
+	parallelFor(nt, planes, func(pl, _ int) { fn(pl) })
+}
+
+// MaxPool2D writes the window maxima of x to y and, in argmax, the index
+// h*W+w within the input plane of each maximum (the first one on ties).
+// Padding never wins; a window that covers no input element yields -Inf and
+// argmax -1. NaN inputs propagate.
+//
+// MaxPool2D panics if p is invalid or a slice is too short for p.
+func MaxPool2D[T Float](p PoolShape, x, y []T, argmax []int32) {
+	g := p.geom("MaxPool2D")
+	need("MaxPool2D", "x", len(x), g.planes*g.hw)
+	need("MaxPool2D", "y", len(y), g.planes*g.ohw)
+	need("MaxPool2D", "argmax", len(argmax), g.planes*g.ohw)
+	negInf := T(math.Inf(-1))
+	forPlanes(g.planes, g.ohw*p.KH*p.KW, func(pl int) {
+		xp := x[pl*g.hw : (pl+1)*g.hw]
+		yp := y[pl*g.ohw : (pl+1)*g.ohw]
+		ap := argmax[pl*g.ohw : (pl+1)*g.ohw]
+		for oh := 0; oh < g.oh; oh++ {
+			h0 := oh*g.sh - p.PadTop
+			i0, i1 := taps(h0, p.KH, g.dh, 0, p.H)
+			for ow := 0; ow < g.ow; ow++ {
+				w0 := ow*g.sw - p.PadLeft
+				j0, j1 := taps(w0, p.KW, g.dw, 0, p.W)
+				best, arg := negInf, int32(-1)
+				for i := i0; i < i1; i++ {
+					row := (h0 + i*g.dh) * p.W
+					for j := j0; j < j1; j++ {
+						idx := row + w0 + j*g.dw
+						v := xp[idx]
+						if v > best || arg < 0 || (v != v && best == best) {
+							best, arg = v, int32(idx)
+						}
+					}
+				}
+				yp[oh*g.ow+ow] = best
+				ap[oh*g.ow+ow] = arg
+			}
+		}
+	})
+}
+
+// MaxPoolScatter routes output gradients back to the winning inputs:
+// dx is overwritten with zeros and then dx[plane][argmax[i]] += dy[i]. It is
+// the backward pass of MaxPool2D.
+//
+// MaxPoolScatter panics if p is invalid or a slice is too short for p.
+func MaxPoolScatter[T Float](p PoolShape, dy []T, argmax []int32, dx []T) {
+	g := p.geom("MaxPoolScatter")
+	need("MaxPoolScatter", "dy", len(dy), g.planes*g.ohw)
+	need("MaxPoolScatter", "argmax", len(argmax), g.planes*g.ohw)
+	need("MaxPoolScatter", "dx", len(dx), g.planes*g.hw)
+	forPlanes(g.planes, g.hw+g.ohw, func(pl int) {
+		dxp := dx[pl*g.hw : (pl+1)*g.hw]
+		clear(dxp)
+		ap := argmax[pl*g.ohw : (pl+1)*g.ohw]
+		for i, v := range dy[pl*g.ohw : (pl+1)*g.ohw] {
+			if a := ap[i]; a >= 0 {
+				dxp[a] += v
+			}
+		}
+	})
+}
+
+// MaxPoolGather is the adjoint of MaxPoolScatter: dy[i] = dx[plane][argmax[i]]
+// (zero where argmax is -1). Second-order differentiation of max pooling
+// needs it.
+//
+// MaxPoolGather panics if p is invalid or a slice is too short for p.
+func MaxPoolGather[T Float](p PoolShape, dx []T, argmax []int32, dy []T) {
+	g := p.geom("MaxPoolGather")
+	need("MaxPoolGather", "dx", len(dx), g.planes*g.hw)
+	need("MaxPoolGather", "argmax", len(argmax), g.planes*g.ohw)
+	need("MaxPoolGather", "dy", len(dy), g.planes*g.ohw)
+	forPlanes(g.planes, g.ohw, func(pl int) {
+		dxp := dx[pl*g.hw : (pl+1)*g.hw]
+		ap := argmax[pl*g.ohw : (pl+1)*g.ohw]
+		dyp := dy[pl*g.ohw : (pl+1)*g.ohw]
+		for i, a := range ap {
+			if a >= 0 {
+				dyp[i] = dxp[a]
+			} else {
+				dyp[i] = 0
+			}
+		}
+	})
+}
+
+// avgDivisor is the number of elements a window's sum is divided by: the
+// taps inside the input, or with countIncludePad the taps inside the padded
+// input (taps beyond the padding, possible in ceil mode, never count).
+func (g *poolGeom) avgDivisor(countIncludePad bool, h0, w0 int) int {
+	lo, hi := 0, g.H
+	lw, hw := 0, g.W
+	if countIncludePad {
+		lo, hi = -g.PadTop, g.H+g.PadBottom
+		lw, hw = -g.PadLeft, g.W+g.PadRight
+	}
+	i0, i1 := taps(h0, g.KH, g.dh, lo, hi)
+	j0, j1 := taps(w0, g.KW, g.dw, lw, hw)
+	return (i1 - i0) * (j1 - j0)
+}
+
+// AvgPool2D writes window averages of x to y. With countIncludePad the
+// divisor counts padding taps (but not taps past the padding in ceil mode);
+// otherwise only taps inside the input. A window with a zero divisor yields 0.
+//
+// AvgPool2D panics if p is invalid or a slice is too short for p.
+func AvgPool2D[T Float](p PoolShape, countIncludePad bool, x, y []T) {
+	g := p.geom("AvgPool2D")
+	need("AvgPool2D", "x", len(x), g.planes*g.hw)
+	need("AvgPool2D", "y", len(y), g.planes*g.ohw)
+	forPlanes(g.planes, g.ohw*p.KH*p.KW, func(pl int) {
+		xp := x[pl*g.hw : (pl+1)*g.hw]
+		yp := y[pl*g.ohw : (pl+1)*g.ohw]
+		for oh := 0; oh < g.oh; oh++ {
+			h0 := oh*g.sh - p.PadTop
+			i0, i1 := taps(h0, p.KH, g.dh, 0, p.H)
+			for ow := 0; ow < g.ow; ow++ {
+				w0 := ow*g.sw - p.PadLeft
+				j0, j1 := taps(w0, p.KW, g.dw, 0, p.W)
+				var sum T
+				for i := i0; i < i1; i++ {
+					row := xp[(h0+i*g.dh)*p.W:]
+					for j := j0; j < j1; j++ {
+						sum += row[w0+j*g.dw]
+					}
+				}
+				if d := g.avgDivisor(countIncludePad, h0, w0); d > 0 {
+					sum /= T(d)
+				} else {
+					sum = 0
+				}
+				yp[oh*g.ow+ow] = sum
+			}
+		}
+	})
+}
+
+// AvgPool2DBackward overwrites dx with the gradient of AvgPool2D given the
+// output gradient dy; it is the adjoint of AvgPool2D.
+//
+// AvgPool2DBackward panics if p is invalid or a slice is too short for p.
+func AvgPool2DBackward[T Float](p PoolShape, countIncludePad bool, dy, dx []T) {
+	g := p.geom("AvgPool2DBackward")
+	need("AvgPool2DBackward", "dy", len(dy), g.planes*g.ohw)
+	need("AvgPool2DBackward", "dx", len(dx), g.planes*g.hw)
+	forPlanes(g.planes, g.ohw*p.KH*p.KW, func(pl int) {
+		dxp := dx[pl*g.hw : (pl+1)*g.hw]
+		dyp := dy[pl*g.ohw : (pl+1)*g.ohw]
+		clear(dxp)
+		for oh := 0; oh < g.oh; oh++ {
+			h0 := oh*g.sh - p.PadTop
+			i0, i1 := taps(h0, p.KH, g.dh, 0, p.H)
+			for ow := 0; ow < g.ow; ow++ {
+				w0 := ow*g.sw - p.PadLeft
+				d := g.avgDivisor(countIncludePad, h0, w0)
+				if d == 0 {
+					continue
+				}
+				v := dyp[oh*g.ow+ow] / T(d)
+				j0, j1 := taps(w0, p.KW, g.dw, 0, p.W)
+				for i := i0; i < i1; i++ {
+					row := dxp[(h0+i*g.dh)*p.W:]
+					for j := j0; j < j1; j++ {
+						row[w0+j*g.dw] += v
+					}
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,214 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naivePool computes max and average pooling by visiting every window tap,
+// padding included, in float64.
+func naivePool(p PoolShape, includePad bool, x []float64) (maxY []float64, arg []int32, avgY []float64) {
+	g := p.geom("naivePool")
+	maxY = make([]float64, g.planes*g.ohw)
+	arg = make([]int32, len(maxY))
+	avgY = make([]float64, len(maxY))
+	for pl := 0; pl < g.planes; pl++ {
+		for oh := 0; oh < g.oh; oh++ {
+			for ow := 0; ow < g.ow; ow++ {
+				best, bi := math.Inf(-1), int32(-1)
+				var sum float64
+				var cnt int
+				for i := 0; i < p.KH; i++ {
+					for j := 0; j < p.KW; j++ {
+						h := oh*g.sh - p.PadTop + i*g.dh
+						w := ow*g.sw - p.PadLeft + j*g.dw
+						inPad := h >= -p.PadTop && h < p.H+p.PadBottom && w >= -p.PadLeft && w < p.W+p.PadRight
+						if h < 0 || h >= p.H || w < 0 || w >= p.W {
+							if includePad && inPad {
+								cnt++
+							}
+							continue
+						}
+						v := x[pl*g.hw+h*p.W+w]
+						sum += v
+						cnt++
+						if bi < 0 || v > best {
+							best, bi = v, int32(h*p.W+w)
+						}
+					}
+				}
+				o := pl*g.ohw + oh*g.ow + ow
+				maxY[o], arg[o] = best, bi
+				if cnt > 0 {
+					avgY[o] = sum / float64(cnt)
+				}
+			}
+		}
+	}
+	return maxY, arg, avgY
+}
+
+func poolShapes() []PoolShape {
+	return []PoolShape{
+		{N: 1, C: 1, H: 1, W: 1, KH: 1, KW: 1},
+		{N: 2, C: 3, H: 84, W: 84, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+		{N: 2, C: 3, H: 21, W: 21, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+		{N: 2, C: 3, H: 21, W: 21, KH: 2, KW: 2, StrideH: 2, StrideW: 2, CeilMode: true},
+		{N: 1, C: 2, H: 7, W: 8, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 1, C: 2, H: 7, W: 8, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadTop: 1, PadRight: 1, CeilMode: true},
+		{N: 2, C: 2, H: 9, W: 10, KH: 2, KW: 3, StrideH: 4, StrideW: 5}, // stride > kernel
+		{N: 1, C: 3, H: 10, W: 9, KH: 3, KW: 2, DilH: 2, DilW: 3, PadTop: 2, PadLeft: 1, PadBottom: 1, CeilMode: true},
+		{N: 1, C: 1, H: 5, W: 5, KH: 5, KW: 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2},
+		{N: 3, C: 1, H: 6, W: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadBottom: 2, PadRight: 2, CeilMode: true},
+	}
+}
+
+func TestPool(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, p := range poolShapes() {
+		for _, inc := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/%v", p, inc), func(t *testing.T) {
+				g := p.geom("test")
+				x := randSlice[float64](rng, g.planes*g.hw)
+				wantMax, wantArg, wantAvg := naivePool(p, inc, x)
+				y := make([]float64, len(wantMax))
+				arg := make([]int32, len(y))
+				MaxPool2D(p, x, y, arg)
+				assertClose(t, "MaxPool2D", y, wantMax, 0)
+				for i := range arg {
+					if arg[i] != wantArg[i] {
+						t.Fatalf("argmax[%d] = %d, want %d", i, arg[i], wantArg[i])
+					}
+				}
+				AvgPool2D(p, inc, x, y)
+				assertClose(t, "AvgPool2D", y, wantAvg, 1e-14)
+
+				// float32 agrees with float64.
+				x32 := make([]float32, len(x))
+				for i, v := range x {
+					x32[i] = float32(v)
+				}
+				y32 := make([]float32, len(y))
+				AvgPool2D(p, inc, x32, y32)
+				assertClose(t, "AvgPool2D float32", y32, wantAvg, 1e-6)
+				MaxPool2D(p, x32, y32, arg)
+				assertClose(t, "MaxPool2D float32", y32, wantMax, 1e-7)
+
+				// Adjoint identities: <Scatter(dy), dx> = <dy, Gather(dx)>
+				// and <Avg(x), dy> = <x, AvgBackward(dy)>.
+				dy := randSlice[float64](rng, len(y))
+				dx := randSlice[float64](rng, len(x))
+				sc := make([]float64, len(x))
+				MaxPoolScatter(p, dy, wantArg, sc)
+				ga := make([]float64, len(y))
+				MaxPoolGather(p, dx, wantArg, ga)
+				if a, b := dot(sc, dx), dot(dy, ga); math.Abs(a-b) > 1e-12*(1+math.Abs(a)) {
+					t.Fatalf("scatter/gather not adjoint: %v vs %v", a, b)
+				}
+				AvgPool2D(p, inc, x, y)
+				AvgPool2DBackward(p, inc, dy, sc)
+				if a, b := dot(y, dy), dot(x, sc); math.Abs(a-b) > 1e-12*(1+math.Abs(a)) {
+					t.Fatalf("avg pool backward not adjoint: %v vs %v", a, b)
+				}
+			})
+		}
+	}
+}
+
+// TestPoolFiniteDifference checks MaxPoolScatter and AvgPool2DBackward as
+// gradients of L = <pool(x), r> by central differences.
+func TestPoolFiniteDifference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	p := PoolShape{N: 2, C: 2, H: 7, W: 6, KH: 3, KW: 2, StrideH: 2, StrideW: 2, PadTop: 1, PadRight: 1, CeilMode: true}
+	g := p.geom("test")
+	x := randSlice[float64](rng, g.planes*g.hw)
+	r := randSlice[float64](rng, g.planes*g.ohw)
+	y := make([]float64, len(r))
+	arg := make([]int32, len(r))
+	for _, inc := range []bool{false, true} {
+		for _, isMax := range []bool{false, true} {
+			loss := func() float64 {
+				if isMax {
+					MaxPool2D(p, x, y, arg)
+				} else {
+					AvgPool2D(p, inc, x, y)
+				}
+				return dot(y, r)
+			}
+			loss()
+			grad := make([]float64, len(x))
+			if isMax {
+				MaxPoolScatter(p, r, arg, grad)
+			} else {
+				AvgPool2DBackward(p, inc, r, grad)
+			}
+			const h = 1e-7 // far below the gaps between random inputs
+			for i := range x {
+				old := x[i]
+				x[i] = old + h
+				lp := loss()
+				x[i] = old - h
+				lm := loss()
+				x[i] = old
+				if fd := (lp - lm) / (2 * h); math.Abs(fd-grad[i]) > 1e-6 {
+					t.Fatalf("max=%v include=%v element %d: analytic %v, finite difference %v", isMax, inc, i, grad[i], fd)
+				}
+			}
+		}
+	}
+}
+
+func TestMaxPoolNaNAndEmptyWindow(t *testing.T) {
+	p := PoolShape{N: 1, C: 1, H: 1, W: 4, KH: 1, KW: 2, StrideW: 2}
+	x := []float32{1, float32(math.NaN()), 3, 2}
+	y := make([]float32, 2)
+	arg := make([]int32, 2)
+	MaxPool2D(p, x, y, arg)
+	if !math.IsNaN(float64(y[0])) || arg[0] != 1 || y[1] != 3 || arg[1] != 2 {
+		t.Fatalf("got y=%v argmax=%v, want [NaN 3] [1 2]", y, arg)
+	}
+	// Dilation 3 with padding 2 on a width-2 input: the middle window's taps
+	// (-1 and 2) both miss the input.
+	p = PoolShape{N: 1, C: 1, H: 1, W: 2, KH: 1, KW: 2, DilW: 3, PadLeft: 2, PadRight: 2}
+	y = make([]float32, p.OutW())
+	arg = make([]int32, len(y))
+	MaxPool2D(p, []float32{5, 7}, y, arg)
+	if len(y) != 3 || y[0] != 7 || !math.IsInf(float64(y[1]), -1) || y[2] != 5 || arg[0] != 1 || arg[1] != -1 || arg[2] != 0 {
+		t.Fatalf("got y=%v argmax=%v, want [7 -Inf 5] [1 -1 0]", y, arg)
+	}
+	dx := []float32{9, 9}
+	MaxPoolScatter(p, []float32{1, 2, 3}, arg, dx)
+	if dx[0] != 3 || dx[1] != 1 {
+		t.Fatalf("scatter gave %v, want [3 1]", dx)
+	}
+}
+
+func TestPoolShapeValidate(t *testing.T) {
+	p := PoolShape{N: 1, C: 1, H: 5, W: 5, KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	if err := p.Validate(); err != nil || p.OutH() != 2 {
+		t.Fatalf("Validate() = %v, OutH() = %d", err, p.OutH())
+	}
+	p.CeilMode = true
+	if p.OutH() != 3 {
+		t.Fatalf("ceil OutH() = %d, want 3", p.OutH())
+	}
+	// Ceil mode must not start a window in the trailing padding.
+	q := PoolShape{N: 1, C: 1, H: 4, W: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadBottom: 1, CeilMode: true}
+	if q.OutH() != 2 {
+		t.Fatalf("ceil OutH() with bottom pad = %d, want 2", q.OutH())
+	}
+	for _, bad := range []PoolShape{
+		{N: 0, C: 1, H: 5, W: 5, KH: 2, KW: 2},
+		{N: 1, C: 1, H: 5, W: 5, KH: 6, KW: 2},
+		{N: 1, C: 1, H: 5, W: 5, KH: 2, KW: 2, PadTop: -1},
+	} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	mustPanic(t, "len(argmax)", func() {
+		MaxPool2D(p, make([]float32, 25), make([]float32, 9), make([]int32, 4))
+	})
+}

@@ -1,0 +1,305 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Float32 micro-kernels. Both compute an MR×NR tile of C from packed panels:
+// a holds kc columns of MR values, b holds kc rows of NR values. Rows of B
+// are loaded as vectors, elements of A are broadcast, and the tile lives in
+// registers for the whole kc loop. The k loop is unrolled four times.
+// On exit C = alpha*tile + beta*C, and C is not read when beta is ±0.
+
+// ---------------------------------------------------------------------------
+// AVX-512: MR=8, NR=48. Z0-Z23 hold the tile (row i in Z3i..Z3i+2), Z24-Z26
+// one row of B, Z27/Z28 alternate as the broadcast A element.
+
+#define FMA_ROW512(aoff, bc, r0, r1, r2) \
+	VBROADCASTSS aoff(AX), bc; \
+	VFMADD231PS Z24, bc, r0; \
+	VFMADD231PS Z25, bc, r1; \
+	VFMADD231PS Z26, bc, r2
+
+#define KSTEP512(aoff, boff) \
+	VMOVUPS boff(BX), Z24; \
+	VMOVUPS boff+64(BX), Z25; \
+	VMOVUPS boff+128(BX), Z26; \
+	FMA_ROW512(aoff, Z27, Z0, Z1, Z2); \
+	FMA_ROW512(aoff+4, Z28, Z3, Z4, Z5); \
+	FMA_ROW512(aoff+8, Z27, Z6, Z7, Z8); \
+	FMA_ROW512(aoff+12, Z28, Z9, Z10, Z11); \
+	FMA_ROW512(aoff+16, Z27, Z12, Z13, Z14); \
+	FMA_ROW512(aoff+20, Z28, Z15, Z16, Z17); \
+	FMA_ROW512(aoff+24, Z27, Z18, Z19, Z20); \
+	FMA_ROW512(aoff+28, Z28, Z21, Z22, Z23)
+
+// Scale a tile row by alpha (Z27) and store it at R8, then advance R8.
+#define STORE_ROW512(r0, r1, r2) \
+	VMULPS Z27, r0, r0; \
+	VMULPS Z27, r1, r1; \
+	VMULPS Z27, r2, r2; \
+	VMOVUPS r0, (R8); \
+	VMOVUPS r1, 64(R8); \
+	VMOVUPS r2, 128(R8); \
+	ADDQ SI, R8
+
+// Same, adding beta (Z28) times the old row.
+#define UPDATE_ROW512(r0, r1, r2) \
+	VMULPS Z27, r0, r0; \
+	VMULPS Z27, r1, r1; \
+	VMULPS Z27, r2, r2; \
+	VFMADD231PS (R8), Z28, r0; \
+	VFMADD231PS 64(R8), Z28, r1; \
+	VFMADD231PS 128(R8), Z28, r2; \
+	VMOVUPS r0, (R8); \
+	VMOVUPS r1, 64(R8); \
+	VMOVUPS r2, 128(R8); \
+	ADDQ SI, R8
+
+// func sgemmAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemmAVX512(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), SI
+	SHLQ $2, SI
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	MOVQ CX, R9
+	SHRQ $2, R9
+	JZ   tail512
+
+loop512:
+	KSTEP512(0, 0)
+	KSTEP512(32, 192)
+	KSTEP512(64, 384)
+	KSTEP512(96, 576)
+	ADDQ $128, AX
+	ADDQ $768, BX
+	DECQ R9
+	JNZ  loop512
+
+tail512:
+	ANDQ $3, CX
+	JZ   done512
+
+tailloop512:
+	KSTEP512(0, 0)
+	ADDQ $32, AX
+	ADDQ $192, BX
+	DECQ CX
+	JNZ  tailloop512
+
+done512:
+	VBROADCASTSS alpha+40(FP), Z27
+	MOVQ DX, R8
+	MOVL beta+44(FP), R9
+	TESTL $0x7fffffff, R9
+	JZ   store512
+	VBROADCASTSS beta+44(FP), Z28
+	UPDATE_ROW512(Z0, Z1, Z2)
+	UPDATE_ROW512(Z3, Z4, Z5)
+	UPDATE_ROW512(Z6, Z7, Z8)
+	UPDATE_ROW512(Z9, Z10, Z11)
+	UPDATE_ROW512(Z12, Z13, Z14)
+	UPDATE_ROW512(Z15, Z16, Z17)
+	UPDATE_ROW512(Z18, Z19, Z20)
+	UPDATE_ROW512(Z21, Z22, Z23)
+	VZEROUPPER
+	RET
+
+store512:
+	STORE_ROW512(Z0, Z1, Z2)
+	STORE_ROW512(Z3, Z4, Z5)
+	STORE_ROW512(Z6, Z7, Z8)
+	STORE_ROW512(Z9, Z10, Z11)
+	STORE_ROW512(Z12, Z13, Z14)
+	STORE_ROW512(Z15, Z16, Z17)
+	STORE_ROW512(Z18, Z19, Z20)
+	STORE_ROW512(Z21, Z22, Z23)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// AVX2+FMA: MR=6, NR=16. Y0-Y11 hold the tile (row i in Y2i, Y2i+1),
+// Y12/Y13 one row of B, Y14/Y15 alternate as the broadcast A element.
+
+#define FMA_ROW256(aoff, bc, r0, r1) \
+	VBROADCASTSS aoff(AX), bc; \
+	VFMADD231PS Y12, bc, r0; \
+	VFMADD231PS Y13, bc, r1
+
+#define KSTEP256(aoff, boff) \
+	VMOVUPS boff(BX), Y12; \
+	VMOVUPS boff+32(BX), Y13; \
+	FMA_ROW256(aoff, Y14, Y0, Y1); \
+	FMA_ROW256(aoff+4, Y15, Y2, Y3); \
+	FMA_ROW256(aoff+8, Y14, Y4, Y5); \
+	FMA_ROW256(aoff+12, Y15, Y6, Y7); \
+	FMA_ROW256(aoff+16, Y14, Y8, Y9); \
+	FMA_ROW256(aoff+20, Y15, Y10, Y11)
+
+#define STORE_ROW256(r0, r1) \
+	VMULPS Y14, r0, r0; \
+	VMULPS Y14, r1, r1; \
+	VMOVUPS r0, (R8); \
+	VMOVUPS r1, 32(R8); \
+	ADDQ SI, R8
+
+#define UPDATE_ROW256(r0, r1) \
+	VMULPS Y14, r0, r0; \
+	VMULPS Y14, r1, r1; \
+	VFMADD231PS (R8), Y15, r0; \
+	VFMADD231PS 32(R8), Y15, r1; \
+	VMOVUPS r0, (R8); \
+	VMOVUPS r1, 32(R8); \
+	ADDQ SI, R8
+
+// func sgemmAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemmAVX2(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), SI
+	SHLQ $2, SI
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	MOVQ CX, R9
+	SHRQ $2, R9
+	JZ   tail256
+
+loop256:
+	KSTEP256(0, 0)
+	KSTEP256(24, 64)
+	KSTEP256(48, 128)
+	KSTEP256(72, 192)
+	ADDQ $96, AX
+	ADDQ $256, BX
+	DECQ R9
+	JNZ  loop256
+
+tail256:
+	ANDQ $3, CX
+	JZ   done256
+
+tailloop256:
+	KSTEP256(0, 0)
+	ADDQ $24, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  tailloop256
+
+done256:
+	VBROADCASTSS alpha+40(FP), Y14
+	MOVQ DX, R8
+	MOVL beta+44(FP), R9
+	TESTL $0x7fffffff, R9
+	JZ   store256
+	VBROADCASTSS beta+44(FP), Y15
+	UPDATE_ROW256(Y0, Y1)
+	UPDATE_ROW256(Y2, Y3)
+	UPDATE_ROW256(Y4, Y5)
+	UPDATE_ROW256(Y6, Y7)
+	UPDATE_ROW256(Y8, Y9)
+	UPDATE_ROW256(Y10, Y11)
+	VZEROUPPER
+	RET
+
+store256:
+	STORE_ROW256(Y0, Y1)
+	STORE_ROW256(Y2, Y3)
+	STORE_ROW256(Y4, Y5)
+	STORE_ROW256(Y6, Y7)
+	STORE_ROW256(Y8, Y9)
+	STORE_ROW256(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// Panel copies for packing: copy n consecutive 48-float (or 16-float) chunks
+// of src to dst, advancing dst by stride bytes per chunk. They scatter one
+// row of a matrix across the nr-wide panels of a packed block.
+
+// func panelCopy48(dst, src *float32, n, stride int)
+TEXT ·panelCopy48(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ stride+24(FP), DX
+	TESTQ CX, CX
+	JZ   done48
+
+loop48:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	ADDQ $192, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ  loop48
+
+done48:
+	VZEROUPPER
+	RET
+
+// func panelCopy16(dst, src *float32, n, stride int)
+TEXT ·panelCopy16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ stride+24(FP), DX
+	TESTQ CX, CX
+	JZ   done16
+
+loop16:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ  loop16
+
+done16:
+	VZEROUPPER
+	RET

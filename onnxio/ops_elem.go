@@ -1,0 +1,521 @@
+package onnxio
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+func init() {
+	for _, op := range []string{"Add", "Sub", "Mul", "Div"} {
+		opTable[op] = opDef{compile: compileArith(op), attrs: []string{"broadcast", "axis", "consumed_inputs"}}
+	}
+	opTable["Pow"] = opDef{compile: compilePow, attrs: []string{"broadcast", "axis"}}
+	opTable["Sum"] = opDef{compile: compileSum, attrs: []string{"consumed_inputs"}}
+	opTable["Relu"] = opDef{compile: compileRelu, attrs: []string{"consumed_inputs"}}
+	opTable["LeakyRelu"] = opDef{compile: compileLeakyRelu, attrs: []string{"alpha", "consumed_inputs"}}
+	opTable["Sigmoid"] = opDef{compile: compileUnaryFloat(func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }), attrs: []string{"consumed_inputs"}}
+	opTable["Sqrt"] = opDef{compile: compileUnaryFloat(math.Sqrt), attrs: []string{"consumed_inputs"}}
+	opTable["Identity"] = opDef{compile: compileIdentity}
+	opTable["Dropout"] = opDef{compile: compileDropout, attrs: []string{"is_test", "ratio", "seed", "consumed_inputs"}}
+}
+
+// broadcastShapes returns the numpy-broadcast shape of a and b.
+func broadcastShapes(a, b []int) ([]int, error) {
+	n := max(len(a), len(b))
+	out := make([]int, n)
+	for i := range n {
+		da, db := 1, 1
+		if k := i - (n - len(a)); k >= 0 {
+			da = a[k]
+		}
+		if k := i - (n - len(b)); k >= 0 {
+			db = b[k]
+		}
+		switch {
+		case da == db, db == 1:
+			out[i] = da
+		case da == 1:
+			out[i] = db
+		default:
+			return nil, fmt.Errorf("shapes %v and %v cannot be broadcast", a, b)
+		}
+	}
+	return out, nil
+}
+
+// bcastStrides returns the element strides of shape s aligned to the
+// trailing dims of out, with 0 where s is broadcast.
+func bcastStrides(s, out []int) []int {
+	st := make([]int, len(out))
+	acc := 1
+	for i := len(s) - 1; i >= 0; i-- {
+		k := i + len(out) - len(s)
+		if s[i] != 1 {
+			st[k] = acc
+		}
+		acc *= s[i]
+	}
+	return st
+}
+
+// bcast computes out[i] = f(a[ia], b[ib]) over the broadcast shape oshape.
+// The innermost dim runs as a tight loop; outer dims use an odometer.
+func bcast[A, B, R any](out []R, oshape []int, a []A, ashape []int, b []B, bshape []int, f func(A, B) R) {
+	if len(out) == 0 {
+		return
+	}
+	if shapeEq(ashape, oshape) && shapeEq(bshape, oshape) {
+		for i := range out {
+			out[i] = f(a[i], b[i])
+		}
+		return
+	}
+	if len(b) == 1 && shapeEq(ashape, oshape) {
+		y := b[0]
+		for i := range out {
+			out[i] = f(a[i], y)
+		}
+		return
+	}
+	sa, sb := bcastStrides(ashape, oshape), bcastStrides(bshape, oshape)
+	rank := len(oshape)
+	if rank == 0 {
+		out[0] = f(a[0], b[0])
+		return
+	}
+	inner := oshape[rank-1]
+	ia, ib := sa[rank-1], sb[rank-1]
+	idx := make([]int, rank)
+	offA, offB := 0, 0
+	for o := 0; o < len(out); o += inner {
+		pa, pb := offA, offB
+		for j := range inner {
+			out[o+j] = f(a[pa], b[pb])
+			pa += ia
+			pb += ib
+		}
+		// Advance the odometer over the outer dims.
+		for d := rank - 2; d >= 0; d-- {
+			idx[d]++
+			offA += sa[d]
+			offB += sb[d]
+			if idx[d] < oshape[d] {
+				break
+			}
+			offA -= sa[d] * oshape[d]
+			offB -= sb[d] * oshape[d]
+			idx[d] = 0
+		}
+	}
+}
+
+// legacyBroadcast applies the opset<7 rule: with broadcast=1, B's shape is
+// aligned with A's dims starting at axis (default: trailing alignment).
+func legacyBroadcast(c *nodeCtx) (func(a, b []int) ([]int, error), error) {
+	if c.opset >= 7 {
+		return nil, nil
+	}
+	bc, err := c.int("broadcast", 0)
+	if err != nil {
+		return nil, err
+	}
+	axisAttr := c.node.Attr("axis")
+	return func(a, b []int) ([]int, error) {
+		if bc == 0 {
+			if !shapeEq(a, b) {
+				return nil, fmt.Errorf("shapes %v and %v differ and broadcast is 0", a, b)
+			}
+			return b, nil
+		}
+		axis := len(a) - len(b)
+		if axisAttr != nil {
+			ax, err := normAxis(int(axisAttr.I), len(a))
+			if err != nil {
+				return nil, err
+			}
+			axis = ax
+		}
+		if axis < 0 || axis+len(b) > len(a) {
+			return nil, fmt.Errorf("cannot broadcast %v onto %v at axis %d", b, a, axis)
+		}
+		nb := make([]int, len(a))
+		for i := range nb {
+			nb[i] = 1
+		}
+		copy(nb[axis:], b)
+		return nb, nil
+	}, nil
+}
+
+func isFloatType[T number]() bool {
+	var z T
+	switch any(z).(type) {
+	case float32, float64:
+		return true
+	}
+	return false
+}
+
+func arithFunc[T number](op string) func(x, y T) T {
+	switch op {
+	case "Add":
+		return func(x, y T) T { return x + y }
+	case "Sub":
+		return func(x, y T) T { return x - y }
+	case "Mul":
+		return func(x, y T) T { return x * y }
+	}
+	return func(x, y T) T { return x / y }
+}
+
+func arithT[T number](op string, out, a []T, as []int, b []T, bs []int, os []int) error {
+	if op == "Div" && !isFloatType[T]() {
+		for _, y := range b {
+			if y == 0 {
+				return errors.New("integer division by zero")
+			}
+		}
+	}
+	bcast(out, os, a, as, b, bs, arithFunc[T](op))
+	return nil
+}
+
+func compileArith(op string) func(c *nodeCtx) (opFunc, error) {
+	return func(c *nodeCtx) (opFunc, error) {
+		if err := c.nIn(2, 2); err != nil {
+			return nil, err
+		}
+		legacy, err := legacyBroadcast(c)
+		if err != nil {
+			return nil, err
+		}
+		return func(rc *runCtx, in []*value) ([]*value, error) {
+			a, b := in[0], in[1]
+			if a.dt != b.dt {
+				return nil, fmt.Errorf("input types %v and %v differ", a.dt, b.dt)
+			}
+			bshape := b.shape
+			if legacy != nil {
+				var err error
+				if bshape, err = legacy(a.shape, b.shape); err != nil {
+					return nil, err
+				}
+			}
+			oshape, err := broadcastShapes(a.shape, bshape)
+			if err != nil {
+				return nil, err
+			}
+			var out *value
+			switch {
+			case rc.reusable(in, 0) && shapeEq(a.shape, oshape):
+				out = rc.alias(a, oshape)
+			case rc.reusable(in, 1) && shapeEq(b.shape, oshape):
+				out = rc.alias(b, oshape)
+			default:
+				if out, err = rc.alloc(a.dt, oshape); err != nil {
+					return nil, err
+				}
+			}
+			switch x := a.data.(type) {
+			case []float32:
+				err = arithT(op, out.data.([]float32), x, a.shape, b.data.([]float32), bshape, oshape)
+			case []float64:
+				err = arithT(op, out.data.([]float64), x, a.shape, b.data.([]float64), bshape, oshape)
+			case []int64:
+				err = arithT(op, out.data.([]int64), x, a.shape, b.data.([]int64), bshape, oshape)
+			case []int32:
+				err = arithT(op, out.data.([]int32), x, a.shape, b.data.([]int32), bshape, oshape)
+			case []int16:
+				err = arithT(op, out.data.([]int16), x, a.shape, b.data.([]int16), bshape, oshape)
+			case []int8:
+				err = arithT(op, out.data.([]int8), x, a.shape, b.data.([]int8), bshape, oshape)
+			case []uint64:
+				err = arithT(op, out.data.([]uint64), x, a.shape, b.data.([]uint64), bshape, oshape)
+			case []uint32:
+				err = arithT(op, out.data.([]uint32), x, a.shape, b.data.([]uint32), bshape, oshape)
+			case []uint16:
+				err = arithT(op, out.data.([]uint16), x, a.shape, b.data.([]uint16), bshape, oshape)
+			case []uint8:
+				err = arithT(op, out.data.([]uint8), x, a.shape, b.data.([]uint8), bshape, oshape)
+			default:
+				err = fmt.Errorf("data type %v is not supported", a.dt)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return []*value{out}, nil
+		}, nil
+	}
+}
+
+// compileSum adds any number of inputs with broadcasting.
+func compileSum(c *nodeCtx) (opFunc, error) {
+	if len(c.node.Inputs) == 0 {
+		return nil, errors.New("Sum needs at least one input")
+	}
+	return func(rc *runCtx, in []*value) ([]*value, error) {
+		acc := in[0]
+		if acc == nil {
+			return nil, errors.New("missing input 0")
+		}
+		if len(in) == 1 {
+			return []*value{rc.alias(acc, acc.shape)}, nil
+		}
+		for i := 1; i < len(in); i++ {
+			b := in[i]
+			if b == nil || b.dt != acc.dt {
+				return nil, fmt.Errorf("input %d is missing or of a different type", i)
+			}
+			oshape, err := broadcastShapes(acc.shape, b.shape)
+			if err != nil {
+				return nil, err
+			}
+			var out *value
+			if i > 1 && shapeEq(acc.shape, oshape) {
+				out = acc // our own intermediate: accumulate in place
+			} else if out, err = rc.alloc(acc.dt, oshape); err != nil {
+				return nil, err
+			}
+			switch x := acc.data.(type) {
+			case []float32:
+				err = arithT("Add", out.data.([]float32), x, acc.shape, b.data.([]float32), b.shape, oshape)
+			case []float64:
+				err = arithT("Add", out.data.([]float64), x, acc.shape, b.data.([]float64), b.shape, oshape)
+			default:
+				err = fmt.Errorf("data type %v is not supported", acc.dt)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if out != acc && i > 1 {
+				rc.release(acc)
+			}
+			acc = out
+		}
+		return []*value{acc}, nil
+	}, nil
+}
+
+// powT raises base values to exponents of any numeric type; the result has
+// the base's type. Integer powers of integers stay exact.
+func powT[T number, E number](out, a []T, as []int, b []E, bs []int, os []int) {
+	if !isFloatType[T]() && !isFloatType[E]() {
+		bcast(out, os, a, as, b, bs, func(x T, y E) T {
+			// Exponentiation by squaring; negative exponents give 1 like
+			// an empty product (integer results cannot hold fractions).
+			r, e := T(1), int64(y)
+			for ; e > 0; e >>= 1 {
+				if e&1 == 1 {
+					r *= x
+				}
+				x *= x
+			}
+			return r
+		})
+		return
+	}
+	bcast(out, os, a, as, b, bs, func(x T, y E) T { return T(math.Pow(float64(x), float64(y))) })
+}
+
+func powBase[T number](out, a []T, as []int, b *value, bs []int, os []int) error {
+	switch y := b.data.(type) {
+	case []float32:
+		powT(out, a, as, y, bs, os)
+	case []float64:
+		powT(out, a, as, y, bs, os)
+	case []int64:
+		powT(out, a, as, y, bs, os)
+	case []int32:
+		powT(out, a, as, y, bs, os)
+	case []uint64:
+		powT(out, a, as, y, bs, os)
+	case []uint32:
+		powT(out, a, as, y, bs, os)
+	default:
+		return fmt.Errorf("exponent type %v is not supported", b.dt)
+	}
+	return nil
+}
+
+func compilePow(c *nodeCtx) (opFunc, error) {
+	if err := c.nIn(2, 2); err != nil {
+		return nil, err
+	}
+	legacy, err := legacyBroadcast(c)
+	if err != nil {
+		return nil, err
+	}
+	return func(rc *runCtx, in []*value) ([]*value, error) {
+		a, b := in[0], in[1]
+		if c.opset < 12 && a.dt != b.dt {
+			return nil, fmt.Errorf("input types %v and %v differ", a.dt, b.dt)
+		}
+		bshape := b.shape
+		if legacy != nil {
+			var err error
+			if bshape, err = legacy(a.shape, b.shape); err != nil {
+				return nil, err
+			}
+		}
+		oshape, err := broadcastShapes(a.shape, bshape)
+		if err != nil {
+			return nil, err
+		}
+		out, err := rc.alloc(a.dt, oshape)
+		if err != nil {
+			return nil, err
+		}
+		switch x := a.data.(type) {
+		case []float32:
+			err = powBase(out.data.([]float32), x, a.shape, b, bshape, oshape)
+		case []float64:
+			err = powBase(out.data.([]float64), x, a.shape, b, bshape, oshape)
+		case []int64:
+			err = powBase(out.data.([]int64), x, a.shape, b, bshape, oshape)
+		case []int32:
+			err = powBase(out.data.([]int32), x, a.shape, b, bshape, oshape)
+		default:
+			err = fmt.Errorf("base type %v is not supported", a.dt)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []*value{out}, nil
+	}, nil
+}
+
+// unaryOut returns the output value for an elementwise op on in[0]: the
+// input itself when it may be overwritten, otherwise a new value.
+func unaryOut(rc *runCtx, in []*value) (*value, error) {
+	if rc.reusable(in, 0) {
+		return rc.alias(in[0], in[0].shape), nil
+	}
+	return rc.alloc(in[0].dt, in[0].shape)
+}
+
+func mapT[T number](out, x []T, f func(T) T) {
+	for i, v := range x {
+		out[i] = f(v)
+	}
+}
+
+func compileRelu(c *nodeCtx) (opFunc, error) {
+	if err := c.nIn(1, 1); err != nil {
+		return nil, err
+	}
+	return func(rc *runCtx, in []*value) ([]*value, error) {
+		out, err := unaryOut(rc, in)
+		if err != nil {
+			return nil, err
+		}
+		switch x := in[0].data.(type) {
+		case []float32:
+			reluF32(out.data.([]float32), x)
+		case []float64:
+			mapT(out.data.([]float64), x, func(v float64) float64 { return max(v, 0) })
+		case []int64:
+			mapT(out.data.([]int64), x, func(v int64) int64 { return max(v, 0) })
+		case []int32:
+			mapT(out.data.([]int32), x, func(v int32) int32 { return max(v, 0) })
+		case []int16:
+			mapT(out.data.([]int16), x, func(v int16) int16 { return max(v, 0) })
+		case []int8:
+			mapT(out.data.([]int8), x, func(v int8) int8 { return max(v, 0) })
+		default:
+			return nil, fmt.Errorf("data type %v is not supported", in[0].dt)
+		}
+		return []*value{out}, nil
+	}, nil
+}
+
+// reluF32 is max(x, 0) that keeps NaN (as ONNX's Relu does).
+func reluF32(out, x []float32) {
+	for i, v := range x {
+		if v < 0 {
+			v = 0
+		}
+		out[i] = v
+	}
+}
+
+func compileLeakyRelu(c *nodeCtx) (opFunc, error) {
+	alpha, err := c.float("alpha", 0.01)
+	if err != nil {
+		return nil, err
+	}
+	return compileUnaryFloat(func(x float64) float64 {
+		if x < 0 {
+			return float64(alpha) * x
+		}
+		return x
+	})(c)
+}
+
+// compileUnaryFloat builds an elementwise op on float32/float64 from a
+// float64 function.
+func compileUnaryFloat(f func(float64) float64) func(c *nodeCtx) (opFunc, error) {
+	return func(c *nodeCtx) (opFunc, error) {
+		if err := c.nIn(1, 1); err != nil {
+			return nil, err
+		}
+		return func(rc *runCtx, in []*value) ([]*value, error) {
+			out, err := unaryOut(rc, in)
+			if err != nil {
+				return nil, err
+			}
+			switch x := in[0].data.(type) {
+			case []float32:
+				mapT(out.data.([]float32), x, func(v float32) float32 { return float32(f(float64(v))) })
+			case []float64:
+				mapT(out.data.([]float64), x, f)
+			default:
+				return nil, fmt.Errorf("data type %v is not supported", in[0].dt)
+			}
+			return []*value{out}, nil
+		}, nil
+	}
+}
+
+func compileIdentity(c *nodeCtx) (opFunc, error) {
+	if err := c.nIn(1, 1); err != nil {
+		return nil, err
+	}
+	return func(rc *runCtx, in []*value) ([]*value, error) {
+		return []*value{rc.alias(in[0], in[0].shape)}, nil
+	}, nil
+}
+
+// compileDropout is inference-mode Dropout: the identity, with an all-true
+// mask when the mask output is requested.
+func compileDropout(c *nodeCtx) (opFunc, error) {
+	if err := c.nIn(1, 3); err != nil {
+		return nil, err
+	}
+	if isTest, err := c.int("is_test", 1); err != nil || (c.opset < 7 && isTest == 0) {
+		if err != nil {
+			return nil, err
+		}
+		return nil, errors.New("training-mode Dropout (is_test=0) is not supported")
+	}
+	trainingInput := c.opset >= 12 && len(c.node.Inputs) >= 3 && c.node.Inputs[2] != ""
+	return func(rc *runCtx, in []*value) ([]*value, error) {
+		if trainingInput {
+			if tm := in[2]; tm.len() != 1 || tm.dt != Bool || tm.data.([]bool)[0] {
+				return nil, errors.New("training-mode Dropout is not supported")
+			}
+		}
+		outs := []*value{rc.alias(in[0], in[0].shape)}
+		if len(c.node.Outputs) > 1 && c.node.Outputs[1] != "" {
+			mask, err := rc.alloc(Bool, in[0].shape)
+			if err != nil {
+				return nil, err
+			}
+			for i := range mask.data.([]bool) {
+				mask.data.([]bool)[i] = true
+			}
+			outs = append(outs, mask)
+		}
+		return outs, nil
+	}, nil
+}

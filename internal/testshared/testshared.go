@@ -43,18 +43,15 @@ func Root() string {
 		if err != nil {
 			return
 		}
+		// Nested modules (interop/, bench/peers) sit inside the main module,
+		// so look beside every module root on the way up, innermost first.
 		for dir := wd; ; dir = filepath.Dir(dir) {
 			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				// Nested modules (interop/, bench/peers) sit inside the main
-				// module; keep climbing to the outermost go.mod.
-				if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "go.mod")); err == nil {
-					continue
-				}
 				cand := filepath.Join(filepath.Dir(dir), "shared")
 				if st, err := os.Stat(cand); err == nil && st.IsDir() {
 					rootDir = cand
+					return
 				}
-				return
 			}
 			if filepath.Dir(dir) == dir {
 				return

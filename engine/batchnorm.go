@@ -49,10 +49,11 @@ const DefaultBNEps = 1e-5
 // In inference mode x̂ uses st's running statistics, which st must hold, and
 // st is not changed.
 //
-// The forward pass is one fused kernel. For first-order gradients the
-// backward pass is also fused (one pass over the data); when gradients are
-// being recorded for a higher-order derivative it is composed from
-// primitive ops instead, so that it can be differentiated again.
+// The forward pass is one fused kernel and so is the backward pass. When
+// the backward pass is recorded (create-graph, for second order) it is made
+// of two fused ops, for dx and dγ, whose own backward passes are fused
+// kernels of the second derivatives; recorded once more (third order and
+// beyond) those are composed from primitive ops.
 func BatchNorm2D[T Float](x, gamma, beta *Var[T], st *BNState[T], training bool) *Var[T] {
 	shape := x.Shape()
 	if len(shape) != 4 {
@@ -157,65 +158,217 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 			rv[ch] = T((1-mom)*float64(rv[ch]) + mom*batchVar[ch]*unbias)
 		}
 	}
+	stats := &bnStats{mean: mean, invStd: invStd, eps: eps}
 	return record("BatchNorm2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
-		if g.tracked || in[0].tracked || in[1].tracked || in[2].tracked {
-			return batchNormTrainBackwardGraph(g, in[0], in[1], eps)
+		if !(g.tracked || in[0].tracked || in[1].tracked || in[2].tracked) {
+			dx, dGamma, dBeta, _, _ := bnBackward(g.value, in[0].value, in[1].value, stats, need[0])
+			res := []*Var[T]{nil, Const(dGamma), Const(dBeta)}
+			if need[0] {
+				res[0] = Const(dx)
+			}
+			return res
 		}
-		return batchNormTrainBackwardFused(g, in[0], in[1], mean, invStd, need)
+		// Recording for a higher derivative: the same fused passes, as ops
+		// whose own backward rules know the second derivatives.
+		res := make([]*Var[T], 3)
+		dx, dGamma, _, sumG, sumGXhat := bnBackward(g.value, in[0].value, in[1].value, stats, need[0])
+		if need[0] {
+			res[0] = bnGradInput(dx, g, in[0], in[1], stats)
+		}
+		if need[1] {
+			res[1] = bnGradGamma(dGamma, sumG, sumGXhat, g, in[0], stats)
+		}
+		if need[2] {
+			c := in[0].Shape()[1]
+			res[2] = Reshape(SumTo(g, []int{1, c, 1, 1}), c)
+		}
+		return res
 	}, x, gamma, beta)
 }
 
-// batchNormTrainBackwardFused computes the three gradients of training-mode
-// batch normalisation in two passes over the data, as constants:
+// bnStats are the per-channel batch statistics of a training-mode forward
+// pass, kept for its backward pass and the backward ops it creates (they
+// all see the same x).
+type bnStats struct {
+	mean, invStd []float64
+	eps          float64
+}
+
+// channelRuns calls fn with the offset of each of channel ch's n planes.
+func channelRuns(n, c, hw, ch int, fn func(o int)) {
+	for i := 0; i < n; i++ {
+		fn((i*c + ch) * hw)
+	}
+}
+
+// bnBackward computes the gradients of training-mode batch normalisation in
+// two passes over the data:
 //
 //	dβ = Σ g,  dγ = Σ g·x̂,  dx = γ·invStd·(g − dβ/M − x̂·dγ/M)
 //
-// with sums over N, H and W and M values per channel.
-func batchNormTrainBackwardFused[T Float](g, x, gamma *Var[T], mean, invStd []float64, need []bool) []*Var[T] {
-	shape := x.Shape()
-	c := shape[1]
-	n, hw, m := bnPlanes(shape)
-	xd, gd, gam := x.value.data, g.value.data, gamma.value.data
-	dBeta, dGamma := New[T](c), New[T](c)
-	var dx *Tensor[T]
-	if need[0] {
-		dx = New[T](shape...)
+// with sums over N, H and W and M values per channel. dx is nil unless
+// wantDx. It also returns dβ and dγ in float64, for reuse.
+func bnBackward[T Float](g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx, dGamma, dBeta *Tensor[T], sumG, sumGXhat []float64) {
+	c := x.shape[1]
+	n, hw, m := bnPlanes(x.shape)
+	xd, gd := x.data, g.data
+	dBeta, dGamma = New[T](c), New[T](c)
+	sumG, sumGXhat = make([]float64, c), make([]float64, c)
+	if wantDx {
+		dx = New[T](x.shape...)
 	}
 	forChannels(c, 2*len(xd), func(ch int) {
-		mu, is := mean[ch], invStd[ch]
+		mu, is := s.mean[ch], s.invStd[ch]
 		var sg, sgx float64
-		for i := 0; i < n; i++ {
-			o := (i*c + ch) * hw
+		channelRuns(n, c, hw, ch, func(o int) {
 			a, b := gradSumsRun(gd[o:o+hw], xd[o:o+hw], mu)
 			sg += a
 			sgx += b
-		}
+		})
 		sgx *= is // Σ g·x̂
 		dBeta.data[ch], dGamma.data[ch] = T(sg), T(sgx)
+		sumG[ch], sumGXhat[ch] = sg, sgx
 		if dx == nil {
 			return
 		}
-		// dx = a·g + b·x + d with per-channel constants, folded from the
-		// formula above.
-		k := float64(gam[ch]) * is
-		a := k
+		// dx = a·g + b·x + d with per-channel constants.
+		k := float64(gamma.data[ch]) * is
 		b := -k * is * sgx / float64(m)
-		d := -k*sg/float64(m) - b*mu
-		ta, tb, td := T(a), T(b), T(d)
-		for i := 0; i < n; i++ {
-			o := (i*c + ch) * hw
-			xs := xd[o : o+hw]
-			dst := dx.data[o : o+hw]
+		ta, tb, td := T(k), T(b), T(-k*sg/float64(m)-b*mu)
+		channelRuns(n, c, hw, ch, func(o int) {
+			xs, dst := xd[o:o+hw], dx.data[o:o+hw]
 			for j, gv := range gd[o : o+hw] {
 				dst[j] = ta*gv + tb*xs[j] + td
 			}
-		}
+		})
 	})
-	res := []*Var[T]{nil, Const(dGamma), Const(dBeta)}
-	if dx != nil {
-		res[0] = Const(dx)
+	return dx, dGamma, dBeta, sumG, sumGXhat
+}
+
+// bnGradInput records dx, computed by bnBackward, as an op of (g, x, gamma).
+// Its backward pass is fused for first order; recorded, it is composed from
+// primitives.
+func bnGradInput[T Float](dx *Tensor[T], g, x, gamma *Var[T], s *bnStats) *Var[T] {
+	return record("BatchNorm2DGradInput", dx, func(h, _ *Var[T], in []*Var[T], _ []bool) []*Var[T] {
+		if h.tracked || in[0].tracked || in[1].tracked || in[2].tracked {
+			return bnComposedVJP(0, h, in, s.eps)
+		}
+		return bnGradInputVJP(h.value, in[0].value, in[1].value, in[2].value, s)
+	}, g, x, gamma)
+}
+
+// bnGradInputVJP returns the gradients of <H, dx(g, x, γ)> in two passes.
+// Per channel, with x̂ = (x − μ)·is, sums over the M values and
+// A = Σ H·x̂, B = Σ g·x̂, Q = Σ H·g − ΣH·Σg/M − A·B/M:
+//
+//	∂/∂g = γ·is·(H − ΣH/M − x̂·A/M)
+//	∂/∂γ = is·Q
+//	∂/∂x = −(γ·is²/M)·(x̂·(Q − 2AB/M) + B·(H − ΣH/M) + A·(g − Σg/M))
+func bnGradInputVJP[T Float](h, g, x, gamma *Tensor[T], s *bnStats) []*Var[T] {
+	c := x.shape[1]
+	n, hw, m := bnPlanes(x.shape)
+	hd, gd, xd := h.data, g.data, x.data
+	dg, dx, dGamma := New[T](x.shape...), New[T](x.shape...), New[T](c)
+	fm := float64(m)
+	forChannels(c, 3*len(xd), func(ch int) {
+		mu, is, gam := s.mean[ch], s.invStd[ch], float64(gamma.data[ch])
+		var sh, sg, shx, sgx, shg float64
+		channelRuns(n, c, hw, ch, func(o int) {
+			xs, gs := xd[o:o+hw], gd[o:o+hw]
+			for j, hv := range hd[o : o+hw] {
+				hf, gf, d := float64(hv), float64(gs[j]), float64(xs[j])-mu
+				sh += hf
+				sg += gf
+				shx += hf * d
+				sgx += gf * d
+				shg += hf * gf
+			}
+		})
+		a, b := shx*is, sgx*is
+		q := shg - sh*sg/fm - a*b/fm
+		dGamma.data[ch] = T(is * q)
+		// ∂/∂g = k1·H + k2·(x − μ) + k3
+		k1, k2, k3 := gam*is, -gam*is*is*a/fm, -gam*is*sh/fm
+		// ∂/∂x = c0·(x − μ) + c1·H + c2·g + c3
+		cm := -gam * is * is / fm
+		c0, c1, c2, c3 := cm*is*(q-2*a*b/fm), cm*b, cm*a, -cm*(b*sh+a*sg)/fm
+		tk1, tk2, tk3 := T(k1), T(k2), T(k3-k2*mu)
+		tc0, tc1, tc2, tc3 := T(c0), T(c1), T(c2), T(c3-c0*mu)
+		channelRuns(n, c, hw, ch, func(o int) {
+			xs, gs, og, ox := xd[o:o+hw], gd[o:o+hw], dg.data[o:o+hw], dx.data[o:o+hw]
+			for j, hv := range hd[o : o+hw] {
+				og[j] = tk1*hv + tk2*xs[j] + tk3
+				ox[j] = tc0*xs[j] + tc1*hv + tc2*gs[j] + tc3
+			}
+		})
+	})
+	return []*Var[T]{Const(dg), Const(dx), Const(dGamma)}
+}
+
+// bnGradGamma records dγ = Σ g·x̂, computed by bnBackward with the sums
+// that go with it, as an op of (g, x), with the same backward-pass
+// arrangement as bnGradInput.
+func bnGradGamma[T Float](dGamma *Tensor[T], sumG, sumGXhat []float64, g, x *Var[T], s *bnStats) *Var[T] {
+	return record("BatchNorm2DGradGamma", dGamma, func(h, _ *Var[T], in []*Var[T], _ []bool) []*Var[T] {
+		if h.tracked || in[0].tracked || in[1].tracked {
+			return bnComposedVJP(1, h, in, s.eps)
+		}
+		// in holds the values the sums were taken over.
+		return bnGradGammaVJP(h.value, in[0].value, in[1].value, s, sumG, sumGXhat)
+	}, g, x)
+}
+
+// bnGradGammaVJP returns the gradients of <h, dγ(g, x)> for h of shape [C]
+// in one pass, given the sums Σg and B = Σ g·x̂ per channel:
+//
+//	∂/∂g = h·x̂,  ∂/∂x = h·is·(g − Σg/M − x̂·B/M).
+func bnGradGammaVJP[T Float](h, g, x *Tensor[T], s *bnStats, sumG, sumGXhat []float64) []*Var[T] {
+	c := x.shape[1]
+	n, hw, m := bnPlanes(x.shape)
+	gd, xd := g.data, x.data
+	dg, dx := New[T](x.shape...), New[T](x.shape...)
+	forChannels(c, 2*len(xd), func(ch int) {
+		mu, is, hv := s.mean[ch], s.invStd[ch], float64(h.data[ch])
+		sg, b := sumG[ch], sumGXhat[ch]
+		// ∂/∂g = k·(x − μ); ∂/∂x = c1·g + c0·(x − μ) + c2
+		k := hv * is
+		c1, c0, c2 := hv*is, -hv*is*is*b/float64(m), -hv*is*sg/float64(m)
+		tk, tkm := T(k), T(-k*mu)
+		tc1, tc0, tc2 := T(c1), T(c0), T(c2-c0*mu)
+		channelRuns(n, c, hw, ch, func(o int) {
+			xs, gs, og, ox := xd[o:o+hw], gd[o:o+hw], dg.data[o:o+hw], dx.data[o:o+hw]
+			for j, xv := range xs {
+				og[j] = tk*xv + tkm
+				ox[j] = tc1*gs[j] + tc0*xv + tc2
+			}
+		})
+	})
+	return []*Var[T]{Const(dg), Const(dx)}
+}
+
+// bnComposedVJP differentiates output k (0: dx, 1: dγ) of the backward pass
+// composed from primitive ops with seed, recording the result: the third
+// and higher derivatives. The inputs pass through identity ops first so
+// that the gradient is the partial one with respect to each input, even
+// when one input (g) depends on another (x) in the enclosing graph.
+func bnComposedVJP[T Float](k int, seed *Var[T], in []*Var[T], eps float64) []*Var[T] {
+	ids := make([]*Var[T], len(in))
+	for i, v := range in {
+		ids[i] = identity(v)
 	}
-	return res
+	gamma := Const(Full[T](1, in[1].Shape()[1]))
+	if len(ids) > 2 {
+		gamma = ids[2]
+	}
+	out := batchNormTrainBackwardGraph(ids[0], ids[1], gamma, eps)[k]
+	return GradSeed([]*Var[T]{out}, []*Var[T]{seed}, ids, true)
+}
+
+// identity returns a new graph node with x's value (shared).
+func identity[T Float](x *Var[T]) *Var[T] {
+	return record("Identity", x.value, func(g, _ *Var[T], _ []*Var[T], _ []bool) []*Var[T] {
+		return []*Var[T]{g}
+	}, x)
 }
 
 // batchNormTrainBackwardGraph computes the same gradients as the fused pass
@@ -236,7 +389,8 @@ func batchNormTrainBackwardGraph[T Float](g, x, gamma *Var[T], eps float64) []*V
 	dBeta := SumTo(g, ch)
 	dGamma := SumTo(Mul(g, xhat), ch)
 	centred := Sub(Sub(g, Scale(dBeta, invM)), Mul(xhat, Scale(dGamma, invM)))
-	dx := Mul(Mul(Reshape(gamma, ch...), invStd), centred)
+	// The full-size operand goes first: that is the broadcast fast path.
+	dx := Mul(centred, Mul(Reshape(gamma, ch...), invStd))
 	return []*Var[T]{dx, Reshape(dGamma, c), Reshape(dBeta, c)}
 }
 

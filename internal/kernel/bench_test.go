@@ -183,3 +183,25 @@ func BenchmarkConv4Layer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMicroKernel measures each float32 micro-kernel alone on
+// L1-resident panels (kc = 128): the ceiling for the blocked product.
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, uk := range sgemmKernels() {
+		b.Run(uk.name, func(b *testing.B) {
+			const kc = 128
+			spA, a := getScratch[float32](kc * uk.mr)
+			defer putScratch(spA)
+			spB, bb := getScratch[float32](kc * uk.nr)
+			defer putScratch(spB)
+			clear(a)
+			clear(bb)
+			c := make([]float32, uk.mr*uk.nr)
+			fm := startFlops(b, float64(2*kc*uk.mr*uk.nr))
+			for b.Loop() {
+				uk.fn(kc, a, bb, c, uk.nr, 1, 0)
+			}
+			fm.stop()
+		})
+	}
+}

@@ -173,17 +173,18 @@ func col2im[T Float](g *convGeom, col []T, grp int, dx []T) {
 }
 
 // batchSplit decides how to spend nt goroutines on n images: parallel over
-// images with single-threaded products, or images in turn with the products
-// themselves parallel. It returns the workers for the batch loop and the
-// threads for each inner product.
+// images with single-threaded products (no synchronisation, so preferred
+// when the images divide evenly or are many), or images in turn with the
+// products themselves parallel. It returns the workers for the batch loop
+// and the threads for each inner product; never both above one.
 func batchSplit(n, nt int) (outer, inner int) {
-	if n >= nt {
+	if nt > 1 && (n%nt == 0 || n >= 4*nt) {
 		return nt, 1
 	}
 	return 1, nt
 }
 
-// kernels returns the micro-kernel for element type E.
+// kernelFor returns the micro-kernel in use for element type E.
 func kernelFor[E float32 | float64]() *microKernel[E] {
 	var uk any
 	if is32[E]() {
@@ -192,6 +193,30 @@ func kernelFor[E float32 | float64]() *microKernel[E] {
 		uk = dgemmKernel
 	}
 	return uk.(*microKernel[E])
+}
+
+// groupPacks holds the packed weights of every group of a convolution.
+type groupPacks[E float32 | float64] struct {
+	holders []*scratch
+	packed  [][]E
+}
+
+// prepackGroups packs each group's rows×cols weight matrix once, for reuse
+// by every image of the batch.
+func prepackGroups[E float32 | float64](uk *microKernel[E], g *convGeom, w []E, rows, cols int) groupPacks[E] {
+	var gp groupPacks[E]
+	for grp := 0; grp < g.groups; grp++ {
+		sp, pa := prepackA(uk, false, rows, cols, w[grp*g.wGroupLen:], cols)
+		gp.holders = append(gp.holders, sp)
+		gp.packed = append(gp.packed, pa)
+	}
+	return gp
+}
+
+func releaseGroups[E float32 | float64](gp groupPacks[E]) {
+	for _, sp := range gp.holders {
+		putScratch(sp)
+	}
 }
 
 // Conv2D computes y = conv(x, w) + bias for the geometry s, overwriting y.
@@ -219,8 +244,10 @@ func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 	outer, inner := batchSplit(g.N, Threads())
 	if g.strH == 1 && g.strW == 1 {
 		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
+		pres := prepackGroups(uk, g, w, g.kg, g.crs)
+		defer releaseGroups(pres)
 		parallelFor(outer, g.N, func(n, _ int) {
-			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.cols)
+			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.ldt)
 			defer putScratch(sp)
 			p, tmp := buf[:sg.i*sg.plane], buf[sg.i*sg.plane:]
 			for grp := 0; grp < g.groups; grp++ {
@@ -228,7 +255,7 @@ func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 				if bias != nil {
 					b = bias[grp*g.kg : (grp+1)*g.kg]
 				}
-				s1Forward(uk, &sg, w[grp*g.wGroupLen:(grp+1)*g.wGroupLen],
+				s1Forward(uk, &sg, w[grp*g.wGroupLen:(grp+1)*g.wGroupLen], pres.packed[grp],
 					x[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw], b,
 					y[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw], p, tmp, inner)
 			}
@@ -244,7 +271,7 @@ func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 		for grp := 0; grp < g.groups; grp++ {
 			im2col(g, xn, grp, col)
 			src := matSource[E]{b: col, ld: g.ohw}
-			gemmDriver(uk, false, g.kg, g.ohw, g.crs, 1, w[grp*g.wGroupLen:], g.crs, &src, 0, yn[grp*g.kg*g.ohw:], g.ohw, inner)
+			gemmDriver(uk, false, g.kg, g.ohw, g.crs, 1, w[grp*g.wGroupLen:], g.crs, nil, &src, 0, yn[grp*g.kg*g.ohw:], g.ohw, inner, nil)
 		}
 		if bias != nil {
 			for k := 0; k < g.K; k++ {
@@ -278,10 +305,12 @@ func Conv2DBackwardData[T Float](s ConvShape, dy, w, dx []T) {
 func conv2DBackwardData[E float32 | float64](g *convGeom, dy, w, dx []E) {
 	uk := kernelFor[E]()
 	outer, inner := batchSplit(g.N, Threads())
-	if g.strH == 1 && g.strW == 1 {
-		// With unit stride the input gradient is itself a stride-1
-		// correlation of dy with the flipped, channel-transposed kernel,
-		// padded by the kernel extent minus the forward padding.
+	// With unit stride the input gradient is itself a stride-1 correlation
+	// of dy with the flipped, channel-transposed kernel, padded by the
+	// kernel extent minus the forward padding. Its products have only
+	// C/Groups rows, so for few input channels (an RGB first layer) the
+	// patch-matrix route, with C/Groups*R*S rows, uses the kernel better.
+	if g.strH == 1 && g.strW == 1 && g.cg >= uk.mr {
 		rs := g.R * g.S
 		spW, wt := getScratch[E](g.K * g.crs)
 		defer putScratch(spW)
@@ -298,12 +327,14 @@ func conv2DBackwardData[E float32 | float64](g *convGeom, dy, w, dx []E) {
 		}
 		sg := newS1Geom(g.kg, g.cg, g.R, g.S, g.dilH, g.dilW, g.oh, g.ow, g.H, g.W,
 			(g.R-1)*g.dilH-g.PadTop, (g.S-1)*g.dilW-g.PadLeft)
+		pres := prepackGroups(uk, g, wt, g.cg, g.kg*rs)
+		defer releaseGroups(pres)
 		parallelFor(outer, g.N, func(n, _ int) {
-			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.cols)
+			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.ldt)
 			defer putScratch(sp)
 			p, tmp := buf[:sg.i*sg.plane], buf[sg.i*sg.plane:]
 			for grp := 0; grp < g.groups; grp++ {
-				s1Forward(uk, &sg, wt[grp*g.wGroupLen:(grp+1)*g.wGroupLen],
+				s1Forward(uk, &sg, wt[grp*g.wGroupLen:(grp+1)*g.wGroupLen], pres.packed[grp],
 					dy[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw], nil,
 					dx[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw], p, tmp, inner)
 			}
@@ -318,7 +349,7 @@ func conv2DBackwardData[E float32 | float64](g *convGeom, dy, w, dx []E) {
 		clear(dxn)
 		for grp := 0; grp < g.groups; grp++ {
 			src := matSource[E]{b: dyn[grp*g.kg*g.ohw:], ld: g.ohw}
-			gemmDriver(uk, true, g.crs, g.ohw, g.kg, 1, w[grp*g.wGroupLen:], g.crs, &src, 0, col, g.ohw, inner)
+			gemmDriver(uk, true, g.crs, g.ohw, g.kg, 1, w[grp*g.wGroupLen:], g.crs, nil, &src, 0, col, g.ohw, inner, nil)
 			col2im(g, col, grp, dxn)
 		}
 	})
@@ -362,14 +393,13 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 	if g.strH == 1 && g.strW == 1 {
 		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
 		parallelFor(outer, g.N, func(n, worker int) {
-			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.cols)
+			sp, p := getScratch[E](sg.i * sg.plane)
 			defer putScratch(sp)
-			p, tmp := buf[:sg.i*sg.plane], buf[sg.i*sg.plane:]
 			a := acc(worker)
 			for grp := 0; grp < g.groups; grp++ {
 				s1Filter(uk, &sg, x[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw],
 					dy[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw],
-					a[grp*g.wGroupLen:(grp+1)*g.wGroupLen], p, tmp, inner)
+					a[grp*g.wGroupLen:(grp+1)*g.wGroupLen], p, inner)
 			}
 		})
 	} else {
@@ -382,7 +412,7 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 			for grp := 0; grp < g.groups; grp++ {
 				im2col(g, xn, grp, col)
 				src := matSource[E]{b: col, ld: g.ohw, trans: true}
-				gemmDriver(uk, false, g.kg, g.crs, g.ohw, 1, dyn[grp*g.kg*g.ohw:], g.ohw, &src, 1, a[grp*g.wGroupLen:], g.crs, inner)
+				gemmDriver(uk, false, g.kg, g.crs, g.ohw, 1, dyn[grp*g.kg*g.ohw:], g.ohw, nil, &src, 1, a[grp*g.wGroupLen:], g.crs, inner, nil)
 			}
 		})
 	}

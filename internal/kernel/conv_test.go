@@ -88,6 +88,12 @@ func convShapes(short bool) []ConvShape {
 		{N: 4, C: 3, H: 20, W: 20, K: 16, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, // Conv-4 layer 1 style
 		{N: 1, C: 8, H: 4, W: 4, K: 8, R: 4, S: 4, Groups: 8},                                           // depthwise, full window
 		{N: 5, C: 6, H: 9, W: 9, K: 9, R: 3, S: 2, Groups: 3, StrideW: 2, PadBottom: 3, DilH: 3},
+		{N: 2, C: 8, H: 7, W: 9, K: 10, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 2, PadRight: 1, DilW: 2}, // >48 taps
+		// Fewer taps than output channels (direct output without junk
+		// columns), with wide and narrow rows.
+		{N: 2, C: 2, H: 9, W: 50, K: 20, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 1, C: 1, H: 10, W: 5, K: 12, R: 2, S: 2, PadTop: 1, DilW: 2},
+		{N: 2, C: 12, H: 6, W: 6, K: 1, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, // same, input gradient
 	}
 	if !short {
 		ss = append(ss, ConvShape{N: 3, C: 32, H: 21, W: 21, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1})
@@ -121,7 +127,7 @@ func TestConv(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, nt := range []int{1, 2} {
 		prev := SetThreads(nt)
-		for _, s := range convShapes(testing.Short()) {
+		for _, s := range convShapes(testing.Short() || raceEnabled) {
 			t.Run(fmt.Sprintf("t%d/%v", nt, s), func(t *testing.T) {
 				convCase[float64](t, rng, s, 1e-12)
 				for _, uk := range testKernels() {

@@ -64,9 +64,9 @@ func as[E, T Float](s []T) []E {
 func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, nt int) {
 	if is32[T]() {
 		src := matSource[float32]{b: as[float32](b), ld: ldb, trans: transB}
-		gemmDriver(sgemmKernel, transA, m, n, k, float32(alpha), as[float32](a), lda, &src, float32(beta), as[float32](c), ldc, nt)
+		gemmDriver(sgemmKernel, transA, m, n, k, float32(alpha), as[float32](a), lda, nil, &src, float32(beta), as[float32](c), ldc, nt, nil)
 		return
 	}
 	src := matSource[float64]{b: as[float64](b), ld: ldb, trans: transB}
-	gemmDriver(dgemmKernel, transA, m, n, k, float64(alpha), as[float64](a), lda, &src, float64(beta), as[float64](c), ldc, nt)
+	gemmDriver(dgemmKernel, transA, m, n, k, float64(alpha), as[float64](a), lda, nil, &src, float64(beta), as[float64](c), ldc, nt, nil)
 }

@@ -1,11 +1,13 @@
 package kernel
 
+import "math"
+
 // The blocked product follows the BLIS structure. For a C block of at most
 // nc columns and every kc-deep slice of the inner dimension, op(B) is packed
-// into nr-wide column panels (the L3-resident block); for every mc rows,
-// op(A) is packed into mr-high row panels (L2-resident); the micro-kernel
-// then sweeps the A panels against one B panel at a time, so that B panel
-// stays in L1 while A streams from L2.
+// into nr-wide column panels (a block sized for L2); for every mc rows, op(A)
+// is packed into mr-high row panels. The micro-kernel then sweeps one A
+// panel (kept in L1) against all B panels of the block (streamed from L2),
+// the order BLIS uses on AVX-512 Intel cores.
 
 // microKernel is one register-tiled inner kernel with the block sizes tuned
 // for it.
@@ -18,8 +20,15 @@ type microKernel[E float32 | float64] struct {
 	// b (kc×nr, p-major) and stores alpha*product + beta*C into the full
 	// tile at c with row stride ldc; C is not read when beta is zero.
 	fn func(kc int, a, b []E, c []E, ldc int, alpha, beta E)
-	// packRow, if set, replaces the portable packRow for this panel width.
-	packRow rowPacker[E]
+	// panelRows, if not nil, fills one full panel from rows of a source:
+	// dst[p*nr+j] = src[offs[p]+j] for p < len(offs) and j < nr.
+	panelRows func(dst, src []E, offs []int)
+	// gatherA, if not nil, packs one full panel of a non-transposed A:
+	// dst[p*mr+i] = src[i*lda+p] for i < mr and p < kc.
+	gatherA func(dst, src []E, lda, kc int)
+	// gatherPanel, if not nil, fills one full panel: dst[p*nr+j] =
+	// src[idx[j]+p] for p < kc and j < nr. Transposing packers use it.
+	gatherPanel func(dst []E, src []E, idx []int32, kc int)
 }
 
 // bSource packs part of the right-hand operand op(B). Ordinary matrices and
@@ -27,13 +36,12 @@ type microKernel[E float32 | float64] struct {
 // the same driver without materialising patch matrices.
 type bSource[E float32 | float64] interface {
 	// pack writes rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) into dst
-	// as consecutive nr-wide panels, each kc×nr in row order, padding the
-	// columns of the last panel with zeros. Contiguous rows go through row.
-	pack(dst []E, row rowPacker[E], nr, p0, kc, j0, nc int)
+	// as consecutive uk.nr-wide panels, each kc×nr in row order. Columns of
+	// the last panel past nc may hold anything: partial tiles go through a
+	// scratch tile and their padding never reaches C. It may use uk's
+	// packing helpers.
+	pack(dst []E, uk *microKernel[E], p0, kc, j0, nc int)
 }
-
-// rowPacker is packRow or a faster equivalent for one panel width.
-type rowPacker[E float32 | float64] func(dst []E, nr, p, kc int, src []E)
 
 // matSource is a stored row-major matrix b with row stride ld; op(B) is b or
 // its transpose.
@@ -43,19 +51,28 @@ type matSource[E float32 | float64] struct {
 	trans bool
 }
 
-func (s *matSource[E]) pack(dst []E, row rowPacker[E], nr, p0, kc, j0, nc int) {
+func (s *matSource[E]) pack(dst []E, uk *microKernel[E], p0, kc, j0, nc int) {
 	if !s.trans {
-		// Row by row, so the source is read sequentially; the rows of B are
-		// often a power-of-two apart and column-wise reads would thrash the
-		// cache sets.
-		for p := 0; p < kc; p++ {
-			row(dst, nr, p, kc, s.b[(p0+p)*s.ld+j0:(p0+p)*s.ld+j0+nc])
+		var offs [maxKC]int
+		for p := range kc {
+			offs[p] = (p0+p)*s.ld + j0
 		}
+		packRows(dst, uk, s.b, offs[:kc], nc)
 		return
 	}
+	nr := uk.nr
+	var idx [maxNR]int32
 	for jp := 0; jp < nc; jp += nr {
 		w := min(nr, nc-jp)
 		panel := dst[jp*kc : (jp+nr)*kc]
+		if uk.gatherPanel != nil && (w-1)*s.ld+kc <= math.MaxInt32 {
+			// Columns past w repeat column 0 (see pack's contract).
+			for j := range nr {
+				idx[j] = int32(j * b2i(j < w) * s.ld)
+			}
+			uk.gatherPanel(panel, s.b[(j0+jp)*s.ld+p0:], idx[:nr], kc)
+			continue
+		}
 		for j := 0; j < w; j++ {
 			col := s.b[(j0+jp+j)*s.ld+p0:]
 			col = col[:kc]
@@ -71,29 +88,38 @@ func (s *matSource[E]) pack(dst []E, row rowPacker[E], nr, p0, kc, j0, nc int) {
 	}
 }
 
-// packRow writes row p of a kc-deep packed block: src holds the row's
-// columns, which are spread over consecutive nr-wide panels (zero padded).
-func packRow[E float32 | float64](dst []E, nr, p, kc int, src []E) {
-	nc := len(src)
-	full := nc / nr * nr
-	d := dst[p*nr:]
-	for jp := 0; jp < full; jp += nr {
-		copy(d[jp*kc:jp*kc+nr], src[jp:jp+nr])
-	}
-	if full < nc {
-		t := d[full*kc : full*kc+nr]
-		copy(t, src[full:])
-		clear(t[nc-full:])
+// packRows packs columns [0, nc) of kc rows of a source: row p is
+// src[offs[p]:offs[p]+nc], p < kc = len(offs). The block is written panel by
+// panel so the writes are sequential.
+func packRows[E float32 | float64](dst []E, uk *microKernel[E], src []E, offs []int, nc int) {
+	kc, nr := len(offs), uk.nr
+	for jp := 0; jp < nc; jp += nr {
+		w := min(nr, nc-jp)
+		panel := dst[jp*kc : (jp+nr)*kc]
+		if w == nr && uk.panelRows != nil {
+			uk.panelRows(panel, src[jp:], offs)
+			continue
+		}
+		for p, o := range offs {
+			d := panel[p*nr : p*nr+nr]
+			copy(d, src[o+jp:o+jp+w])
+			clear(d[w:])
+		}
 	}
 }
 
 // packA writes rows [i0, i0+mc) and columns [p0, p0+kc) of op(A) into dst as
 // consecutive mr-high panels, each kc×mr in column order, padding the rows
 // of the last panel with zeros.
-func packA[E float32 | float64](dst []E, mr int, a []E, lda int, trans bool, i0, mc, p0, kc int) {
+func packA[E float32 | float64](dst []E, uk *microKernel[E], a []E, lda int, trans bool, i0, mc, p0, kc int) {
+	mr := uk.mr
 	for ip := 0; ip < mc; ip += mr {
 		h := min(mr, mc-ip)
 		panel := dst[(ip/mr)*kc*mr : (ip/mr+1)*kc*mr]
+		if !trans && h == mr && uk.gatherA != nil && (mr-1)*lda+kc <= math.MaxInt32 {
+			uk.gatherA(panel, a[(i0+ip)*lda+p0:], lda, kc)
+			continue
+		}
 		if trans {
 			for p := 0; p < kc; p++ {
 				row := a[(p0+p)*lda+i0+ip:]
@@ -122,14 +148,25 @@ func packA[E float32 | float64](dst []E, mr int, a []E, lda int, trans bool, i0,
 // below it the start-up cost outweighs the gain.
 const parallelMinFlops = 1 << 20
 
+// epilogue, when not nil, is called once each block C[i0:i1, j0:j1] is
+// final, while it is still in cache; convolutions use it to move results
+// out of a scratch matrix.
+type epilogue func(i0, i1, j0, j1 int)
+
 // gemmDriver computes C = alpha*op(A)*op(B) + beta*C with op(B) supplied by
 // b, using up to nt goroutines.
-func gemmDriver[E float32 | float64](uk *microKernel[E], transA bool, m, n, k int, alpha E, a []E, lda int, b bSource[E], beta E, c []E, ldc int, nt int) {
+//
+// pre, when not nil, is op(A) already packed by prepackA for this kernel and
+// these m and k; a is then ignored.
+func gemmDriver[E float32 | float64](uk *microKernel[E], transA bool, m, n, k int, alpha E, a []E, lda int, pre []E, b bSource[E], beta E, c []E, ldc int, nt int, epi epilogue) {
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
+		if epi != nil {
+			epi(0, m, 0, n)
+		}
 		return
 	}
 	if nt > 1 && m*n*k >= parallelMinFlops {
@@ -142,7 +179,7 @@ func gemmDriver[E float32 | float64](uk *microKernel[E], transA bool, m, n, k in
 			parallelFor(parts, parts, func(i, _ int) {
 				j0 := i * step
 				if j0 < n {
-					gemmSerial(uk, transA, 0, m, j0, min(n, j0+step), k, alpha, a, lda, b, beta, c, ldc)
+					gemmSerial(uk, transA, 0, m, j0, min(n, j0+step), k, alpha, a, lda, pre, b, beta, c, ldc, epi)
 				}
 			})
 		} else {
@@ -151,13 +188,13 @@ func gemmDriver[E float32 | float64](uk *microKernel[E], transA bool, m, n, k in
 			parallelFor(parts, parts, func(i, _ int) {
 				i0 := i * step
 				if i0 < m {
-					gemmSerial(uk, transA, i0, min(m, i0+step), 0, n, k, alpha, a, lda, b, beta, c, ldc)
+					gemmSerial(uk, transA, i0, min(m, i0+step), 0, n, k, alpha, a, lda, pre, b, beta, c, ldc, epi)
 				}
 			})
 		}
 		return
 	}
-	gemmSerial(uk, transA, 0, m, 0, n, k, alpha, a, lda, b, beta, c, ldc)
+	gemmSerial(uk, transA, 0, m, 0, n, k, alpha, a, lda, pre, b, beta, c, ldc, epi)
 }
 
 // scaleC sets C = beta*C, writing zeros without reading C when beta is 0.
@@ -176,40 +213,76 @@ func scaleC[E float32 | float64](m, n int, beta E, c []E, ldc int) {
 	}
 }
 
+// prepackA packs all of op(A) (m×k) the way gemmSerial consumes it, for
+// operands reused across many products. Release the holder with putScratch.
+func prepackA[E float32 | float64](uk *microKernel[E], transA bool, m, k int, a []E, lda int) (*scratch, []E) {
+	kcMax := min(uk.kc, k, maxKC)
+	mPad := (m + uk.mr - 1) / uk.mr * uk.mr
+	sp, pa := getScratch[E](mPad * k)
+	for pc := 0; pc < k; pc += kcMax {
+		packA(pa[mPad*pc:], uk, a, lda, transA, 0, m, pc, min(kcMax, k-pc))
+	}
+	return sp, pa
+}
+
 // gemmSerial computes rows [m0, m1) and columns [n0, n1) of C on the
-// calling goroutine.
-func gemmSerial[E float32 | float64](uk *microKernel[E], transA bool, m0, m1, n0, n1, k int, alpha E, a []E, lda int, b bSource[E], beta E, c []E, ldc int) {
+// calling goroutine. m0 is a multiple of uk.mr.
+func gemmSerial[E float32 | float64](uk *microKernel[E], transA bool, m0, m1, n0, n1, k int, alpha E, a []E, lda int, pre []E, b bSource[E], beta E, c []E, ldc int, epi epilogue) {
 	mr, nr := uk.mr, uk.nr
-	kcMax := min(uk.kc, k)
-	mcMax := min(max(uk.mc/mr, 1)*mr, (m1-m0+mr-1)/mr*mr)
+	kcMax := min(uk.kc, k, maxKC)
+	mPad := (m1 - m0 + mr - 1) / mr * mr
+	mcMax := min(max(uk.mc/mr, 1)*mr, mPad)
 	ncMax := min(max(uk.nc/nr, 1)*nr, (n1-n0+nr-1)/nr*nr)
-	spA, ap := getScratch[E](mcMax * kcMax)
-	defer putScratch(spA)
+	// A packed for every k slice at once: pre, or packed here when all rows
+	// fit one A block (common for convolutions, where m is the channel
+	// count) so that it is reused across column blocks. Slice pc starts at
+	// aStride*pc, and rows [m0, m1) at aBase within it.
+	whole := pre != nil || mPad == mcMax
+	ap, aStride, aBase := pre, 0, 0
+	if pre != nil {
+		aStride = len(pre) / k
+		aBase = m0
+	} else {
+		aLen := mcMax * kcMax
+		if whole {
+			aLen = mPad * k
+		}
+		var spA *scratch
+		spA, ap = getScratch[E](aLen)
+		defer putScratch(spA)
+		if whole {
+			aStride = mPad
+			for pc := 0; pc < k; pc += kcMax {
+				packA(ap[mPad*pc:], uk, a, lda, transA, m0, m1-m0, pc, min(kcMax, k-pc))
+			}
+		}
+	}
 	spB, bp := getScratch[E](ncMax * kcMax)
 	defer putScratch(spB)
 	var edge [maxTile]E
-	row := uk.packRow
-	if row == nil {
-		row = packRow[E]
-	}
 	for jc := n0; jc < n1; jc += ncMax {
 		nc := min(ncMax, n1-jc)
 		for pc := 0; pc < k; pc += kcMax {
 			kc := min(kcMax, k-pc)
-			b.pack(bp, row, nr, pc, kc, jc, nc)
+			b.pack(bp, uk, pc, kc, jc, nc)
 			bet := beta
 			if pc > 0 {
 				bet = 1 // later slices accumulate onto the first
 			}
 			for ic := m0; ic < m1; ic += mcMax {
 				mc := min(mcMax, m1-ic)
-				packA(ap, mr, a, lda, transA, ic, mc, pc, kc)
-				for jr := 0; jr < nc; jr += nr {
-					bPanel := bp[(jr/nr)*kc*nr : (jr/nr+1)*kc*nr]
-					w := min(nr, nc-jr)
-					for ir := 0; ir < mc; ir += mr {
-						aPanel := ap[(ir/mr)*kc*mr : (ir/mr+1)*kc*mr]
-						h := min(mr, mc-ir)
+				apc := ap
+				if whole {
+					apc = ap[aStride*pc+(aBase+ic-m0)*kc:]
+				} else {
+					packA(ap, uk, a, lda, transA, ic, mc, pc, kc)
+				}
+				for ir := 0; ir < mc; ir += mr {
+					aPanel := apc[(ir/mr)*kc*mr : (ir/mr+1)*kc*mr]
+					h := min(mr, mc-ir)
+					for jr := 0; jr < nc; jr += nr {
+						bPanel := bp[(jr/nr)*kc*nr : (jr/nr+1)*kc*nr]
+						w := min(nr, nc-jr)
 						ct := c[(ic+ir)*ldc+jc+jr:]
 						if h == mr && w == nr {
 							uk.fn(kc, aPanel, bPanel, ct, ldc, alpha, bet)
@@ -234,6 +307,9 @@ func gemmSerial[E float32 | float64](uk *microKernel[E], transA bool, m0, m1, n0
 					}
 				}
 			}
+		}
+		if epi != nil {
+			epi(m0, m1, jc, jc+nc)
 		}
 	}
 }

@@ -41,15 +41,16 @@ type gemmCase struct {
 	pad            int // extra elements per row beyond the stored width
 }
 
-func gemmCases(short bool) []gemmCase {
+// gemmCases lists shapes, transposes and scalars; big adds large shapes.
+func gemmCases(big bool) []gemmCase {
 	dims := [][3]int{
 		{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {3, 4, 0}, {0, 3, 3}, {2, 0, 5},
 		{7, 13, 17}, {8, 48, 64}, {9, 49, 65}, {14, 32, 5}, {15, 33, 1},
 		{16, 16, 16}, {31, 47, 129}, {64, 100, 27}, {100, 64, 576}, {33, 97, 300},
 		{129, 257, 67}, {200, 150, 513},
 	}
-	if !short {
-		dims = append(dims, [3]int{300, 520, 700}, [3]int{517, 33, 1100})
+	if big {
+		dims = append(dims, [3]int{300, 260, 350}, [3]int{517, 33, 600})
 	}
 	ab := [][2]float64{{1, 0}, {1, 1}, {-0.5, 2}, {0, 0.5}, {2.5, 0}}
 	var cs []gemmCase
@@ -126,11 +127,18 @@ func TestGemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	tiny64 := *dgemmKernel
 	tiny64.kc, tiny64.mc, tiny64.nc = 5, 9, 11
-	for _, uk := range testKernels() {
-		for _, nt := range []int{1, 2, 3} {
+	for ki, uk := range testKernels() {
+		// Thread splitting and the largest shapes are exercised with the
+		// kernel in production use; the others (slower, or with tiny blocks
+		// for boundary coverage) run the small shapes on one thread.
+		threads, big := []int{1}, false
+		if ki == 0 {
+			threads, big = []int{1, 2, 3}, !testing.Short() && !raceEnabled
+		}
+		for _, nt := range threads {
 			prev := SetThreads(nt)
 			withKernel(uk, func() {
-				for _, gc := range gemmCases(testing.Short()) {
+				for _, gc := range gemmCases(big) {
 					runGemmCase[float32](t, rng, gc, 1e-5)
 					if t.Failed() {
 						t.Fatalf("kernel %s, threads %d, case %+v", uk.name, nt, gc)
@@ -143,7 +151,7 @@ func TestGemm(t *testing.T) {
 	for _, dk := range []*microKernel[float64]{dgemmKernel, &tiny64} {
 		prev := dgemmKernel
 		dgemmKernel = dk
-		for _, gc := range gemmCases(testing.Short()) {
+		for _, gc := range gemmCases(dk == prev && !testing.Short() && !raceEnabled) {
 			runGemmCase[float64](t, rng, gc, 1e-13)
 			if t.Failed() {
 				t.Fatalf("float64 blocks %d/%d/%d, case %+v", dk.kc, dk.mc, dk.nc, gc)

@@ -4,9 +4,19 @@
 //
 // Float32 Gemm follows the BLIS design: operands are packed into contiguous
 // cache-sized panels and a register-tiled micro-kernel does the arithmetic.
-// On amd64 the micro-kernel is Go assembly (AVX-512 or AVX2+FMA, chosen at run
-// time); elsewhere, or when built with the purego tag, a pure-Go micro-kernel
-// takes its place. Float64 runs the same blocked path with a Go micro-kernel.
+// On amd64 the micro-kernel is Go assembly (AVX-512 8×48 or AVX2+FMA 6×16,
+// chosen at run time with golang.org/x/sys/cpu), helped by assembly packing
+// routines; elsewhere, or when built with the purego tag, a pure-Go 4×4
+// micro-kernel takes its place. Float64 runs the same blocked path with the
+// Go micro-kernel; it serves gradient checks rather than speed.
+//
+// Convolutions with unit stride are implicit GEMMs: the input is padded once
+// per image and the patch matrix is never built, because each of its rows is
+// a contiguous run of the padded input (see conv_s1.go). The input gradient
+// of a unit-stride convolution is itself such a correlation, and the filter
+// gradient packs the transposed patch matrix with vector gathers. Other
+// strides use an explicit im2col/col2im per image. 2×2 stride-2 max pooling,
+// the common case, has an AVX-512 path.
 //
 // Work is spread over Threads() goroutines when a problem is large enough.
 // Kernels never nest parallel regions: an operation that is parallel over the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // PoolShape describes 2-D pooling over an NCHW input of N×C planes of H×W.
@@ -134,10 +135,16 @@ func MaxPool2D[T Float](p PoolShape, x, y []T, argmax []int32) {
 	need("MaxPool2D", "y", len(y), g.planes*g.ohw)
 	need("MaxPool2D", "argmax", len(argmax), g.planes*g.ohw)
 	negInf := T(math.Inf(-1))
+	fast2x2 := p.KH == 2 && p.KW == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 &&
+		p.PadTop == 0 && p.PadLeft == 0 && 2*g.oh <= p.H && 2*g.ow <= p.W
 	forPlanes(g.planes, g.ohw*p.KH*p.KW, func(pl int) {
 		xp := x[pl*g.hw : (pl+1)*g.hw]
 		yp := y[pl*g.ohw : (pl+1)*g.ohw]
 		ap := argmax[pl*g.ohw : (pl+1)*g.ohw]
+		if fast2x2 {
+			maxPool2x2(xp, yp, ap, p.W, g.oh, g.ow)
+			return
+		}
 		for oh := 0; oh < g.oh; oh++ {
 			h0 := oh*g.sh - p.PadTop
 			i0, i1 := taps(h0, p.KH, g.dh, 0, p.H)
@@ -160,6 +167,44 @@ func MaxPool2D[T Float](p PoolShape, x, y []T, argmax []int32) {
 			}
 		}
 	})
+}
+
+// maxPool2x2 is MaxPool2D for the common 2×2, stride-2 window lying wholly
+// inside the plane. Random data makes "which tap wins" unpredictable, so the
+// winner is found without branches: the maximum first, then the first tap
+// equal to it.
+func maxPool2x2[T Float](x, y []T, arg []int32, w, oh, ow int) {
+	for i := 0; i < oh; i++ {
+		r0 := x[2*i*w : 2*i*w+2*ow]
+		r1 := x[(2*i+1)*w : (2*i+1)*w+2*ow]
+		yr := y[i*ow : i*ow+ow]
+		ar := arg[i*ow : i*ow+ow]
+		base := int32(2 * i * w)
+		start := 0
+		if is32[T]() {
+			start = maxPool2x2Row32(as[float32](r0), as[float32](r1), as[float32](yr), ar, 2*i*w, w)
+		}
+		for j := start; j < len(yr); j++ {
+			a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+			m := max(max(a, b), max(c, d))
+			// Tap k (0..3 in scan order) goes to bit k when it equals m.
+			mask := b2u(a == m) | b2u(b == m)<<1 | b2u(c == m)<<2 | b2u(d == m)<<3
+			if mask == 0 { // m is NaN: the first NaN tap wins
+				mask = b2u(a != a) | b2u(b != b)<<1 | b2u(c != c)<<2 | b2u(d != d)<<3
+			}
+			k := bits.TrailingZeros8(mask)
+			idx := base + int32(2*j+k&1) + int32(k>>1)*int32(w)
+			ar[j] = idx
+			yr[j] = x[idx] // the tap itself, so -0 and +0 keep their sign
+		}
+	}
+}
+
+func b2u(v bool) uint8 {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 // MaxPoolScatter routes output gradients back to the winning inputs:

@@ -169,6 +169,35 @@ func TestMaxPoolNaNAndEmptyWindow(t *testing.T) {
 	if !math.IsNaN(float64(y[0])) || arg[0] != 1 || y[1] != 3 || arg[1] != 2 {
 		t.Fatalf("got y=%v argmax=%v, want [NaN 3] [1 2]", y, arg)
 	}
+	// The 2×2 fast path: NaN wins, ties go to the first tap, and the sign of
+	// a zero maximum is the winning tap's.
+	p = PoolShape{N: 1, C: 1, H: 2, W: 6, KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	x = []float32{1, 2, float32(math.Copysign(0, -1)), 0, 5, 5, 3, float32(math.NaN()), -1, -2, 5, 5}
+	y = make([]float32, 3)
+	arg = make([]int32, 3)
+	MaxPool2D(p, x, y, arg)
+	if !math.IsNaN(float64(y[0])) || arg[0] != 7 || y[1] != 0 || !math.Signbit(float64(y[1])) || arg[1] != 2 || y[2] != 5 || arg[2] != 4 {
+		t.Fatalf("2x2 fast path: y=%v argmax=%v, want [NaN -0 5] [7 2 4]", y, arg)
+	}
+	// A NaN inside a block of the vectorised row code.
+	p = PoolShape{N: 1, C: 1, H: 2, W: 80, KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	x = randSlice[float32](rand.New(rand.NewPCG(1, 1)), 160)
+	x[80+37] = float32(math.NaN())
+	want, wantArg, _ := naivePool(p, false, toF64(x))
+	y = make([]float32, 40)
+	arg = make([]int32, 40)
+	MaxPool2D(p, x, y, arg)
+	for i := range y {
+		if i == 18 {
+			if !math.IsNaN(float64(y[i])) || arg[i] != 80+37 {
+				t.Fatalf("output 18 = %v at %d, want NaN at 117", y[i], arg[i])
+			}
+			continue
+		}
+		if float64(y[i]) != want[i] || arg[i] != wantArg[i] {
+			t.Fatalf("output %d = %v at %d, want %v at %d", i, y[i], arg[i], want[i], wantArg[i])
+		}
+	}
 	// Dilation 3 with padding 2 on a width-2 input: the middle window's taps
 	// (-1 and 2) both miss the input.
 	p = PoolShape{N: 1, C: 1, H: 1, W: 2, KH: 1, KW: 2, DilW: 3, PadLeft: 2, PadRight: 2}

@@ -14,32 +14,66 @@ func sgemmAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 func sgemmAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func panelCopy48(dst, src *float32, n, stride int)
+func panelRows48(dst, src *float32, offs *int, kc int)
 
 //go:noescape
-func panelCopy16(dst, src *float32, n, stride int)
+func panelRows16(dst, src *float32, offs *int, kc int)
 
-// packRowAsm is packRow for the assembly kernels' panel widths.
-func packRowAsm(dst []float32, nr, p, kc int, src []float32) {
-	nc := len(src)
-	full := nc / nr
-	if full > 0 {
-		_ = dst[p*nr+(full-1)*kc*nr+nr-1]
-		if nr == 48 {
-			panelCopy48(&dst[p*nr], &src[0], full, kc*nr*4)
-		} else {
-			panelCopy16(&dst[p*nr], &src[0], full, kc*nr*4)
+// checkRows panics unless every row src[o:o+nr] for o in offs is in range.
+func checkRows(src []float32, offs []int, nr int) {
+	hi := 0
+	for _, o := range offs {
+		if o < 0 {
+			panic("kernel: negative packing offset")
 		}
+		hi = max(hi, o)
 	}
-	if full*nr < nc {
-		t := dst[p*nr+full*nr*kc : p*nr+full*nr*kc+nr]
-		copy(t, src[full*nr:])
-		clear(t[nc-full*nr:])
+	_ = src[hi+nr-1]
+}
+
+func panelRowsAsm48(dst, src []float32, offs []int) {
+	_ = dst[len(offs)*48-1]
+	checkRows(src, offs, 48)
+	panelRows48(&dst[0], &src[0], &offs[0], len(offs))
+}
+
+func panelRowsAsm16(dst, src []float32, offs []int) {
+	_ = dst[len(offs)*16-1]
+	checkRows(src, offs, 16)
+	panelRows16(&dst[0], &src[0], &offs[0], len(offs))
+}
+
+//go:noescape
+func gatherPanel48(dst, src *float32, idx *int32, kc int)
+
+// gatherPanelAsm is gatherPanel for 48-wide panels.
+func gatherPanelAsm(dst, src []float32, idx []int32, kc int) {
+	_ = dst[kc*48-1]
+	_ = idx[47]
+	hi := int32(0)
+	for _, v := range idx[:48] {
+		hi = max(hi, v)
 	}
+	_ = src[int(hi)+kc-1]
+	gatherPanel48(&dst[0], &src[0], &idx[0], kc)
+}
+
+//go:noescape
+func gatherA8(dst, src *float32, idx *int32, kc int)
+
+// gatherAAsm is gatherA for 8-row panels.
+func gatherAAsm(dst, src []float32, lda, kc int) {
+	_ = dst[kc*8-1]
+	_ = src[7*lda+kc-1]
+	var idx [16]int32
+	for l := range idx {
+		idx[l] = int32((l%8)*lda + l/8)
+	}
+	gatherA8(&dst[0], &src[0], &idx[0], kc)
 }
 
 var avx512Kernel = &microKernel[float32]{
-	name: "avx512-8x48", mr: 8, nr: 48, kc: 128, mc: 512, nc: 4096, packRow: packRowAsm,
+	name: "avx512-8x48", mr: 8, nr: 48, kc: 256, mc: 1024, nc: 480, panelRows: panelRowsAsm48, gatherPanel: gatherPanelAsm, gatherA: gatherAAsm,
 	fn: func(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32) {
 		_ = a[kc*8-1]
 		_ = b[kc*48-1]
@@ -49,7 +83,7 @@ var avx512Kernel = &microKernel[float32]{
 }
 
 var avx2Kernel = &microKernel[float32]{
-	name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4096, packRow: packRowAsm,
+	name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 480, nc: 480, panelRows: panelRowsAsm16,
 	fn: func(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32) {
 		_ = a[kc*6-1]
 		_ = b[kc*16-1]

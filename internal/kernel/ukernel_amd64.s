@@ -252,54 +252,116 @@ store256:
 	RET
 
 // ---------------------------------------------------------------------------
-// Panel copies for packing: copy n consecutive 48-float (or 16-float) chunks
-// of src to dst, advancing dst by stride bytes per chunk. They scatter one
-// row of a matrix across the nr-wide panels of a packed block.
+// Panel fills for packing: for p < kc, copy the 48 (or 16) floats at
+// src + offs[p] to dst + p*48 (or p*16). One call writes one packed panel
+// sequentially from kc arbitrary source rows.
 
-// func panelCopy48(dst, src *float32, n, stride int)
-TEXT ·panelCopy48(SB), NOSPLIT, $0-32
+// func panelRows48(dst, src *float32, offs *int, kc int)
+TEXT ·panelRows48(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ stride+24(FP), DX
-	TESTQ CX, CX
-	JZ   done48
+	MOVQ offs+16(FP), AX
+	MOVQ kc+24(FP), CX
 
-loop48:
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS 128(SI), Z2
+rows48:
+	MOVQ (AX), R8
+	LEAQ (SI)(R8*4), R9
+	VMOVUPS (R9), Z0
+	VMOVUPS 64(R9), Z1
+	VMOVUPS 128(R9), Z2
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)
-	ADDQ $192, SI
-	ADDQ DX, DI
+	ADDQ $8, AX
+	ADDQ $192, DI
 	DECQ CX
-	JNZ  loop48
-
-done48:
+	JNZ  rows48
 	VZEROUPPER
 	RET
 
-// func panelCopy16(dst, src *float32, n, stride int)
-TEXT ·panelCopy16(SB), NOSPLIT, $0-32
+// func panelRows16(dst, src *float32, offs *int, kc int)
+TEXT ·panelRows16(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ stride+24(FP), DX
-	TESTQ CX, CX
-	JZ   done16
+	MOVQ offs+16(FP), AX
+	MOVQ kc+24(FP), CX
 
-loop16:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
+rows16:
+	MOVQ (AX), R8
+	LEAQ (SI)(R8*4), R9
+	VMOVUPS (R9), Y0
+	VMOVUPS 32(R9), Y1
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
-	ADDQ $64, SI
-	ADDQ DX, DI
+	ADDQ $8, AX
+	ADDQ $64, DI
 	DECQ CX
-	JNZ  loop16
-
-done16:
+	JNZ  rows16
 	VZEROUPPER
 	RET
+
+// func gatherPanel48(dst, src *float32, idx *int32, kc int)
+// For p < kc: dst[p*48+j] = src[idx[j]+p], j < 48: one panel of a transposed
+// packing, three 16-lane gathers per packed row.
+TEXT ·gatherPanel48(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ idx+16(FP), AX
+	MOVQ kc+24(FP), CX
+	VMOVDQU32 (AX), Z16
+	VMOVDQU32 64(AX), Z17
+	VMOVDQU32 128(AX), Z18
+
+gloop48:
+	KXNORW K1, K1, K1
+	VGATHERDPS (SI)(Z16*4), K1, Z0
+	KXNORW K2, K2, K2
+	VGATHERDPS (SI)(Z17*4), K2, Z1
+	KXNORW K3, K3, K3
+	VGATHERDPS (SI)(Z18*4), K3, Z2
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	ADDQ $4, SI
+	ADDQ $192, DI
+	DECQ CX
+	JNZ  gloop48
+	VZEROUPPER
+	RET
+
+// func gatherA8(dst, src *float32, idx *int32, kc int)
+// Packs an 8-row panel of a row-major A: dst[p*8+i] = src[i*lda+p]. idx
+// holds lane l's offset (l%8)*lda + l/8, so one gather yields two packed
+// columns; an odd last column uses the low half only.
+TEXT ·gatherA8(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ idx+16(FP), AX
+	MOVQ kc+24(FP), CX
+	VMOVDQU32 (AX), Z16
+	MOVQ CX, R9
+	SHRQ $1, R9
+	JZ   atail
+
+aloop:
+	KXNORW K1, K1, K1
+	VGATHERDPS (SI)(Z16*4), K1, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $8, SI
+	ADDQ $64, DI
+	DECQ R9
+	JNZ  aloop
+
+atail:
+	ANDQ $1, CX
+	JZ   adone
+	MOVQ $0xff, R9
+	KMOVW R9, K1
+	KMOVW R9, K2
+	VGATHERDPS (SI)(Z16*4), K1, Z0
+	VMOVUPS Z0, K2, (DI)
+
+adone:
+	VZEROUPPER
+	RET
+

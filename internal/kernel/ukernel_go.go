@@ -3,6 +3,12 @@ package kernel
 // maxTile bounds mr*nr over all micro-kernels (sizes the edge scratch tile).
 const maxTile = 16 * 48
 
+// maxNR bounds nr over all micro-kernels.
+const maxNR = 48
+
+// maxKC bounds kc over all micro-kernels (sizes offset tables on the stack).
+const maxKC = 512
+
 // dgemmKernel is the float64 micro-kernel; float64 products serve gradient
 // checks, so the portable kernel is fast enough.
 var dgemmKernel = &microKernel[float64]{name: "go4x4", mr: 4, nr: 4, kc: 256, mc: 128, nc: 2048, fn: kernelGo4x4[float64]}

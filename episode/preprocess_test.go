@@ -187,7 +187,7 @@ func TestRotateMatchesImaging(t *testing.T) {
 }
 
 // hugePNG is a valid 1×1 PNG whose header was edited to claim w×h pixels.
-func hugePNG(t *testing.T, w, h uint32) []byte {
+func hugePNG(t testing.TB, w, h uint32) []byte {
 	b := pngBytes(t, image.NewGray(image.Rect(0, 0, 1, 1)))
 	// 8-byte signature, then the IHDR chunk: length, "IHDR", width, height, ...
 	binary.BigEndian.PutUint32(b[16:], w)

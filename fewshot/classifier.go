@@ -137,18 +137,30 @@ func (c *Classifier) embed(images []image.Image, name func(int) string) ([]float
 		if err := preprocess(pre, chunk, x, inLen, func(i int) string { return name(start + i) }); err != nil {
 			return nil, err
 		}
-		emb, _, err := c.model.embed.run(x[:len(chunk)*inLen], len(chunk), batch)
+		emb, err := c.embedTensor(x[:len(chunk)*inLen], len(chunk), func(i int) string { return name(start + i) })
 		if err != nil {
 			return nil, err
-		}
-		for i := range chunk {
-			if err := checkFinite(emb[i*d:(i+1)*d], "the embedding of "+name(start+i)); err != nil {
-				return nil, err
-			}
 		}
 		out = append(out, emb...)
 	}
 	return out, nil
+}
+
+// embedTensor runs the embedding graph on n preprocessed images held back
+// to back in x and checks that every embedding is finite. name(i) names
+// image i in errors.
+func (c *Classifier) embedTensor(x []float32, n int, name func(int) string) ([]float32, error) {
+	emb, _, err := c.model.embed.run(x, n, c.batch)
+	if err != nil {
+		return nil, err
+	}
+	d := c.model.info.EmbeddingSize()
+	for i := range n {
+		if err := checkFinite(emb[i*d:(i+1)*d], "the embedding of "+name(i)); err != nil {
+			return nil, err
+		}
+	}
+	return emb, nil
 }
 
 // preprocess fills x with the preprocessed images, in parallel, and

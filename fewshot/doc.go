@@ -15,6 +15,12 @@
 //	err = protos.Add("new class", img1, img2) // grow incrementally
 //	err = protos.SaveFile("classes.fsp")      // reload with clf.LoadPrototypes
 //
+// Evaluation code that already holds preprocessed tensors, such as the
+// episodes of package episode decoded with [ModelInfo.Preprocess], takes the
+// fast path: [Classifier.EmbedTensor] embeds them without decoding or
+// resizing, and [Classifier.FitEmbeddings] and [Prototypes.PredictEmbeddings]
+// work on embeddings, with the same results as Fit and Predict.
+//
 // No gradient step runs at inference: a class is added by embedding its
 // images. The embedding graph runs on package onnxio's executor, and the
 // package does not link the training code.

@@ -2,6 +2,7 @@ package fewshot
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -47,6 +48,11 @@ const (
 	// [N].
 	KeyRelationModule = "fewshot.relation_module"
 )
+
+// ErrNoPreprocess is wrapped by the error that loading a model reports
+// when the file does not say how images are preprocessed (it has no
+// [KeyPreprocess] metadata) and no [WithPreprocess] option supplies it.
+var ErrNoPreprocess = errors.New("fewshot: the model does not say how to preprocess images")
 
 // FormatVersion is the metadata layout version this package writes and the
 // newest it reads.
@@ -208,7 +214,7 @@ func parseInfo(m *onnxio.Model, o modelOptions) (ModelInfo, error) {
 		}
 		info.Preprocess = p
 	default:
-		return ModelInfo{}, fmt.Errorf("fewshot: model has no %s metadata (not made by package export?); pass fewshot.WithPreprocess", KeyPreprocess)
+		return ModelInfo{}, fmt.Errorf("%w: it has no %s metadata (not made by package export?); pass fewshot.WithPreprocess", ErrNoPreprocess, KeyPreprocess)
 	}
 	if v, ok := props[KeyInputShape]; ok && o.pre == nil {
 		s, err := parseInts(KeyInputShape, v)

@@ -73,9 +73,15 @@ func (c *Classifier) Fit(supports []Example) (*Prototypes, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.fitEmbeddings(labels, emb), nil
+}
+
+// fitEmbeddings returns the prototypes of the embeddings emb (back to
+// back), embedding i labelled labels[i].
+func (c *Classifier) fitEmbeddings(labels []string, emb []float32) *Prototypes {
 	p := c.NewPrototypes()
 	p.cur.Store(p.merge(&protoSet{}, labels, emb))
-	return p, nil
+	return p
 }
 
 // Add embeds images and adds them to the class label, creating the class
@@ -228,8 +234,14 @@ func (p *Prototypes) Predict(queries []image.Image) ([]Prediction, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.predict(s, emb, len(queries))
+}
+
+// predict classifies the nq query embeddings emb (back to back) among the
+// classes of s, which holds at least one class.
+func (p *Prototypes) predict(s *protoSet, emb []float32, nq int) ([]Prediction, error) {
 	d := p.c.model.info.EmbeddingSize()
-	nq, nc := len(queries), len(s.classes)
+	nc := len(s.classes)
 	scores := make([]float64, nq*nc)
 	switch p.c.model.info.Metric {
 	case Euclidean:

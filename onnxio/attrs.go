@@ -16,6 +16,49 @@ type opDef struct {
 // opTable is filled by init functions in the ops_*.go files.
 var opTable = map[string]opDef{}
 
+// opArity gives each operator's least and greatest input count (-1: no
+// bound). The first `least` inputs are required: the ONNX operators put
+// optional inputs last. Variadic operators need every input present.
+// Checking here, once, keeps every compiler from having to guard against
+// missing inputs in hostile files.
+var opArity = map[string][2]int{
+	"Add": {2, 2}, "Sub": {2, 2}, "Mul": {2, 2}, "Div": {2, 2}, "Pow": {2, 2},
+	"Sum": {1, -1}, "Concat": {1, -1},
+	"Relu": {1, 1}, "LeakyRelu": {1, 1}, "Sigmoid": {1, 1}, "Sqrt": {1, 1}, "Identity": {1, 1},
+	"Dropout": {1, 3}, "Conv": {2, 3}, "BatchNormalization": {5, 5},
+	"MaxPool": {1, 1}, "AveragePool": {1, 1}, "GlobalAveragePool": {1, 1}, "LRN": {1, 1},
+	"Gemm": {2, 3}, "MatMul": {2, 2}, "Softmax": {1, 1}, "LogSoftmax": {1, 1},
+	"ReduceSum": {1, 2}, "ReduceMean": {1, 2},
+	"Reshape": {1, 2}, "Flatten": {1, 1}, "Squeeze": {1, 2}, "Unsqueeze": {1, 2},
+	"Transpose": {1, 1}, "Shape": {1, 1}, "Gather": {2, 2},
+	"Constant": {0, 0}, "ConstantOfShape": {1, 1},
+}
+
+// checkArity checks the node's inputs against opArity.
+func checkArity(n *Node) error {
+	ar, ok := opArity[n.OpType]
+	if !ok {
+		return fmt.Errorf("%s: operator %q has no declared arity", n, n.OpType)
+	}
+	lo, hi := ar[0], ar[1]
+	if len(n.Inputs) < lo || (hi >= 0 && len(n.Inputs) > hi) {
+		if lo == hi {
+			return fmt.Errorf("%s: has %d inputs, want %d", n, len(n.Inputs), lo)
+		}
+		return fmt.Errorf("%s: has %d inputs, want %d to %d", n, len(n.Inputs), lo, hi)
+	}
+	required := lo
+	if hi < 0 {
+		required = len(n.Inputs)
+	}
+	for i := range required {
+		if n.Inputs[i] == "" {
+			return fmt.Errorf("%s: required input %d is empty", n, i)
+		}
+	}
+	return nil
+}
+
 // nodeCtx is what an operator compiler sees: the node, the opset and the
 // planner's constants.
 type nodeCtx struct {

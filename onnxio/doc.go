@@ -9,7 +9,11 @@
 // Files come from the internet, so every decode is bounded by [Limits]:
 // sizes are checked before anything is allocated, and malformed input is
 // reported as an error that names the offending tensor, node or field; it
-// never panics.
+// never panics. Compiling and running are bounded as well, since a file of
+// a few hundred bytes can ask for a convolution of 10^12 multiply-adds:
+// each node's work is checked against Limits.MaxNodeOps before it runs,
+// the constant subgraphs Compile evaluates share the Limits.MaxFoldOps
+// budget, and their results count against Limits.MaxInitializerBytes.
 //
 // [Compile] turns a graph into a [Plan]: nodes in topological order,
 // initializers and Constant subgraphs folded, Conv→BatchNormalization→Relu

@@ -57,6 +57,9 @@ func readWindow(c *nodeCtx, needKernel bool) (*window, error) {
 }
 
 // geometry is a window resolved for a concrete input.
+// maxWindow bounds each kernel, stride and dilation value.
+const maxWindow = 1 << 24
+
 type geometry struct {
 	in, k, stride, dil, padB, padE, out []int
 }
@@ -99,6 +102,11 @@ func (w *window) resolve(in, kernelFromW []int, ceil bool) (*geometry, error) {
 	for i := range nd {
 		if g.k[i] < 1 {
 			return nil, fmt.Errorf("kernel_shape %v must be positive", g.k)
+		}
+		// Bounding the window keeps the size arithmetic below from
+		// overflowing; real kernels, strides and dilations are far smaller.
+		if g.k[i] > maxWindow || g.stride[i] > maxWindow || g.dil[i] > maxWindow {
+			return nil, fmt.Errorf("kernel_shape %v, strides %v or dilations %v exceed %d", g.k, g.stride, g.dil, maxWindow)
 		}
 		span := g.dil[i]*(g.k[i]-1) + 1
 		switch w.autoPad {
@@ -213,6 +221,9 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 			return nil, err
 		}
 		oshape := append([]int{n, k}, geo.out...)
+		if err := chargeConv(rc, geo, n, k, ch/g); err != nil {
+			return nil, err
+		}
 		if xs, ok := x.data.([]float32); ok && pool != nil && nd == 2 {
 			if pg, err := poolWin.resolve(geo.out, nil, poolCeil != 0); err == nil && isPlain2x2(pg) {
 				return convPool2x2(rc, geo, pg, n, ch, k, g, xs, wt.f32(), biasData[float32](bias), relu)
@@ -248,6 +259,34 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 		}
 		return []*value{out}, nil
 	}, nil
+}
+
+// chargeConv charges a convolution's multiply-adds and checks the scratch
+// the kernel package will allocate for it: the padded input planes of a
+// stride-1 convolution, or the patch matrix of a strided one. Dilation and
+// padding let a tiny file ask for either to be huge.
+func chargeConv(rc *runCtx, geo *geometry, n, k, cg int) error {
+	taps, outs := mulSat(geo.k...), mulSat(geo.out...)
+	padded := int64(cg) // padded input planes of one group
+	unit := true
+	for i := range geo.in {
+		padded = mulSat64(padded, int64(geo.out[i]+geo.dil[i]*(geo.k[i]-1)))
+		unit = unit && geo.stride[i] == 1
+	}
+	if err := rc.charge(mulSat64(mulSat(n, k, cg), mulSat64(taps, outs))); err != nil {
+		return err
+	}
+	if len(geo.in) > 2 {
+		return nil // 3-D convolutions run direct loops without scratch
+	}
+	scratch := mulSat64(mulSat64(int64(cg), taps), outs)
+	if unit {
+		scratch = padded
+	}
+	if scratch > rc.lim.MaxTensorElements {
+		return fmt.Errorf("convolution needs %d elements of scratch, limit is %d (Limits.MaxTensorElements)", scratch, rc.lim.MaxTensorElements)
+	}
+	return nil
 }
 
 // convPool2x2 runs a 2-D float32 convolution followed by 2×2 max-pooling

@@ -56,6 +56,9 @@ func compilePool(isMax bool) func(c *nodeCtx) (opFunc, error) {
 				return nil, err
 			}
 			oshape := append(slices.Clone(x.shape[:2]), geo.out...)
+			if err := rc.charge(mulSat64(mulSat(oshape...), mulSat(geo.k...))); err != nil {
+				return nil, err
+			}
 			out, err := rc.alloc(x.dt, oshape)
 			if err != nil {
 				return nil, err
@@ -356,6 +359,9 @@ func compileLRN(c *nodeCtx) (opFunc, error) {
 		if !ok || len(x.shape) < 3 {
 			return nil, fmt.Errorf("want float32 input with spatial dims, got %v %v", x.dt, x.shape)
 		}
+		if err := rc.charge(mulSat(x.len(), int(size))); err != nil {
+			return nil, err
+		}
 		out, err := rc.alloc(Float, x.shape)
 		if err != nil {
 			return nil, err
@@ -415,6 +421,9 @@ func compileGemm(c *nodeCtx) (opFunc, error) {
 		}
 		if a.dt != b.dt || (cv != nil && cv.dt != a.dt) {
 			return nil, errors.New("input types differ")
+		}
+		if err := rc.charge(mulSat(m, n, k)); err != nil {
+			return nil, err
 		}
 		out, err := rc.alloc(a.dt, []int{m, n})
 		if err != nil {
@@ -501,6 +510,9 @@ func compileMatMul(c *nodeCtx) (opFunc, error) {
 		}
 		if len(b.shape) > 1 {
 			final = append(final, n)
+		}
+		if err := rc.charge(mulSat(shapeSize(batch), m, n, k)); err != nil {
+			return nil, err
 		}
 		out, err := rc.alloc(a.dt, oshape)
 		if err != nil {

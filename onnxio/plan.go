@@ -41,6 +41,31 @@ type runCtx struct {
 	lim   Limits
 	slots []*value
 	st    *step
+	// ops is the work charged to the current step (see Limits.MaxNodeOps).
+	ops int64
+	// fold is non-nil while Compile evaluates constant nodes.
+	fold *foldBudget
+}
+
+// foldBudget is what constant folding has spent during one Compile.
+type foldBudget struct {
+	ops   int64 // charged so far, against Limits.MaxFoldOps
+	bytes int64 // constant data so far, against Limits.MaxInitializerBytes
+}
+
+// charge records that the current step is about to do ops units of work
+// and fails, before the work is done, when that exceeds a limit.
+func (rc *runCtx) charge(ops int64) error {
+	rc.ops = addSat(rc.ops, ops)
+	if rc.ops > rc.lim.MaxNodeOps {
+		return fmt.Errorf("needs more than %d operations (Limits.MaxNodeOps)", rc.lim.MaxNodeOps)
+	}
+	if f := rc.fold; f != nil {
+		if f.ops = addSat(f.ops, ops); f.ops > rc.lim.MaxFoldOps {
+			return fmt.Errorf("evaluating constant nodes needs more than %d operations (Limits.MaxFoldOps)", rc.lim.MaxFoldOps)
+		}
+	}
+	return nil
 }
 
 // Compile builds an executable plan for the model's graph.
@@ -67,6 +92,7 @@ type planner struct {
 	// producer of each slot (-1 for graph inputs/constants) and consumers.
 	consumers map[int][]*Node
 	isOutput  map[int]bool
+	budget    *foldBudget // what constant folding has spent
 }
 
 func (pb *planner) slot(name string) int {
@@ -92,7 +118,8 @@ func (pb *planner) constOf(name string) *value {
 func (pb *planner) build(g *Graph) (*Plan, error) {
 	p := &Plan{lim: pb.lim}
 	defined := map[string]bool{}
-	var initBytes int64
+	pb.budget = &foldBudget{}
+	initBytes := &pb.budget.bytes
 	for _, t := range g.Initializer {
 		if t.Name == "" {
 			return nil, errors.New("initializer without a name")
@@ -101,8 +128,8 @@ func (pb *planner) build(g *Graph) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("initializer: %w", err)
 		}
-		initBytes += int64(v.len() * v.dt.Size())
-		if initBytes > pb.lim.MaxInitializerBytes {
+		*initBytes += int64(v.len() * v.dt.Size())
+		if *initBytes > pb.lim.MaxInitializerBytes {
 			return nil, fmt.Errorf("initializer %q: initializers exceed the %d-byte limit", t.Name, pb.lim.MaxInitializerBytes)
 		}
 		pb.consts[pb.slot(t.Name)] = v
@@ -205,7 +232,7 @@ func (pb *planner) fold(n *Node) error {
 	if err != nil {
 		return err
 	}
-	rc := &runCtx{lim: pb.lim, st: st, slots: pb.consts}
+	rc := &runCtx{lim: pb.lim, st: st, slots: pb.consts, fold: pb.budget}
 	outs, err := rc.exec(st)
 	if err != nil {
 		return err
@@ -228,6 +255,9 @@ func (pb *planner) compileStep(n *Node, absorbed map[*Node]bool) (*step, error) 
 	def, ok := opTable[n.OpType]
 	if !ok {
 		return nil, fmt.Errorf("%s: operator %q is not supported", n, n.OpType)
+	}
+	if err := checkArity(n); err != nil {
+		return nil, err
 	}
 	c := &nodeCtx{node: n, opset: pb.opset, pb: pb}
 	if err := c.checkAttrs(def.attrs); err != nil {
@@ -555,6 +585,7 @@ func checkInput(vi *ValueInfo, v *value) error {
 // exec runs one step, wrapping errors with the node.
 func (rc *runCtx) exec(st *step) ([]*value, error) {
 	rc.st = st
+	rc.ops = 0
 	in := make([]*value, len(st.in))
 	for i, s := range st.in {
 		if s >= 0 {
@@ -614,6 +645,16 @@ func (rc *runCtx) alloc(dt DataType, shape []int) (*value, error) {
 	}
 	if len(shape) > rc.lim.MaxRank {
 		return nil, fmt.Errorf("result rank %d exceeds the limit %d", len(shape), rc.lim.MaxRank)
+	}
+	if err := rc.charge(n); err != nil {
+		return nil, err
+	}
+	if f := rc.fold; f != nil {
+		// Folded results stay alive for the plan's lifetime, so they are
+		// bounded like initializers, before the allocation.
+		if f.bytes = addSat(f.bytes, n*int64(max(dt.Size(), 1))); f.bytes > rc.lim.MaxInitializerBytes {
+			return nil, fmt.Errorf("folded constants exceed the %d-byte limit (Limits.MaxInitializerBytes)", rc.lim.MaxInitializerBytes)
+		}
 	}
 	v := &value{dt: dt, shape: shape}
 	if dt == Float {

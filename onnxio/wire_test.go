@@ -226,7 +226,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0x3a, 0x02, 0x0a, 0x00})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		lim := WithLimits(Limits{MaxTensorElements: 1 << 20, MaxNodes: 1000})
+		lim := fuzzLimits
 		m, err := DecodeBytes(b, lim)
 		if err == nil {
 			enc, err := m.MarshalBinary()

@@ -1,0 +1,273 @@
+package onnxio
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fewshot-go/fewshot/internal/testshared"
+)
+
+// fuzzLimits keeps each fuzz input to milliseconds of work and megabytes
+// of memory, so the fuzzer explores instead of computing.
+var fuzzLimits = WithLimits(Limits{
+	MaxTensorElements:   1 << 20,
+	MaxNodes:            1000,
+	MaxNodeOps:          1 << 24,
+	MaxFoldOps:          1 << 25,
+	MaxInitializerBytes: 64 << 20,
+})
+
+// addShared adds the files under ../shared named by rels as seeds, when
+// the shared folder is present.
+func addShared(f *testing.F, rels ...string) {
+	root := testshared.Root()
+	if root == "" {
+		return
+	}
+	for _, rel := range rels {
+		if b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel))); err == nil {
+			f.Add(b)
+		}
+	}
+}
+
+// FuzzDecodeTensor checks that DecodeTensor never panics, that what it
+// accepts is valid against the limits, and that it survives a round trip.
+func FuzzDecodeTensor(f *testing.F) {
+	addShared(f,
+		"onnx-conformance/node/test_conv_with_strides_padding/test_data_set_0/input_0.pb",
+		"onnx-conformance/node/test_gather_0/test_data_set_0/input_1.pb",
+		"onnx-conformance/node/test_add_uint8/test_data_set_0/input_0.pb",
+		"onnx-models/mnist-8/test_data_set_0/input_0.pb")
+	f.Add(tensorBytes([]int64{2, 2}, Float, make([]byte, 16)))
+	f.Add(tensorBytes([]int64{3}, Int64, make([]byte, 24)))
+	f.Add(tensorBytes([]int64{1000000, 1000000}, Float, nil))
+	if b, err := NewFloatTensor("t", []int64{2}, []float32{1, -2}).MarshalBinary(); err == nil {
+		f.Add(b)
+	}
+	if b, err := NewInt64Tensor("i", []int64{2}, []int64{7, -1}).MarshalBinary(); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tt, err := DecodeTensor(bytes.NewReader(b), fuzzLimits)
+		if err != nil {
+			return
+		}
+		lim := buildOptions([]Option{fuzzLimits}).limits
+		if err := tt.Validate(lim); err != nil {
+			t.Fatalf("decoded tensor fails validation: %v", err)
+		}
+		enc, err := tt.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeTensor(bytes.NewReader(enc), fuzzLimits)
+		if err != nil {
+			t.Fatalf("re-decode failed: %v", err)
+		}
+		if back.NumElements() != tt.NumElements() || back.DataType != tt.DataType {
+			t.Fatalf("round trip changed %v %v to %v %v", tt.DataType, tt.Dims, back.DataType, back.Dims)
+		}
+		// Values must survive too, for the types that can be executed.
+		v1, err1 := tt.Float64Values()
+		v2, err2 := back.Float64Values()
+		if (err1 == nil) != (err2 == nil) || !sameFloats(v1, v2) {
+			t.Fatalf("round trip changed the values: %v %v", err1, err2)
+		}
+	})
+}
+
+// maxFuzzInputElements bounds the inputs FuzzCompileRun builds per model.
+const maxFuzzInputElements = 100_000
+
+// FuzzCompileRun decodes a model, compiles it and runs it on zero-filled
+// inputs shaped from the declared input shapes (symbolic dims taken as 1).
+// Nothing may panic, every output must be a valid tensor, and two runs of
+// one plan must agree (buffers are pooled and recycled between runs).
+func FuzzCompileRun(f *testing.F) {
+	addShared(f,
+		"onnx-conformance/simple/test_single_relu_model/model.onnx",
+		"onnx-conformance/node/test_conv_with_strides_padding/model.onnx",
+		"onnx-conformance/node/test_maxpool_2d_pads/model.onnx",
+		"onnx-conformance/node/test_matmul_bcast/model.onnx",
+		"onnx-conformance/node/test_gemm_default_vector_bias/model.onnx",
+		"onnx-conformance/node/test_batchnorm_example/model.onnx",
+		"onnx-conformance/node/test_gather_0/model.onnx",
+		"onnx-models/mnist-8/model.onnx")
+	for _, m := range fuzzSeedModels() {
+		if b, err := m.MarshalBinary(); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeBytes(b, fuzzLimits)
+		if err != nil {
+			return
+		}
+		plan, err := Compile(m, fuzzLimits)
+		if err != nil {
+			return
+		}
+		inputs, ok := zeroInputs(plan.Inputs())
+		if !ok {
+			return
+		}
+		out1, err1 := plan.RunPositional(inputs...)
+		out2, err2 := plan.RunPositional(inputs...)
+		if (err1 == nil) != (err2 == nil) {
+			t.Fatalf("runs disagree: %v / %v", err1, err2)
+		}
+		if err1 != nil {
+			return
+		}
+		lim := buildOptions([]Option{fuzzLimits}).limits
+		for i := range out1 {
+			if err := out1[i].Validate(lim); err != nil {
+				t.Fatalf("output %d: %v", i, err)
+			}
+			v1, e1 := out1[i].Float64Values()
+			v2, e2 := out2[i].Float64Values()
+			if (e1 == nil) != (e2 == nil) || !sameFloats(v1, v2) {
+				t.Fatalf("output %q differs between two runs", out1[i].Name)
+			}
+		}
+	})
+}
+
+// zeroInputs builds a zero tensor for each input, or reports false when a
+// type cannot be built or the inputs would be too large.
+func zeroInputs(vis []*ValueInfo) ([]*Tensor, bool) {
+	var total int64
+	var ts []*Tensor
+	for _, vi := range vis {
+		dt := vi.ElemType
+		if dt == Undefined {
+			dt = Float
+		}
+		sz := dt.Size()
+		if sz == 0 || dt == Float16 || dt == BFloat16 {
+			return nil, false
+		}
+		dims := make([]int64, len(vi.Shape))
+		for i, d := range vi.Shape {
+			dims[i] = max(d.Value, 1)
+		}
+		n := numElements(dims)
+		if n < 0 || n > maxFuzzInputElements {
+			return nil, false
+		}
+		if total += n; total > maxFuzzInputElements {
+			return nil, false
+		}
+		ts = append(ts, &Tensor{Name: vi.Name, DataType: dt, Dims: dims, RawData: make([]byte, n*int64(sz))})
+	}
+	return ts, true
+}
+
+// sameFloats compares two value lists, treating NaNs as equal.
+func sameFloats(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && !(math.IsNaN(a[i]) && math.IsNaN(b[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// fuzzSeedModels are small graphs that exercise fusion, folding and
+// in-place reuse, so the fuzzer has structure to mutate even without the
+// shared conformance cases.
+func fuzzSeedModels() []*Model {
+	opset := []OperatorSetID{{Version: RecommendedOpset}}
+	conv := &Model{IRVersion: RecommendedIRVersion, OpsetImport: opset, Graph: &Graph{
+		Name: "conv",
+		Nodes: []*Node{
+			NewNode("Conv", "c", []string{"x", "w", "b"}, []string{"h"}, AttrInts("pads", 1, 1, 1, 1)),
+			NewNode("BatchNormalization", "bn", []string{"h", "s", "b", "b", "s"}, []string{"n"}),
+			NewNode("Relu", "r", []string{"n"}, []string{"a"}),
+			NewNode("MaxPool", "p", []string{"a"}, []string{"q"}, AttrInts("kernel_shape", 2, 2), AttrInts("strides", 2, 2)),
+			NewNode("Flatten", "f", []string{"q"}, []string{"y"}),
+		},
+		Initializer: []*Tensor{
+			NewFloatTensor("w", []int64{2, 1, 3, 3}, []float32{1, 0, -1, 2, 0, -2, 1, 0, -1, 0, 1, 0, 1, -4, 1, 0, 1, 0}),
+			NewFloatTensor("b", []int64{2}, []float32{0.5, -0.5}),
+			NewFloatTensor("s", []int64{2}, []float32{1, 2}),
+		},
+		Inputs:  []*ValueInfo{NewValueInfo("x", Float, []int64{-1, 1, 6, 6}, "N")},
+		Outputs: []*ValueInfo{{Name: "y"}},
+	}}
+	shape := &Model{IRVersion: RecommendedIRVersion, OpsetImport: opset, Graph: &Graph{
+		Name: "shape",
+		Nodes: []*Node{
+			NewNode("Shape", "sh", []string{"x"}, []string{"s"}),
+			NewNode("ConstantOfShape", "cs", []string{"s"}, []string{"z"}, AttrTensor("value", NewFloatTensor("", []int64{1}, []float32{2}))),
+			NewNode("Add", "add", []string{"x", "z"}, []string{"u"}),
+			NewNode("MatMul", "mm", []string{"u", "m"}, []string{"v"}),
+			NewNode("Softmax", "sm", []string{"v"}, []string{"y"}, AttrInt("axis", -1)),
+		},
+		Initializer: []*Tensor{NewFloatTensor("m", []int64{3, 2}, []float32{1, 2, 3, 4, 5, 6})},
+		Inputs:      []*ValueInfo{NewValueInfo("x", Float, []int64{-1, 3}, "N")},
+		Outputs:     []*ValueInfo{{Name: "y"}},
+	}}
+	return []*Model{conv, shape}
+}
+
+// TestFuzzSeedModels checks that the synthetic seeds are valid models, so
+// the fuzzer starts from inputs that reach the executor.
+func TestFuzzSeedModels(t *testing.T) {
+	seeds := fuzzSeedModels()
+	want := []int{18, 2}
+	for i, m := range seeds {
+		plan, err := Compile(m, fuzzLimits)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Graph.Name, err)
+		}
+		in, ok := zeroInputs(plan.Inputs())
+		if !ok {
+			t.Fatalf("%s: inputs not built", m.Graph.Name)
+		}
+		out, err := plan.RunPositional(in...)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Graph.Name, err)
+		}
+		v, _ := out[0].Float64Values()
+		if len(v) != want[i] {
+			t.Errorf("%s: %d outputs, want %d", m.Graph.Name, len(v), want[i])
+		}
+	}
+	// Softmax of (0+2)·m rows: logits 2·(1+3+5)=18 and 2·(2+4+6)=24.
+	plan, _ := Compile(seeds[1])
+	out, err := plan.RunPositional(NewFloatTensor("x", []int64{1, 3}, []float32{0, 0, 0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := out[0].Float32s()
+	if want := 1 / (1 + math.Exp(6)); math.Abs(float64(v[0])-want) > 1e-6 || math.Abs(float64(v[0]+v[1])-1) > 1e-6 {
+		t.Errorf("softmax %v, want [%g, %g]", v, want, 1-want)
+	}
+}
+
+// TestOpArityComplete checks that every executable operator declares its
+// input counts, since Compile rejects operators that do not.
+func TestOpArityComplete(t *testing.T) {
+	for op := range opTable {
+		if _, ok := opArity[op]; !ok {
+			t.Errorf("operator %s has no entry in opArity", op)
+		}
+	}
+	n := NewNode("Flatten", "f", nil, []string{"y"})
+	if err := checkArity(n); err == nil || !strings.Contains(err.Error(), "has 0 inputs, want 1") {
+		t.Errorf("Flatten without inputs: %v", err)
+	}
+	n = NewNode("Sum", "s", []string{"a", "", "b"}, []string{"y"})
+	if err := checkArity(n); err == nil || !strings.Contains(err.Error(), "required input 1") {
+		t.Errorf("Sum with an empty input: %v", err)
+	}
+}

@@ -16,7 +16,7 @@ import (
 	"github.com/fewshot-go/fewshot/fewshot"
 )
 
-// demoFS holds Omniglot evaluation characters (see demo/README.md).
+// demoFS holds Omniglot characters of the Vinyals test split (see demo/README.md).
 //
 //go:embed demo
 var demoFS embed.FS
@@ -53,8 +53,9 @@ func (r demoResult) Accuracy() float64 {
 	return float64(r.Correct) / float64(r.Images)
 }
 
-// demoClasses lists the embedded characters, labelled by alphabet (there is
-// one character per alphabet) and sorted by label.
+// demoClasses lists the embedded characters, labelled "<alphabet>-<NN>"
+// and ordered by character number, then alphabet, so that each round of
+// demoWay classes mixes different alphabets.
 func demoClasses() ([]demoClass, error) {
 	byDir := map[string][]string{}
 	err := fs.WalkDir(demoFS, "demo/omniglot", func(p string, d fs.DirEntry, err error) error {
@@ -69,13 +70,23 @@ func demoClasses() ([]demoClass, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing the demo images: %w", err)
 	}
+	type key struct{ char, alphabet string }
+	keys := map[string]key{}
 	var classes []demoClass
 	for dir, files := range byDir {
-		alphabet := path.Base(path.Dir(dir))
+		k := key{char: strings.TrimPrefix(path.Base(dir), "character"), alphabet: path.Base(path.Dir(dir))}
+		label := k.alphabet + "-" + k.char
+		keys[label] = k
 		sort.Strings(files)
-		classes = append(classes, demoClass{label: alphabet, files: files})
+		classes = append(classes, demoClass{label: label, files: files})
 	}
-	sort.Slice(classes, func(i, j int) bool { return classes[i].label < classes[j].label })
+	sort.Slice(classes, func(i, j int) bool {
+		a, b := keys[classes[i].label], keys[classes[j].label]
+		if a.char != b.char {
+			return a.char < b.char
+		}
+		return a.alphabet < b.alphabet
+	})
 	if len(classes) < demoWay {
 		return nil, fmt.Errorf("the demo holds %d characters, want at least %d", len(classes), demoWay)
 	}

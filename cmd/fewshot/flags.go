@@ -25,12 +25,11 @@ func newFlagSet(env *cmdEnv, name, usage, description, examples string) *flag.Fl
 	return fs
 }
 
-// parseFlags parses args, printing help for -h and turning other parse
-// errors into usage errors.
+// parseFlags parses args and turns parse errors into usage errors. For -h
+// the flag package has already printed the help (fs.Usage).
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
 		return errHelp
 	}
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -64,8 +65,26 @@ func main() {
 	os.Exit(runMain(ctx, &cmdEnv{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
 }
 
+// envDebug names the environment variable that, set to 1, adds the stack
+// trace to the report of an internal error.
+const envDebug = "FEWSHOT_DEBUG"
+
 // runMain dispatches to a command and maps its error to an exit status.
-func runMain(ctx context.Context, env *cmdEnv, args []string) int {
+// A panic in the command's goroutine is a bug in this program: the user
+// gets one line saying so and asking for a report, exit status 1, and the
+// stack trace only when FEWSHOT_DEBUG=1.
+func runMain(ctx context.Context, env *cmdEnv, args []string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(env.stderr, "fewshot: internal error: %v\n"+
+				"This is a bug in fewshot; please report it with the command you ran"+
+				" (run again with %s=1 to include the details).\n", r, envDebug)
+			if os.Getenv(envDebug) == "1" {
+				env.stderr.Write(debug.Stack())
+			}
+			code = 1
+		}
+	}()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(env.stdout)
 		if len(args) == 0 {

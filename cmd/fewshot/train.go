@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fewshot-go/fewshot/engine"
+	"github.com/fewshot-go/fewshot/episode"
+	"github.com/fewshot-go/fewshot/train"
+)
+
+func init() {
+	register(&command{
+		name:    "train",
+		summary: "meta-train a few-shot model (ProtoNet, RelationNet, MAML, L2G, ...)",
+		run:     runTrain,
+	})
+}
+
+const trainExamples = `
+# ProtoNet on Omniglot (Vinyals split), 60-way 5-shot 5-query episodes
+fewshot train --algo proto --data shared/data/omniglot --out runs/proto-omni --episodes 20000
+
+# L2G-ProtoNet on mini-ImageNet, 20-way 5-shot, exact second order
+fewshot train --algo l2g-proto --data shared/data/mini-imagenet --way 20 --out runs/l2g-mini
+
+# continue an interrupted run (same flags plus --resume)
+fewshot train --algo proto --data shared/data/omniglot --out runs/proto-omni --episodes 20000 --resume`
+
+// trainFlags are the parsed flags of the train command.
+type trainFlags struct {
+	algo, data, split, valSplit, testSplit, out, cacheDir, export string
+	way, shot, query                                              int
+	valWay, valShot, valQuery                                     int
+	episodes, valEvery, valEpisodes, testEpisodes                 int
+	logEvery, checkpointEvery, lrDecayEvery                       int
+	lr, lrDecay, clip, innerLR                                    float64
+	innerSteps, metaBatch, hidden, threads                        int
+	seed                                                          uint64
+	resume, firstOrder                                            bool
+}
+
+func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
+	var f trainFlags
+	fl := newFlagSet(env, "train", "--algo NAME --data PATH --out DIR [flags]",
+		"Meta-trains a few-shot classifier on episodes drawn from a dataset. The output folder receives\n"+
+			"checkpoint.fsckpt (latest, for --resume), best.fsckpt (best validation accuracy) and metrics.jsonl.\n"+
+			"Omniglot (a folder with background.zip and evaluation.zip) defaults to the Vinyals splits, 28×28×1\n"+
+			"and 60-way 5-shot 5-query training; other datasets to 84×84×3, splits train/val and 20-way\n"+
+			"(5-way for the relation and MAML learners) 5-shot 15-query training. Validation is 5-way.",
+		trainExamples)
+	fl.StringVar(&f.algo, "algo", "proto", "algorithm: "+strings.Join(train.Algorithms(), ", "))
+	fl.StringVar(&f.data, "data", "", "dataset folder or zip (required; see episode.Load)")
+	fl.StringVar(&f.split, "split", "", `training split (default vinyals-train for Omniglot, else train; "" for a folder of class folders)`)
+	fl.StringVar(&f.valSplit, "val-split", "", `validation split (default vinyals-val for Omniglot, else val; "none" disables)`)
+	fl.StringVar(&f.testSplit, "test-split", "", "if set, evaluate the best model on this split after training")
+	fl.StringVar(&f.out, "out", "", "output folder (required)")
+	fl.StringVar(&f.export, "export", "", "after training, write the best model as an ONNX file here (metric learners only)")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "decoded-image cache folder (default: the user cache folder)")
+	fl.IntVar(&f.way, "way", 0, "classes per training task (default by dataset and algorithm)")
+	fl.IntVar(&f.shot, "shot", 5, "support images per class")
+	fl.IntVar(&f.query, "query", 0, "query images per class in training (default 5 for Omniglot, else 15)")
+	fl.IntVar(&f.valWay, "val-way", 5, "classes per validation and test task")
+	fl.IntVar(&f.valShot, "val-shot", 0, "support images per class in validation and test (default --shot)")
+	fl.IntVar(&f.valQuery, "val-query", 15, "query images per class in validation and test")
+	fl.IntVar(&f.episodes, "episodes", 10000, "total training episodes (steps), including resumed ones")
+	fl.IntVar(&f.valEvery, "val-every", 500, "validate every K episodes (0: only at the end)")
+	fl.IntVar(&f.valEpisodes, "val-episodes", 600, "validation episodes")
+	fl.IntVar(&f.testEpisodes, "test-episodes", 600, "test episodes for --test-split")
+	fl.IntVar(&f.logEvery, "log-every", 10, "write a metrics line every K episodes")
+	fl.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "checkpoint every K episodes (default --val-every)")
+	fl.Float64Var(&f.lr, "lr", 1e-3, "Adam learning rate")
+	fl.Float64Var(&f.lrDecay, "lr-decay", 0.5, "learning-rate factor applied every --lr-decay-every episodes")
+	fl.IntVar(&f.lrDecayEvery, "lr-decay-every", 0, "episodes between learning-rate decays (default 100000 for the relation learners, else 10000)")
+	fl.Float64Var(&f.clip, "clip", 0, "clip the gradient norm to this value (0: off)")
+	fl.Float64Var(&f.innerLR, "inner-lr", 0, "inner-step learning rate of L2G and MAML (default 0.01)")
+	fl.IntVar(&f.innerSteps, "inner-steps", 0, "MAML inner steps (default 5 for maml, 1 for maml-proto/-relation)")
+	fl.IntVar(&f.metaBatch, "meta-batch", 0, "task pairs per L2G step (default 5) or tasks per MAML step (default 4 for maml, else 1)")
+	fl.BoolVar(&f.firstOrder, "first-order", false, "L2G/MAML: detach the inner gradient (first-order approximation)")
+	fl.IntVar(&f.hidden, "hidden", 0, "channels of every convolution (default 64)")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initialisation and of every training episode")
+	fl.IntVar(&f.threads, "threads", 0, "compute threads (default: all CPUs)")
+	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
+	if err := parseFlags(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return usagef("unexpected arguments %q", fl.Args())
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	if f.threads > 0 {
+		engine.SetThreads(f.threads)
+	}
+
+	// An explicitly empty --split (a folder of class folders) is kept.
+	set := map[string]bool{}
+	fl.Visit(func(g *flag.Flag) { set[g.Name] = true })
+	f.applyDefaults(isOmniglotDir(f.data), set)
+	trainSet, err := openSplit(ctx, f.data, f.split, f.cacheDir)
+	if err != nil {
+		return err
+	}
+	var valSet *episode.Decoded
+	if f.valSplit != "none" {
+		if valSet, err = openSplit(ctx, f.data, f.valSplit, f.cacheDir); err != nil {
+			return err
+		}
+	}
+	c, h, w := trainSet.Shape()
+	spec := train.Spec{Algo: f.algo, InChannels: c, Height: h, Width: w, Hidden: f.hidden, InnerLR: f.innerLR,
+		InnerSteps: f.innerSteps, MetaBatch: f.metaBatch, FirstOrder: f.firstOrder, Seed: f.seed}
+	if f.algo == "maml" {
+		spec.Way = f.way
+	}
+	algo, err := train.New(spec)
+	if err != nil {
+		return err
+	}
+	valCfg := episode.Fixed(f.valWay, f.valShot, f.valQuery)
+	opts := train.Options{
+		Train: trainSet, Task: episode.Fixed(f.way, f.shot, f.query), Episodes: f.episodes, Seed: f.seed,
+		LR: f.lr, LRDecay: f.lrDecay, LRDecayEvery: f.lrDecayEvery, ClipNorm: f.clip,
+		Val: valSet, ValTask: valCfg, ValEvery: f.valEvery, ValEpisodes: f.valEpisodes, ValSeed: f.seed,
+		Dir: f.out, Resume: f.resume, CheckpointEvery: f.checkpointEvery, LogEvery: f.logEvery,
+		Progress: env.stderr,
+	}
+	fmt.Fprintf(env.stderr, "training %s on %s (%d classes), %d-way %d-shot %d-query, %d episodes, output %s\n",
+		f.algo, trainSet.Name, trainSet.NumClasses(), f.way, f.shot, f.query, f.episodes, f.out)
+	sum, err := train.Run(ctx, algo, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "trained %s for %d episodes in %.0f s\n", f.algo, sum.Episodes, sum.Seconds)
+	if sum.BestEpisode > 0 {
+		fmt.Fprintf(env.stdout, "best validation accuracy %.2f%% at episode %d (%s)\n", 100*sum.BestVal, sum.BestEpisode, filepath.Join(f.out, train.BestFile))
+	}
+	if f.export == "" && f.testSplit == "" {
+		return nil
+	}
+	best, ckpt, err := loadBest(f.out)
+	if err != nil {
+		return err
+	}
+	if f.export != "" {
+		desc := fmt.Sprintf("%s split %s", trainSet.Name, f.split)
+		if err := train.ExportFile(f.export, best, trainSet.Pre, desc); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "exported the model of episode %d to %s\n", ckpt.Progress.Episode, f.export)
+	}
+	if f.testSplit != "" {
+		return testBest(ctx, env, f, valCfg, best, ckpt)
+	}
+	return nil
+}
+
+// loadBest loads the best checkpoint of the run in dir, or its latest when
+// it was never validated.
+func loadBest(dir string) (train.Algorithm, *train.Checkpoint, error) {
+	ckpt, err := train.LoadCheckpoint(filepath.Join(dir, train.BestFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		ckpt, err = train.LoadCheckpoint(filepath.Join(dir, train.CheckpointFile))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := ckpt.Algorithm()
+	return a, ckpt, err
+}
+
+func (f *trainFlags) validate() error {
+	if f.data == "" {
+		return usagef("--data is required")
+	}
+	if f.out == "" {
+		return usagef("--out is required")
+	}
+	valid := false
+	for _, a := range train.Algorithms() {
+		valid = valid || a == f.algo
+	}
+	if !valid {
+		return usagef("unknown --algo %q (want one of %s)", f.algo, strings.Join(train.Algorithms(), ", "))
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+		min  int
+	}{{"way", f.way, 0}, {"shot", f.shot, 1}, {"query", f.query, 0}, {"val-way", f.valWay, 2}, {"val-shot", f.valShot, 0},
+		{"val-query", f.valQuery, 1}, {"episodes", f.episodes, 1}, {"val-every", f.valEvery, 0}, {"val-episodes", f.valEpisodes, 1},
+		{"test-episodes", f.testEpisodes, 1}, {"log-every", f.logEvery, 1}, {"checkpoint-every", f.checkpointEvery, 0},
+		{"lr-decay-every", f.lrDecayEvery, 0}, {"inner-steps", f.innerSteps, 0}, {"meta-batch", f.metaBatch, 0},
+		{"hidden", f.hidden, 0}, {"threads", f.threads, 0}} {
+		if c.v < c.min {
+			return usagef("--%s %d, want >= %d", c.name, c.v, c.min)
+		}
+	}
+	if f.way == 1 {
+		return usagef("--way 1: a task needs at least 2 classes")
+	}
+	if !(f.lr > 0) || !(f.lrDecay > 0) || f.clip < 0 || f.innerLR < 0 {
+		return usagef("--lr and --lr-decay must be positive, --clip and --inner-lr non-negative")
+	}
+	if f.valSplit == "none" && f.testSplit != "" {
+		return usagef("--test-split needs validation to choose the best model; drop --val-split none")
+	}
+	return nil
+}
+
+// applyDefaults fills in the flags whose defaults depend on the dataset;
+// set holds the names of the flags given on the command line.
+func (f *trainFlags) applyDefaults(omniglot bool, set map[string]bool) {
+	relation := strings.HasSuffix(f.algo, "relation")
+	if f.way == 0 {
+		switch {
+		case omniglot:
+			f.way = 60
+		case relation || strings.HasPrefix(f.algo, "maml"):
+			f.way = 5
+		default:
+			f.way = 20
+		}
+	}
+	if f.query == 0 {
+		f.query = 15
+		if omniglot {
+			f.query = 5
+		}
+	}
+	if f.valShot == 0 {
+		f.valShot = f.shot
+	}
+	if f.lrDecayEvery == 0 {
+		f.lrDecayEvery = 10000
+		if relation {
+			f.lrDecayEvery = 100000
+		}
+	}
+	if !set["split"] {
+		f.split = defaultSplit(omniglot, "train")
+	}
+	if !set["val-split"] {
+		f.valSplit = defaultSplit(omniglot, "val")
+	}
+}
+
+func defaultSplit(omniglot bool, part string) string {
+	if omniglot {
+		return "vinyals-" + part
+	}
+	return part
+}
+
+// openSplit lists and decodes one split of the dataset at path with the
+// dataset's usual preprocessing (see episode.Load).
+func openSplit(ctx context.Context, path, split, cacheDir string) (*episode.Decoded, error) {
+	ds, err := episode.Load(path, split)
+	if err != nil {
+		return nil, err
+	}
+	defer ds.Close()
+	return episode.Decode(ctx, ds, ds.Pre, episode.DecodeOptions{CacheDir: cacheDir})
+}
+
+func isOmniglotDir(p string) bool {
+	for _, z := range []string{"background.zip", "evaluation.zip"} {
+		if st, err := os.Stat(filepath.Join(p, z)); err != nil || !st.Mode().IsRegular() {
+			return false
+		}
+	}
+	return true
+}
+
+// testBest evaluates the best model on the test split and writes the
+// result to test.json in the output folder.
+func testBest(ctx context.Context, env *cmdEnv, f trainFlags, cfg episode.Config, algo train.Algorithm, ckpt *train.Checkpoint) error {
+	testSet, err := openSplit(ctx, f.data, f.testSplit, f.cacheDir)
+	if err != nil {
+		return err
+	}
+	res, err := train.Evaluate(ctx, algo, testSet, cfg, f.testEpisodes, f.seed)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "test %d-way %d-shot on %s: %s\n", f.valWay, f.valShot, f.testSplit, res)
+	out, _ := json.MarshalIndent(map[string]any{
+		"split": f.testSplit, "way": f.valWay, "shot": f.valShot, "query": f.valQuery, "episodes": f.testEpisodes,
+		"checkpoint_episode": ckpt.Progress.Episode, "accuracy": res.Mean, "ci95": res.CI95,
+	}, "", "  ")
+	return os.WriteFile(filepath.Join(f.out, "test.json"), append(out, '\n'), 0o644)
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fewshot-go/fewshot/fewshot"
+	"github.com/fewshot-go/fewshot/internal/testshared"
+	"github.com/fewshot-go/fewshot/train"
+)
+
+// runTrainCmd runs "fewshot train args..." in-process and returns the exit
+// status and both streams.
+func runTrainCmd(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), &cmdEnv{stdout: &out, stderr: &errb}, append([]string{"train"}, args...))
+	return code, out.String(), errb.String()
+}
+
+func TestTrainUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--out", "x"}, "--data is required"},
+		{[]string{"--data", "x"}, "--out is required"},
+		{[]string{"--data", "x", "--out", "y", "--algo", "nope"}, "unknown --algo"},
+		{[]string{"--data", "x", "--out", "y", "--shot", "0"}, "--shot 0"},
+		{[]string{"--data", "x", "--out", "y", "--way", "1"}, "--way 1"},
+		{[]string{"--data", "x", "--out", "y", "--lr", "-1"}, "--lr"},
+		{[]string{"--data", "x", "--out", "y", "--bogus"}, "bogus"},
+		{[]string{"--data", "x", "--out", "y", "extra"}, "unexpected arguments"},
+	} {
+		code, _, stderr := runTrainCmd(c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("train %q: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	if code, stdout, _ := runTrainCmd("-h"); code != 0 || !strings.Contains(stdout, "--algo") {
+		t.Errorf("train -h: exit %d, output %q", code, stdout)
+	}
+}
+
+func TestTrainMissingData(t *testing.T) {
+	code, _, stderr := runTrainCmd("--data", filepath.Join(t.TempDir(), "none"), "--out", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "none") {
+		t.Errorf("exit %d, stderr %q; want 1 and the missing path", code, stderr)
+	}
+}
+
+// TestTrainOmniglot runs a few L2G-ProtoNet episodes on the Vinyals
+// Omniglot split through the command, evaluates on the test split, exports
+// the model and loads it, then resumes the run for one more episode.
+func TestTrainOmniglot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes the Omniglot Vinyals split")
+	}
+	data := testshared.Path(t, "data/omniglot")
+	out := t.TempDir()
+	args := []string{"--algo", "l2g-proto", "--data", data, "--out", out, "--way", "5", "--shot", "1", "--query", "2",
+		"--hidden", "8", "--meta-batch", "1", "--val-every", "2", "--val-episodes", "5", "--val-shot", "1", "--log-every", "1"}
+	code, stdout, stderr := runTrainCmd(append(args, "--episodes", "3", "--test-split", "vinyals-test", "--test-episodes", "5",
+		"--export", filepath.Join(out, "model.onnx"))...)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "best validation accuracy") || !strings.Contains(stdout, "test 5-way 1-shot") {
+		t.Errorf("stdout %q lacks the validation and test results", stdout)
+	}
+	for _, f := range []string{train.CheckpointFile, train.BestFile, train.MetricsFile, "test.json", "model.onnx"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	var res struct{ Accuracy, CI95 float64 }
+	if b, err := os.ReadFile(filepath.Join(out, "test.json")); err != nil || json.Unmarshal(b, &res) != nil || res.Accuracy <= 0 || res.Accuracy > 1 {
+		t.Errorf("test.json: %+v (%v)", res, err)
+	}
+	if _, err := fewshot.LoadModel(filepath.Join(out, "model.onnx")); err != nil {
+		t.Errorf("exported model: %v", err)
+	}
+	if code, _, stderr := runTrainCmd(append(args, "--episodes", "4")...); code != 1 || !strings.Contains(stderr, "resume") {
+		t.Errorf("rerun without --resume: exit %d, stderr %q; want 1 and a hint to resume", code, stderr)
+	}
+	if code, _, stderr := runTrainCmd(append(args, "--episodes", "4", "--resume")...); code != 0 {
+		t.Fatalf("resume: exit %d, stderr %s", code, stderr)
+	}
+	c, err := train.LoadCheckpoint(filepath.Join(out, train.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Progress.Episode != 4 {
+		t.Errorf("resumed checkpoint at episode %d, want 4", c.Progress.Episode)
+	}
+}
+
+// TestTrainFolder trains ProtoNet for two episodes on the fixture folder of
+// class folders (an explicitly empty split) without validation, and checks
+// the metrics log.
+func TestTrainFolder(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runTrainCmd("--algo", "proto", "--data", filepath.Join("..", "..", "testdata", "omniglot"), "--split", "",
+		"--val-split", "none", "--out", out, "--way", "3", "--shot", "1", "--query", "2", "--hidden", "4", "--episodes", "2",
+		"--log-every", "1", "--cache-dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, train.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("metrics log has %d lines, want 2:\n%s", len(lines), b)
+	}
+	var m train.Metrics
+	if err := json.Unmarshal([]byte(lines[1]), &m); err != nil || m.Episode != 2 || !(m.Loss > 0) || m.ValAcc != nil {
+		t.Errorf("last metrics line %s (%v)", lines[1], err)
+	}
+}

@@ -15,8 +15,18 @@ import (
 )
 
 // The built-in Omniglot model classifies 5-way 1-shot tasks of real
-// evaluation-set characters (alphabets it never saw) far above chance.
+// characters it never saw far above chance: each task takes one random
+// character from each of five alphabets whose characters are all in the
+// Vinyals test split (the model trains on the Vinyals train split).
 func TestDefaultModelOmniglot(t *testing.T) {
+	// Alphabets of the evaluation set wholly in the Vinyals test split, with
+	// their character counts (shared/data/omniglot/README.md).
+	testAlphabets := []struct {
+		name  string
+		chars int
+	}{{"Kannada", 41}, {"Keble", 26}, {"Malayalam", 47}, {"Manipuri", 40}, {"Mongolian", 30},
+		{"Old_Church_Slavonic_(Cyrillic)", 45}, {"Oriya", 46}, {"Sylheti", 28}, {"Syriac_(Serto)", 23},
+		{"Tengwar", 25}, {"Tibetan", 42}, {"ULOG", 26}}
 	m := fewshot.DefaultModel()
 	if m.Err() != nil {
 		t.Skipf("no trained default model yet: %v", m.Err())
@@ -66,12 +76,13 @@ func TestDefaultModelOmniglot(t *testing.T) {
 		var sup []fewshot.Example
 		var queries []image.Image
 		var want []string
-		for c := range 5 {
-			char := 1 + rng.IntN(20)
-			label := fmt.Sprintf("%d-%d", c, char)
-			sup = append(sup, fewshot.Example{Label: label, Image: load("Angelic", char, 1)})
+		for _, a := range rng.Perm(len(testAlphabets))[:5] {
+			alphabet := testAlphabets[a]
+			char := 1 + rng.IntN(alphabet.chars)
+			label := fmt.Sprintf("%s-%02d", alphabet.name, char)
+			sup = append(sup, fewshot.Example{Label: label, Image: load(alphabet.name, char, 1)})
 			for d := 2; d <= 4; d++ {
-				queries = append(queries, load("Angelic", char, d))
+				queries = append(queries, load(alphabet.name, char, d))
 				want = append(want, label)
 			}
 		}
@@ -86,8 +97,8 @@ func TestDefaultModelOmniglot(t *testing.T) {
 			}
 		}
 	}
-	// Trained ProtoNets reach ~98% on 5-way 1-shot; chance is 20%.
-	if acc := float64(correct) / float64(total); acc < 0.8 {
-		t.Errorf("accuracy %.2f on %d queries, want >= 0.8", acc, total)
+	// Trained ProtoNets reach ~96-98% on 5-way 1-shot; chance is 20%.
+	if acc := float64(correct) / float64(total); acc < 0.85 {
+		t.Errorf("accuracy %.2f on %d queries, want >= 0.85", acc, total)
 	}
 }

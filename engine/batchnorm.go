@@ -121,18 +121,21 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 	// running-statistics update.
 	mean, invStd, batchVar := make([]float64, c), make([]float64, c), make([]float64, c)
 	forChannels(c, len(xd), func(ch int) {
-		var s float64
-		for i := 0; i < n; i++ {
-			s += sumRun(xd[(i*c+ch)*hw : (i*c+ch+1)*hw])
+		// One pass over sums shifted by a sample of the channel: with the
+		// shift near the mean, the variance keeps the accuracy of centred
+		// values even when the mean is large compared with the spread.
+		var k, s1, s2 float64
+		if m > 0 {
+			k = float64(xd[ch*hw])
 		}
-		mu := s / float64(m)
-		// Two passes: the variance from centred values stays accurate when
-		// the mean is large compared with the spread.
-		var ss float64
 		for i := 0; i < n; i++ {
-			ss += sqDevRun(xd[(i*c+ch)*hw:(i*c+ch+1)*hw], mu)
+			a, b := shiftedSumsRun(xd[(i*c+ch)*hw:(i*c+ch+1)*hw], k)
+			s1 += a
+			s2 += b
 		}
-		v := ss / float64(m)
+		fm := float64(m)
+		mu := k + s1/fm
+		v := max(0, (s2-s1*s1/fm)/fm)
 		is := 1 / math.Sqrt(v+eps)
 		mean[ch], invStd[ch], batchVar[ch] = mu, is, v
 		scale := float64(gd[ch]) * is
@@ -140,10 +143,7 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		sc, sh := T(scale), T(shift)
 		for i := 0; i < n; i++ {
 			o := (i*c + ch) * hw
-			dst := yd[o : o+hw]
-			for j, v := range xd[o : o+hw] {
-				dst[j] = v*sc + sh
-			}
+			scaleShiftRun(yd[o:o+hw], xd[o:o+hw], sc, sh)
 		}
 	})
 	if st != nil && st.Momentum != 0 {
@@ -236,10 +236,7 @@ func bnBackward[T Float](g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx, d
 		b := -k * is * sgx / float64(m)
 		ta, tb, td := T(k), T(b), T(-k*sg/float64(m)-b*mu)
 		channelRuns(n, c, hw, ch, func(o int) {
-			xs, dst := xd[o:o+hw], dx.data[o:o+hw]
-			for j, gv := range gd[o : o+hw] {
-				dst[j] = ta*gv + tb*xs[j] + td
-			}
+			axpbycRun(dx.data[o:o+hw], gd[o:o+hw], xd[o:o+hw], ta, tb, td)
 		})
 	})
 	return dx, dGamma, dBeta, sumG, sumGXhat
@@ -412,10 +409,7 @@ func batchNormInfer[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		sc, sh := T(scale), T(float64(bd[ch])-float64(runMean.data[ch])*scale)
 		for i := 0; i < n; i++ {
 			o := (i*c + ch) * hw
-			dst := out.data[o : o+hw]
-			for j, v := range xd[o : o+hw] {
-				dst[j] = v*sc + sh
-			}
+			scaleShiftRun(out.data[o:o+hw], xd[o:o+hw], sc, sh)
 		}
 	})
 	return record("BatchNorm2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
@@ -443,6 +437,9 @@ func batchNormInfer[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 
 // sumRun returns Σ x.
 func sumRun[T Float](x []T) float64 {
+	if x32, ok := any(x).([]float32); ok {
+		return kernel.Sum32(x32)
+	}
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -457,26 +454,33 @@ func sumRun[T Float](x []T) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// sqDevRun returns Σ (x − mu)².
-func sqDevRun[T Float](x []T, mu float64) float64 {
-	var s0, s1, s2, s3 float64
+// shiftedSumsRun returns Σ (x − k) and Σ (x − k)².
+func shiftedSumsRun[T Float](x []T, k float64) (s1, s2 float64) {
+	if x32, ok := any(x).([]float32); ok {
+		return kernel.ShiftedSums32(x32, k)
+	}
+	var a0, a1, b0, b1 float64
 	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		d0, d1, d2, d3 := float64(x[i])-mu, float64(x[i+1])-mu, float64(x[i+2])-mu, float64(x[i+3])-mu
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
+	for ; i+2 <= len(x); i += 2 {
+		d0, d1 := float64(x[i])-k, float64(x[i+1])-k
+		a0 += d0
+		a1 += d1
+		b0 += d0 * d0
+		b1 += d1 * d1
 	}
 	for ; i < len(x); i++ {
-		d := float64(x[i]) - mu
-		s0 += d * d
+		d := float64(x[i]) - k
+		a0 += d
+		b0 += d * d
 	}
-	return (s0 + s1) + (s2 + s3)
+	return a0 + a1, b0 + b1
 }
 
 // gradSumsRun returns Σ g and Σ g·(x − mu) over equal-length runs.
 func gradSumsRun[T Float](g, x []T, mu float64) (sg, sgx float64) {
+	if g32, ok := any(g).([]float32); ok {
+		return kernel.GradSums32(g32, any(x).([]float32), mu)
+	}
 	x = x[:len(g)]
 	var a0, a1, b0, b1 float64
 	i := 0
@@ -492,4 +496,28 @@ func gradSumsRun[T Float](g, x []T, mu float64) (sg, sgx float64) {
 		b0 += float64(g[i]) * (float64(x[i]) - mu)
 	}
 	return a0 + a1, b0 + b1
+}
+
+// scaleShiftRun sets dst = x·a + b over equal-length runs.
+func scaleShiftRun[T Float](dst, x []T, a, b T) {
+	if d32, ok := any(dst).([]float32); ok {
+		kernel.ScaleShift32(d32, any(x).([]float32), float32(a), float32(b))
+		return
+	}
+	x = x[:len(dst)]
+	for j, v := range x {
+		dst[j] = v*a + b
+	}
+}
+
+// axpbycRun sets dst = a·g + b·x + c over equal-length runs.
+func axpbycRun[T Float](dst, g, x []T, a, b, c T) {
+	if d32, ok := any(dst).([]float32); ok {
+		kernel.Axpbyc32(d32, any(g).([]float32), any(x).([]float32), float32(a), float32(b), float32(c))
+		return
+	}
+	g, x = g[:len(dst)], x[:len(dst)]
+	for j, v := range g {
+		dst[j] = a*v + b*x[j] + c
+	}
 }

@@ -50,7 +50,7 @@ func TestBatchNorm2DTrainingValuesAndRunningStats(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 1))
 	x := randT(rng, 3, 4, 2, 3)
 	for i := range x.Data() {
-		x.Data()[i] = 5 + 2*x.Data()[i] // a large mean tests the two-pass variance
+		x.Data()[i] = 5 + 2*x.Data()[i] // a large mean tests the variance's accuracy
 	}
 	gamma, beta := randT(rng, 4), randT(rng, 4)
 	st := engine.NewBNState[float64](4)
@@ -276,4 +276,23 @@ func BenchmarkBatchNorm2D(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestBatchNorm2DFloat32LargeMean normalises float32 data whose mean is
+// 10⁴ times its spread (the sums run on the vector path) and compares with
+// float64 arithmetic on the same values: the one-pass statistics must not
+// lose the variance to cancellation.
+func TestBatchNorm2DFloat32LargeMean(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 9))
+	x := randT(rng, 4, 3, 6, 7)
+	for i := range x.Data() {
+		x.Data()[i] = 1e4 + x.Data()[i]
+	}
+	x32 := engine.Convert[float32](x)
+	x64 := engine.Convert[float64](x32) // the same, rounded, values
+	gamma, beta := randT(rng, 3), randT(rng, 3)
+	y := engine.BatchNorm2D(engine.Const(x32), engine.Const(engine.Convert[float32](gamma)),
+		engine.Const(engine.Convert[float32](beta)), nil, true)
+	want, _, _ := naiveBatchNorm(x64, gamma, beta, nil, nil, engine.DefaultBNEps)
+	assertTensorsClose(t, "float32 BatchNorm2D, mean 1e4", engine.Convert[float64](y.Value()), want, 2e-3)
 }

@@ -90,7 +90,7 @@ func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
 			res[1] = Conv2DGradWeight(in[0], g, in[1].Shape(), p)
 		}
 		if len(in) > 2 && need[2] {
-			res[2] = SumAxes(g, []int{0, 2, 3}, false)
+			res[2] = convBiasGrad(g)
 		}
 		return res
 	}, inputs...)
@@ -145,4 +145,29 @@ func checkConvOut(op string, s kernel.ConvShape, g []int) {
 	if want := []int{s.N, s.K, s.OutH(), s.OutW()}; !sameShape(g, want) {
 		panic(fmt.Sprintf("engine.%s: output gradient of shape %v, the convolution's output has shape %v", op, g, want))
 	}
+}
+
+// convBiasGrad sums the output gradient g ([N,K,OH,OW]) over all axes but
+// the channels: the bias gradient. Recorded for a higher derivative it is
+// SumAxes; otherwise one vector reduction per plane, the first layer's
+// gradient being the largest tensor of a training step.
+func convBiasGrad[T Float](g *Var[T]) *Var[T] {
+	if g.tracked {
+		return SumAxes(g, []int{0, 2, 3}, false)
+	}
+	sh := g.Shape()
+	n, k, hw := sh[0], sh[1], sh[2]*sh[3]
+	sums := make([]float64, k)
+	gd := g.value.data
+	for i := 0; i < n; i++ {
+		for c := range sums {
+			o := (i*k + c) * hw
+			sums[c] += sumRun(gd[o : o+hw])
+		}
+	}
+	out := New[T](k)
+	for c, v := range sums {
+		out.data[c] = T(v)
+	}
+	return Const(out)
 }

@@ -1,6 +1,10 @@
 package engine
 
-import "math"
+import (
+	"math"
+
+	"github.com/fewshot-go/fewshot/internal/kernel"
+)
 
 // mapTensor returns f applied to every element of x.
 func mapTensor[T Float](x *Tensor[T], f func(T) T) *Tensor[T] {
@@ -106,6 +110,10 @@ func leakyGrad[T Float](g, x *Var[T], slope T) *Var[T] {
 func leakyKernel[T Float](z, v, x []T, slope T) {
 	switch zz := any(z).(type) {
 	case []float32:
+		if slope == 0 {
+			kernel.MaskPositive32(zz, any(v).([]float32), any(x).([]float32))
+			return
+		}
 		leaky32(zz, any(v).([]float32), any(x).([]float32), float32(slope))
 	case []float64:
 		leaky64(zz, any(v).([]float64), any(x).([]float64), float64(slope))

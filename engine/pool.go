@@ -76,7 +76,7 @@ func MaxPool2D[T Float](x *Var[T], p PoolParams) *Var[T] {
 // argmax selected, giving a tensor of the pooled input's shape.
 func maxPoolScatter[T Float](g *Var[T], s kernel.PoolShape, argmax []int32) *Var[T] {
 	out := New[T](s.N, s.C, s.H, s.W)
-	kernel.MaxPoolScatter(s, g.value.data, argmax, out.data)
+	kernel.MaxPoolScatterAdd(s, g.value.data, argmax, out.data) // out is new, so zero
 	return record("MaxPoolScatter", out, func(gg, _ *Var[T], _ []*Var[T], _ []bool) []*Var[T] {
 		return []*Var[T]{maxPoolGather(gg, s, argmax)}
 	}, g)

@@ -303,11 +303,15 @@ func convPool2x2(rc *runCtx, geo, pg *geometry, n, ch, k, groups int, x, w, bias
 	poolSize := k * shapeSize(pg.out)
 	tmp := getF32(chunk * convSize)
 	defer putF32(tmp)
+	// The kernel's pooling has a vector path for this window; the argmax
+	// it also writes is not needed here.
+	argmax := make([]int32, chunk*poolSize)
 	y := out.f32()
 	for b := 0; b < n; b += chunk {
 		nb := min(chunk, n-b)
 		convT(geo, nb, ch, k, groups, x[b*inSize:(b+nb)*inSize], w, bias, tmp.f[:nb*convSize])
-		maxPool2x2(tmp.f, y[b*poolSize:(b+nb)*poolSize], nb*k, geo.out[0], geo.out[1], pg.out[0], pg.out[1])
+		ps := kernel.PoolShape{N: nb, C: k, H: geo.out[0], W: geo.out[1], KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+		kernel.MaxPool2D(ps, tmp.f[:nb*convSize], y[b*poolSize:(b+nb)*poolSize], argmax)
 	}
 	if relu {
 		reluF32(y, y)

@@ -205,3 +205,48 @@ func BenchmarkMicroKernel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConv4Omniglot times each convolution of Conv-4 on a 60-way
+// 5-shot 5-query Omniglot episode (600 images of 28×28×1) on one thread,
+// forward and both backward passes: the shapes of ProtoNet training, where
+// the small planes (7×7, 3×3) make per-image products inefficient.
+func BenchmarkConv4Omniglot(b *testing.B) {
+	const batch = 600
+	rng := rand.New(rand.NewPCG(3, 3))
+	prev := SetThreads(1)
+	defer SetThreads(prev)
+	c, hw := 1, 28
+	for i := range 4 {
+		s := ConvShape{N: batch, C: c, H: hw, W: hw, K: 64, R: 3, S: 3,
+			PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
+		x := randSlice[float32](rng, batch*c*hw*hw)
+		w := randSlice[float32](rng, 64*c*9)
+		dy := randSlice[float32](rng, batch*64*hw*hw)
+		y := make([]float32, len(dy))
+		dw := make([]float32, len(w))
+		b.Run(fmt.Sprintf("L%d/forward", i+1), func(b *testing.B) {
+			fm := startFlops(b, convFlops(s))
+			for b.Loop() {
+				Conv2D(s, x, w, nil, y)
+			}
+			fm.stop()
+		})
+		if i > 0 { // training never needs the input gradient of the first layer
+			b.Run(fmt.Sprintf("L%d/backdata", i+1), func(b *testing.B) {
+				fm := startFlops(b, convFlops(s))
+				for b.Loop() {
+					Conv2DBackwardData(s, dy, w, x)
+				}
+				fm.stop()
+			})
+		}
+		b.Run(fmt.Sprintf("L%d/backfilter", i+1), func(b *testing.B) {
+			fm := startFlops(b, convFlops(s))
+			for b.Loop() {
+				Conv2DBackwardFilter(s, x, dy, dw)
+			}
+			fm.stop()
+		})
+		c, hw = 64, hw/2
+	}
+}

@@ -244,20 +244,27 @@ func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 	outer, inner := batchSplit(g.N, Threads())
 	if g.strH == 1 && g.strW == 1 {
 		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
+		imgs := s1Images(&sg, g.N)
+		sg.setImages(imgs, g.xLen, g.yLen)
+		batches := (g.N + imgs - 1) / imgs
+		outer, inner := batchSplit(batches, Threads())
 		pres := prepackGroups(uk, g, w, g.kg, g.crs)
 		defer releaseGroups(pres)
-		parallelFor(outer, g.N, func(n, _ int) {
-			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.ldt)
-			defer putScratch(sp)
-			p, tmp := buf[:sg.i*sg.plane], buf[sg.i*sg.plane:]
+		pLen := sg.i * sg.imgs * sg.plane
+		bufs := newBatchBufs[E](outer, pLen+sg.o*sg.ldt)
+		defer bufs.release()
+		parallelFor(outer, batches, func(bi, worker int) {
+			buf, zeroed := bufs.get(worker)
+			p, tmp := buf[:pLen], buf[pLen:]
+			n0 := bi * imgs
 			for grp := 0; grp < g.groups; grp++ {
 				var b []E
 				if bias != nil {
 					b = bias[grp*g.kg : (grp+1)*g.kg]
 				}
 				s1Forward(uk, &sg, w[grp*g.wGroupLen:(grp+1)*g.wGroupLen], pres.packed[grp],
-					x[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw], b,
-					y[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw], p, tmp, inner)
+					x[n0*g.xLen+grp*g.cg*g.hw:], b, y[n0*g.yLen+grp*g.kg*g.ohw:], p, tmp,
+					min(imgs, g.N-n0), zeroed || grp > 0, inner)
 			}
 		})
 		return
@@ -327,16 +334,23 @@ func conv2DBackwardData[E float32 | float64](g *convGeom, dy, w, dx []E) {
 		}
 		sg := newS1Geom(g.kg, g.cg, g.R, g.S, g.dilH, g.dilW, g.oh, g.ow, g.H, g.W,
 			(g.R-1)*g.dilH-g.PadTop, (g.S-1)*g.dilW-g.PadLeft)
+		imgs := s1Images(&sg, g.N)
+		sg.setImages(imgs, g.yLen, g.xLen)
+		batches := (g.N + imgs - 1) / imgs
+		outer, inner := batchSplit(batches, Threads())
 		pres := prepackGroups(uk, g, wt, g.cg, g.kg*rs)
 		defer releaseGroups(pres)
-		parallelFor(outer, g.N, func(n, _ int) {
-			sp, buf := getScratch[E](sg.i*sg.plane + sg.o*sg.ldt)
-			defer putScratch(sp)
-			p, tmp := buf[:sg.i*sg.plane], buf[sg.i*sg.plane:]
+		pLen := sg.i * sg.imgs * sg.plane
+		bufs := newBatchBufs[E](outer, pLen+sg.o*sg.ldt)
+		defer bufs.release()
+		parallelFor(outer, batches, func(bi, worker int) {
+			buf, zeroed := bufs.get(worker)
+			p, tmp := buf[:pLen], buf[pLen:]
+			n0 := bi * imgs
 			for grp := 0; grp < g.groups; grp++ {
 				s1Forward(uk, &sg, wt[grp*g.wGroupLen:(grp+1)*g.wGroupLen], pres.packed[grp],
-					dy[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw], nil,
-					dx[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw], p, tmp, inner)
+					dy[n0*g.yLen+grp*g.kg*g.ohw:], nil, dx[n0*g.xLen+grp*g.cg*g.hw:], p, tmp,
+					min(imgs, g.N-n0), zeroed || grp > 0, inner)
 			}
 		})
 		return
@@ -390,16 +404,22 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 		}
 		return partial[(worker-1)*wLen : worker*wLen]
 	}
-	if g.strH == 1 && g.strW == 1 {
+	if g.strH == 1 && g.strW == 1 && is32[E]() && g.crs <= fewTaps {
 		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
+		s1FilterFewTaps(&sg, g, as[float32](x), as[float32](dy), outer, func(worker int) []float32 {
+			return as[float32](acc(worker))
+		})
+	} else if g.strH == 1 && g.strW == 1 {
+		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
+		bufs := newBatchBufs[E](outer, sg.i*sg.plane)
+		defer bufs.release()
 		parallelFor(outer, g.N, func(n, worker int) {
-			sp, p := getScratch[E](sg.i * sg.plane)
-			defer putScratch(sp)
+			p, zeroed := bufs.get(worker)
 			a := acc(worker)
 			for grp := 0; grp < g.groups; grp++ {
 				s1Filter(uk, &sg, x[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw],
 					dy[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw],
-					a[grp*g.wGroupLen:(grp+1)*g.wGroupLen], p, inner)
+					a[grp*g.wGroupLen:(grp+1)*g.wGroupLen], p, zeroed || grp > 0, inner)
 			}
 		})
 	} else {

@@ -16,6 +16,13 @@ import "math"
 
 // s1Geom is one stride-1 correlation: out[o, y, x] = sum over i, r, s of
 // wt[o, i, r, s] * in[i, y + r*dh - padT, x + s*dw - padL], zero outside in.
+//
+// Several images can share one product when their planes are too small to
+// fill register tiles (7×7 and 3×3 in Conv-4 on Omniglot): P then holds, per
+// channel, imgs padded planes one after another, and the columns of image m
+// follow those of image m−1 at a distance of one plane. Each image's taps
+// stay inside its own plane, so the plane's last (r−1)*dh rows are junk
+// columns like the row ends.
 type s1Geom struct {
 	i, o, r, s  int // input and output channels, kernel size
 	dh, dw      int
@@ -23,43 +30,111 @@ type s1Geom struct {
 	hout, wout  int
 	padT, padL  int // may be negative: the input is then cropped
 	hp, wp      int // padded plane
-	cols        int // (hout-1)*wp + wout: GEMM columns incl. junk
-	ldt         int // cols rounded up to 16: row stride of scratch matrices
+	cols        int // (hout-1)*wp + wout: GEMM columns of one image incl. junk
+	ldt         int // columns of imgs images rounded up to 16: row stride of scratch matrices
 	plane, taps int // hp*wp, r*s
+	// imgs is the number of images per product; inStride and outStride
+	// are the distances between consecutive images in in and out.
+	imgs, inStride, outStride int
+	// offs[q] is off(q), tabulated: packing asks for it once per packed
+	// row, and the divisions would otherwise cost as much as the copy.
+	offs []int
 }
 
 func newS1Geom(i, o, r, s, dh, dw, hin, win, hout, wout, padT, padL int) s1Geom {
 	g := s1Geom{i: i, o: o, r: r, s: s, dh: dh, dw: dw, hin: hin, win: win, hout: hout, wout: wout, padT: padT, padL: padL}
 	g.hp, g.wp = hout+(r-1)*dh, wout+(s-1)*dw
 	g.cols = (hout-1)*g.wp + wout
-	g.ldt = (g.cols + 15) &^ 15 // whole 64-byte lines per row
 	g.plane, g.taps = g.hp*g.wp, r*s
+	g.setImages(1, 0, 0)
 	return g
 }
 
-// off is the offset in P of patch row q = (i, r, s).
-func (g *s1Geom) off(q int) int {
-	i, t := q/g.taps, q%g.taps
-	return i*g.plane + (t/g.s)*g.dh*g.wp + (t%g.s)*g.dw
+// setImages lays P out for imgs images per product.
+func (g *s1Geom) setImages(imgs, inStride, outStride int) {
+	g.imgs, g.inStride, g.outStride = imgs, inStride, outStride
+	g.ldt = (g.batchCols(imgs) + 15) &^ 15 // whole 64-byte lines per row
+	g.offs = make([]int, 0, g.i*g.taps)
+	for c := 0; c < g.i; c++ {
+		for y := 0; y < g.r; y++ {
+			for x := 0; x < g.s; x++ {
+				g.offs = append(g.offs, c*imgs*g.plane+y*g.dh*g.wp+x*g.dw)
+			}
+		}
+	}
 }
 
-// padPlanes copies g.i planes of in (hin×win each) into p (hp×wp each) at
-// offset (padT, padL), zero-filling the rest.
-func padPlanes[E float32 | float64](g *s1Geom, in, p []E) {
+// batchCols is the number of product columns for n images.
+func (g *s1Geom) batchCols(n int) int { return (n-1)*g.plane + g.cols }
+
+// s1Images is the number of images a product should cover for a batch of
+// n: one, unless the planes are small and the junk-column route is taken.
+// Then enough images share a product to give it about a thousand columns,
+// which keeps the partial register tiles and per-product costs rare.
+func s1Images(g *s1Geom, n int) int {
+	if g.i*g.taps <= g.o || g.plane >= 128 {
+		return 1
+	}
+	return max(1, min(n, 1024/g.plane))
+}
+
+// off is the offset in P of patch row q = (i, r, s).
+func (g *s1Geom) off(q int) int { return g.offs[q] }
+
+// padPlanes copies g.i planes of each of n images of in (hin×win each,
+// images g.inStride apart) into p (hp×wp each) at offset (padT, padL). The
+// border is zero-filled unless zeroed says that p already holds this
+// geometry's border: the copy writes the same positions for every batch,
+// so a buffer kept across a batch is cleared only once.
+func padPlanes[E float32 | float64](g *s1Geom, in, p []E, n int, zeroed bool) {
+	if !zeroed {
+		clear(p[:g.i*g.imgs*g.plane])
+	}
 	x0, x1 := max(0, -g.padL), min(g.win, g.wp-g.padL) // source columns kept
+	y0, y1 := max(0, -g.padT), min(g.hin, g.hp-g.padT) // source rows kept
+	if x0 >= x1 || y0 >= y1 {
+		return
+	}
+	w := x1 - x0
 	for i := 0; i < g.i; i++ {
-		src := in[i*g.hin*g.win : (i+1)*g.hin*g.win]
-		dst := p[i*g.plane : (i+1)*g.plane]
-		for y := 0; y < g.hp; y++ {
-			row := dst[y*g.wp : (y+1)*g.wp]
-			sy := y - g.padT
-			if sy < 0 || sy >= g.hin || x0 >= x1 {
-				clear(row)
-				continue
+		for m := 0; m < n; m++ {
+			src := in[m*g.inStride+i*g.hin*g.win : m*g.inStride+(i+1)*g.hin*g.win]
+			pl := (i*g.imgs + m) * g.plane
+			dst := p[pl+(y0+g.padT)*g.wp+x0+g.padL : pl+g.plane]
+			for sy := y0; sy < y1; sy++ {
+				copy(dst[:w], src[sy*g.win+x0:sy*g.win+x1])
+				dst = dst[min(g.wp, len(dst)):]
 			}
-			clear(row[:x0+g.padL])
-			copy(row[x0+g.padL:], src[sy*g.win+x0:sy*g.win+x1])
-			clear(row[x1+g.padL:])
+		}
+	}
+}
+
+// batchBufs gives each worker of a batch loop one scratch buffer for the
+// whole batch, so that padded planes keep their zero border between images.
+type batchBufs[E float32 | float64] struct {
+	n    int
+	sps  []*scratch
+	bufs [][]E
+}
+
+func newBatchBufs[E float32 | float64](workers, n int) *batchBufs[E] {
+	return &batchBufs[E]{n: n, sps: make([]*scratch, workers), bufs: make([][]E, workers)}
+}
+
+// get returns worker's buffer and whether it was used before (and so holds
+// the zero border of the padded planes at its start).
+func (b *batchBufs[E]) get(worker int) (buf []E, used bool) {
+	if b.sps[worker] != nil {
+		return b.bufs[worker], true
+	}
+	b.sps[worker], b.bufs[worker] = getScratch[E](b.n)
+	return b.bufs[worker], false
+}
+
+func (b *batchBufs[E]) release() {
+	for _, sp := range b.sps {
+		if sp != nil {
+			putScratch(sp)
 		}
 	}
 }
@@ -152,13 +227,15 @@ func (s *denseShiftSourceT[E]) pack(dst []E, uk *microKernel[E], p0, kc, j0, nc 
 	}
 }
 
-// s1Forward computes out (o×hout×wout) = correlation of in with wt
-// (o × i*r*s), plus bias if not nil, overwriting out. p and tmp are scratch
-// of g.i*g.plane and g.o*g.ldt elements.
+// s1Forward computes out (o×hout×wout per image) = correlation of in with
+// wt (o × i*r*s), plus bias if not nil, overwriting out, for n images (at
+// most g.imgs; more than one only on the junk-column route). p and tmp are
+// scratch of g.i*g.imgs*g.plane and g.o*g.ldt elements; zeroed reports that
+// p holds the zero border of this geometry from an earlier call.
 //
 // pre is wt packed by prepackA, or nil.
-func s1Forward[E float32 | float64](uk *microKernel[E], g *s1Geom, wt, pre, in, bias, out, p, tmp []E, nt int) {
-	padPlanes(g, in, p)
+func s1Forward[E float32 | float64](uk *microKernel[E], g *s1Geom, wt, pre, in, bias, out, p, tmp []E, n int, zeroed bool, nt int) {
+	padPlanes(g, in, p, n, zeroed)
 	hw := g.hout * g.wout
 	if g.i*g.taps <= g.o {
 		// Few taps per output (an RGB first layer): copying the junk-free
@@ -185,39 +262,54 @@ func s1Forward[E float32 | float64](uk *microKernel[E], g *s1Geom, wt, pre, in, 
 	// Each finished column block of tmp is copied out while it is still in
 	// cache, dropping the junk columns and adding the bias.
 	compact := func(i0, i1, j0, j1 int) {
-		for o := i0; o < i1; o++ {
-			var b E
-			if bias != nil {
-				b = bias[o]
-			}
-			t := tmp[o*g.ldt : o*g.ldt+g.cols]
-			dst := out[o*hw : (o+1)*hw]
-			for j := j0; j < j1; {
-				y, x := j/g.wp, j%g.wp
-				end := min(j1, y*g.wp+g.wp)
-				if x < g.wout {
-					seg := t[j:min(end, y*g.wp+g.wout)]
-					d := dst[y*g.wout+x : y*g.wout+x+len(seg)]
-					if b == 0 {
-						copy(d, seg)
-					} else {
-						for i, v := range seg {
-							d[i] = v + b
+		// Walk the padded rows that overlap [j0, j1) once; each kept
+		// segment (a plane row, short) is then moved for all output
+		// channels in one call, or by plain loops for float64.
+		m, r := j0/g.plane, j0%g.plane
+		y, x := r/g.wp, r%g.wp
+		for j := j0; j < j1; {
+			rowEnd := j - x + g.wp
+			if y < g.hout && x < g.wout {
+				n := min(j1, rowEnd-(g.wp-g.wout)) - j
+				at := m*g.outStride + y*g.wout + x
+				if is32[E]() {
+					var b []float32
+					if bias != nil {
+						b = as[float32](bias[i0:i1])
+					}
+					copyRows(as[float32](out[at+i0*hw:]), as[float32](tmp[i0*g.ldt+j:]), n, i1-i0, hw, g.ldt, b)
+				} else {
+					for o := i0; o < i1; o++ {
+						seg := tmp[o*g.ldt+j : o*g.ldt+j+n]
+						d := out[at+o*hw : at+o*hw+n]
+						if bias == nil || bias[o] == 0 {
+							for i, v := range seg {
+								d[i] = v
+							}
+						} else {
+							b := bias[o]
+							for i, v := range seg {
+								d[i] = v + b
+							}
 						}
 					}
 				}
-				j = end
+			}
+			j, x = rowEnd, 0
+			if y++; y == g.hp {
+				y, m = 0, m+1
 			}
 		}
 	}
-	gemmDriver(uk, false, g.o, g.cols, g.i*g.taps, 1, wt, g.i*g.taps, pre, &src, 0, tmp, g.ldt, nt, compact)
+	gemmDriver(uk, false, g.o, g.batchCols(n), g.i*g.taps, 1, wt, g.i*g.taps, pre, &src, 0, tmp, g.ldt, nt, compact)
 }
 
 // s1Filter adds to dw (o × i*r*s) the filter gradient for one image: in is
 // the layer input, dy the output gradient (o×hout×wout), the product's left
-// operand as it is. p is scratch of g.i*g.plane elements.
-func s1Filter[E float32 | float64](uk *microKernel[E], g *s1Geom, in, dy, dw, p []E, nt int) {
-	padPlanes(g, in, p)
+// operand as it is. p is scratch of g.i*g.plane elements, with zeroed as
+// for s1Forward.
+func s1Filter[E float32 | float64](uk *microKernel[E], g *s1Geom, in, dy, dw, p []E, zeroed bool, nt int) {
+	padPlanes(g, in, p, 1, zeroed)
 	hw := g.hout * g.wout
 	src := denseShiftSourceT[E]{g: g, p: p}
 	gemmDriver(uk, false, g.o, g.i*g.taps, hw, 1, dy, hw, nil, &src, 1, dw, g.i*g.taps, nt, nil)
@@ -228,4 +320,48 @@ func b2i(v bool) int {
 		return 1
 	}
 	return 0
+}
+
+// fewTaps is the largest C/Groups*R*S for which the float32 filter gradient
+// of a stride-1 convolution skips the GEMM (a one-channel first layer has
+// 9 taps). With so few columns the product would mostly pack and transpose
+// dy; dot products of each dy row with shifted rows of the padded input
+// read it in place. Each of those loads two operands per multiply-add, so
+// from about 27 taps (an RGB first layer) the GEMM is faster again.
+const fewTaps = 16
+
+// s1FilterFewTaps adds the filter gradient of every image to the partial
+// sums acc(worker), using outer batch workers. Per image, dy is copied into
+// the junk-column layout (zero in the junk columns, rows padded to a
+// multiple of 64 elements), so that tap q's contribution to output channel
+// o is the dot product of row o with P shifted by off(q).
+func s1FilterFewTaps(sg *s1Geom, g *convGeom, x, dy []float32, outer int, acc func(worker int) []float32) {
+	ld := (sg.cols + 63) &^ 63
+	// P needs ld−cols readable elements past the last tap's row (zero).
+	pLen := sg.i*sg.plane + ld
+	bufs := newBatchBufs[float32](outer, pLen+sg.o*ld)
+	defer bufs.release()
+	hw := sg.hout * sg.wout
+	parallelFor(outer, g.N, func(n, worker int) {
+		buf, used := bufs.get(worker)
+		if !used {
+			// The junk columns of dy and the border of P are the same
+			// for every image and group: cleared once, never written.
+			clear(buf)
+		}
+		p, dyj := buf[:pLen], buf[pLen:]
+		a := acc(worker)
+		for grp := 0; grp < g.groups; grp++ {
+			padPlanes(sg, x[n*g.xLen+grp*g.cg*g.hw:], p, 1, true)
+			dyg := dy[n*g.yLen+grp*g.kg*g.ohw:]
+			for o := 0; o < sg.o; o++ {
+				row := dyj[o*ld : (o+1)*ld]
+				src := dyg[o*hw : (o+1)*hw]
+				for y := 0; y < sg.hout; y++ {
+					copy(row[y*sg.wp:y*sg.wp+sg.wout], src[y*sg.wout:(y+1)*sg.wout])
+				}
+				dotShifts(row, p, sg.offs, a[grp*g.wGroupLen+o*g.crs:grp*g.wGroupLen+(o+1)*g.crs])
+			}
+		}
+	})
 }

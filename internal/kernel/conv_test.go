@@ -94,6 +94,12 @@ func convShapes(short bool) []ConvShape {
 		{N: 2, C: 2, H: 9, W: 50, K: 20, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 		{N: 1, C: 1, H: 10, W: 5, K: 12, R: 2, S: 2, PadTop: 1, DilW: 2},
 		{N: 2, C: 12, H: 6, W: 6, K: 1, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, // same, input gradient
+		// Small planes: several images share one product, the last batch
+		// partial; with groups, and with padding that crops in the input
+		// gradient.
+		{N: 45, C: 16, H: 5, W: 5, K: 8, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 13, C: 8, H: 3, W: 4, K: 8, R: 3, S: 3, Groups: 2, PadTop: 1, PadLeft: 2, PadRight: 1},
+		{N: 30, C: 9, H: 4, W: 4, K: 9, R: 3, S: 3, PadTop: 3, PadLeft: 2, PadRight: 1, DilW: 2},
 	}
 	if !short {
 		ss = append(ss, ConvShape{N: 3, C: 32, H: 21, W: 21, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1})

@@ -12,11 +12,14 @@
 //
 // Convolutions with unit stride are implicit GEMMs: the input is padded once
 // per image and the patch matrix is never built, because each of its rows is
-// a contiguous run of the padded input (see conv_s1.go). The input gradient
-// of a unit-stride convolution is itself such a correlation, and the filter
-// gradient packs the transposed patch matrix with vector gathers. Other
-// strides use an explicit im2col/col2im per image. 2×2 stride-2 max pooling,
-// the common case, has an AVX-512 path.
+// a contiguous run of the padded input (see conv_s1.go); images with small
+// planes share one product. The input gradient of a unit-stride convolution
+// is itself such a correlation, and the filter gradient packs the
+// transposed patch matrix with vector gathers, or, for a layer with very few
+// taps, takes dot products with shifted input rows. Other strides use an
+// explicit im2col/col2im per image. 2×2 stride-2 max pooling, the common
+// case, and the float32 element-wise loops of batch normalisation and ReLU
+// have AVX-512 paths.
 //
 // Work is spread over Threads() goroutines when a problem is large enough.
 // Kernels never nest parallel regions: an operation that is parallel over the

@@ -213,13 +213,28 @@ func b2u(v bool) uint8 {
 //
 // MaxPoolScatter panics if p is invalid or a slice is too short for p.
 func MaxPoolScatter[T Float](p PoolShape, dy []T, argmax []int32, dx []T) {
-	g := p.geom("MaxPoolScatter")
-	need("MaxPoolScatter", "dy", len(dy), g.planes*g.ohw)
-	need("MaxPoolScatter", "argmax", len(argmax), g.planes*g.ohw)
-	need("MaxPoolScatter", "dx", len(dx), g.planes*g.hw)
+	maxPoolScatter("MaxPoolScatter", p, dy, argmax, dx, true)
+}
+
+// MaxPoolScatterAdd is MaxPoolScatter without the zeroing: it adds the
+// routed gradients to dx as it is. Callers whose dx is freshly allocated,
+// and so already zero, save a pass over it.
+//
+// MaxPoolScatterAdd panics if p is invalid or a slice is too short for p.
+func MaxPoolScatterAdd[T Float](p PoolShape, dy []T, argmax []int32, dx []T) {
+	maxPoolScatter("MaxPoolScatterAdd", p, dy, argmax, dx, false)
+}
+
+func maxPoolScatter[T Float](fn string, p PoolShape, dy []T, argmax []int32, dx []T, zero bool) {
+	g := p.geom(fn)
+	need(fn, "dy", len(dy), g.planes*g.ohw)
+	need(fn, "argmax", len(argmax), g.planes*g.ohw)
+	need(fn, "dx", len(dx), g.planes*g.hw)
 	forPlanes(g.planes, g.hw+g.ohw, func(pl int) {
 		dxp := dx[pl*g.hw : (pl+1)*g.hw]
-		clear(dxp)
+		if zero {
+			clear(dxp)
+		}
 		ap := argmax[pl*g.ohw : (pl+1)*g.ohw]
 		for i, v := range dy[pl*g.ohw : (pl+1)*g.ohw] {
 			if a := ap[i]; a >= 0 {

@@ -102,6 +102,14 @@ func TestPool(t *testing.T) {
 				dx := randSlice[float64](rng, len(x))
 				sc := make([]float64, len(x))
 				MaxPoolScatter(p, dy, wantArg, sc)
+				// The adding form on a filled dx gives that plus the same.
+				acc := randSlice[float64](rng, len(x))
+				sum := append([]float64(nil), acc...)
+				for i, v := range sc {
+					sum[i] += v
+				}
+				MaxPoolScatterAdd(p, dy, wantArg, acc)
+				assertClose(t, "MaxPoolScatterAdd", acc, sum, 1e-15)
 				ga := make([]float64, len(y))
 				MaxPoolGather(p, dx, wantArg, ga)
 				if a, b := dot(sc, dx), dot(dy, ga); math.Abs(a-b) > 1e-12*(1+math.Abs(a)) {

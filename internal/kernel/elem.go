@@ -1,0 +1,152 @@
+package kernel
+
+import "math"
+
+// Element-wise float32 loops for the layers around the convolutions (batch
+// normalisation, ReLU). They run at memory speed on large activations, so
+// the amd64 build does the bulk of each slice with AVX-512 (elem_amd64.s);
+// the portable loops below finish the tail and are the whole computation
+// elsewhere. Reductions accumulate in float64.
+
+// MaskPositive32 sets z[i] = v[i] where x[i] > 0 and z[i] = +0 elsewhere:
+// ReLU (v = x) and its backward pass (v the output gradient). The test is
+// on the bit pattern read as a signed integer, so a NaN in x passes v[i]
+// through exactly when its sign bit is clear, and −0 counts as not positive.
+// v and x must be at least as long as z.
+func MaskPositive32(z, v, x []float32) {
+	need("MaskPositive32", "v", len(v), len(z))
+	need("MaskPositive32", "x", len(x), len(z))
+	d := maskPositiveVec(z, v, x)
+	maskPositiveGo(z[d:], v[d:len(z)], x[d:len(z)])
+}
+
+// Sum32 returns Σ x, accumulated in float64.
+func Sum32(x []float32) float64 {
+	s, d := sumVec(x)
+	return s + sumGo(x[d:])
+}
+
+// ShiftedSums32 returns Σ (x[i] − k) and Σ (x[i] − k)², accumulated in
+// float64: with k near the mean (any sample will do) they give mean and
+// variance in one pass without the cancellation of Σx² − (Σx)²/n.
+func ShiftedSums32(x []float32, k float64) (s1, s2 float64) {
+	s1, s2, d := shiftedSumsVec(x, k)
+	a, b := shiftedSumsGo(x[d:], k)
+	return s1 + a, s2 + b
+}
+
+// GradSums32 returns Σ g[i] and Σ g[i]·(x[i] − mu), accumulated in float64:
+// the per-channel sums of the batch-normalisation backward pass. x must be
+// at least as long as g.
+func GradSums32(g, x []float32, mu float64) (sg, sgx float64) {
+	need("GradSums32", "x", len(x), len(g))
+	sg, sgx, d := gradSumsVec(g, x, mu)
+	a, b := gradSumsGo(g[d:], x[d:len(g)], mu)
+	return sg + a, sgx + b
+}
+
+// ScaleShift32 sets dst[i] = a·x[i] + b. x must be at least as long as dst.
+func ScaleShift32(dst, x []float32, a, b float32) {
+	need("ScaleShift32", "x", len(x), len(dst))
+	d := scaleShiftVec(dst, x, a, b)
+	scaleShiftGo(dst[d:], x[d:len(dst)], a, b)
+}
+
+// Axpbyc32 sets dst[i] = a·g[i] + b·x[i] + c. g and x must be at least as
+// long as dst.
+func Axpbyc32(dst, g, x []float32, a, b, c float32) {
+	need("Axpbyc32", "g", len(g), len(dst))
+	need("Axpbyc32", "x", len(x), len(dst))
+	d := axpbycVec(dst, g, x, a, b, c)
+	axpbycGo(dst[d:], g[d:len(dst)], x[d:len(dst)], a, b, c)
+}
+
+// The portable twins. Each vector routine handles a prefix whose length it
+// returns; these do the rest (or everything).
+
+func maskPositiveGo(z, v, x []float32) {
+	for i, e := range v {
+		if int32(math.Float32bits(x[i])) > 0 {
+			z[i] = e
+		} else {
+			z[i] = 0
+		}
+	}
+}
+
+func sumGo(x []float32) float64 {
+	var s0, s1 float64
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return s0 + s1
+}
+
+func shiftedSumsGo(x []float32, k float64) (s1, s2 float64) {
+	for _, v := range x {
+		d := float64(v) - k
+		s1 += d
+		s2 += d * d
+	}
+	return s1, s2
+}
+
+func gradSumsGo(g, x []float32, mu float64) (sg, sgx float64) {
+	for i, v := range g {
+		sg += float64(v)
+		sgx += float64(v) * (float64(x[i]) - mu)
+	}
+	return sg, sgx
+}
+
+func scaleShiftGo(dst, x []float32, a, b float32) {
+	for i, v := range x {
+		dst[i] = a*v + b
+	}
+}
+
+func axpbycGo(dst, g, x []float32, a, b, c float32) {
+	for i, v := range g {
+		dst[i] = a*v + b*x[i] + c
+	}
+}
+
+// dotShiftsGo is the portable dotShifts: out[t] += Σ_j dy[j]·p[offs[t]+j],
+// with four partial sums per tap like the vector code.
+func dotShiftsGo(dy, p []float32, offs []int, out []float32) {
+	for t, o := range offs {
+		src := p[o : o+len(dy)]
+		var s0, s1, s2, s3 float32
+		j := 0
+		for ; j+4 <= len(dy); j += 4 {
+			s0 += dy[j] * src[j]
+			s1 += dy[j+1] * src[j+1]
+			s2 += dy[j+2] * src[j+2]
+			s3 += dy[j+3] * src[j+3]
+		}
+		for ; j < len(dy); j++ {
+			s0 += dy[j] * src[j]
+		}
+		out[t] += (s0 + s1) + (s2 + s3)
+	}
+}
+
+// copyRowsGo is the portable copyRows.
+func copyRowsGo(dst, src []float32, n, rows, ldd, lds int, bias []float32) {
+	for r := 0; r < rows; r++ {
+		d, s := dst[r*ldd:r*ldd+n], src[r*lds:r*lds+n]
+		if bias == nil {
+			copy(d, s)
+			continue
+		}
+		b := bias[r]
+		for i, v := range s {
+			d[i] = v + b
+		}
+	}
+}

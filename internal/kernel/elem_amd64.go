@@ -1,0 +1,131 @@
+//go:build !purego
+
+package kernel
+
+// AVX-512 bodies of the element-wise loops (elem_amd64.s). Each takes a
+// length that is a positive multiple of 16; the wrappers return how many
+// elements they did so the portable loop can finish.
+
+//go:noescape
+func maskPositiveAVX512(z, v, x *float32, n int)
+
+//go:noescape
+func sumAVX512(x *float32, n int) float64
+
+//go:noescape
+func shiftedSumsAVX512(x *float32, n int, k float64) (s1, s2 float64)
+
+//go:noescape
+func gradSumsAVX512(gv, x *float32, n int, mu float64) (sg, sgx float64)
+
+//go:noescape
+func scaleShiftAVX512(dst, x *float32, n int, a, b float32)
+
+//go:noescape
+func axpbycAVX512(dst, gv, x *float32, n int, a, b, c float32)
+
+// vecLen is the prefix of n elements the vector code takes: whole 16-lane
+// blocks, or none without AVX-512.
+func vecLen(n int) int {
+	if !haveAVX512 {
+		return 0
+	}
+	return n &^ 15
+}
+
+func maskPositiveVec(z, v, x []float32) int {
+	n := vecLen(len(z))
+	if n > 0 {
+		_, _ = v[n-1], x[n-1]
+		maskPositiveAVX512(&z[0], &v[0], &x[0], n)
+	}
+	return n
+}
+
+func sumVec(x []float32) (float64, int) {
+	n := vecLen(len(x))
+	if n == 0 {
+		return 0, 0
+	}
+	return sumAVX512(&x[0], n), n
+}
+
+func shiftedSumsVec(x []float32, k float64) (s1, s2 float64, n int) {
+	n = vecLen(len(x))
+	if n == 0 {
+		return 0, 0, 0
+	}
+	s1, s2 = shiftedSumsAVX512(&x[0], n, k)
+	return s1, s2, n
+}
+
+func gradSumsVec(g, x []float32, mu float64) (sg, sgx float64, n int) {
+	n = vecLen(len(g))
+	if n == 0 {
+		return 0, 0, 0
+	}
+	_ = x[n-1]
+	sg, sgx = gradSumsAVX512(&g[0], &x[0], n, mu)
+	return sg, sgx, n
+}
+
+func scaleShiftVec(dst, x []float32, a, b float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_ = x[n-1]
+		scaleShiftAVX512(&dst[0], &x[0], n, a, b)
+	}
+	return n
+}
+
+func axpbycVec(dst, g, x []float32, a, b, c float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_, _ = g[n-1], x[n-1]
+		axpbycAVX512(&dst[0], &g[0], &x[0], n, a, b, c)
+	}
+	return n
+}
+
+//go:noescape
+func dotShiftsAVX512(dy, p *float32, offs *int, nt, n int, out *float32)
+
+// dotShifts does out[t] += Σ_{j<len(dy)} dy[j]·p[offs[t]+j] for each t;
+// len(dy) is a positive multiple of 64.
+func dotShifts(dy, p []float32, offs []int, out []float32) {
+	if !haveAVX512 {
+		dotShiftsGo(dy, p, offs, out)
+		return
+	}
+	n := len(dy)
+	_ = out[len(offs)-1]
+	hi := 0
+	for _, o := range offs {
+		if o < 0 {
+			panic("kernel: negative shift")
+		}
+		hi = max(hi, o)
+	}
+	_ = p[hi+n-1]
+	dotShiftsAVX512(&dy[0], &p[0], &offs[0], len(offs), n, &out[0])
+}
+
+//go:noescape
+func copyRowsAVX512(dst, src *float32, n, rows, ldd, lds int, bias *float32)
+
+// copyRows sets dst[r*ldd+i] = src[r*lds+i] (+ bias[r] if bias is not nil)
+// for r < rows and i < n.
+func copyRows(dst, src []float32, n, rows, ldd, lds int, bias []float32) {
+	if !haveAVX512 || n == 0 || rows == 0 {
+		copyRowsGo(dst, src, n, rows, ldd, lds, bias)
+		return
+	}
+	_ = dst[(rows-1)*ldd+n-1]
+	_ = src[(rows-1)*lds+n-1]
+	var b *float32
+	if bias != nil {
+		_ = bias[rows-1]
+		b = &bias[0]
+	}
+	copyRowsAVX512(&dst[0], &src[0], n, rows, ldd, lds, b)
+}

@@ -1,0 +1,305 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Element-wise loops, 16 float32 lanes per step; n is a positive multiple
+// of 16. Reductions widen each half of a vector to float64 (VCVTPS2PD) and
+// keep two accumulators per sum.
+
+// Horizontal sum of the eight doubles of Z, left in the low lane of X.
+#define HSUM_PD(Z, Y, X, YT, XT) \
+	VEXTRACTF64X4 $1, Z, YT; \
+	VADDPD YT, Y, Y; \
+	VEXTRACTF128 $1, Y, XT; \
+	VADDPD XT, X, X; \
+	VUNPCKHPD X, X, XT; \
+	VADDSD XT, X, X
+
+// func maskPositiveAVX512(z, v, x *float32, n int)
+TEXT ·maskPositiveAVX512(SB), NOSPLIT, $0-32
+	MOVQ z+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	VPXORD Z31, Z31, Z31
+
+maskloop:
+	VMOVDQU32 (DX), Z0
+	VPCMPGTD Z31, Z0, K1 // signed bits > 0: x > 0 or a NaN with the sign clear
+	VMOVDQU32.Z (SI), K1, Z1
+	VMOVDQU32 Z1, (DI)
+	ADDQ $64, DX
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  maskloop
+	VZEROUPPER
+	RET
+
+// func sumAVX512(x *float32, n int) float64
+TEXT ·sumAVX512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $4, CX
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+
+sumloop:
+	VCVTPS2PD (SI), Z0
+	VCVTPS2PD 32(SI), Z1
+	VADDPD Z0, Z2, Z2
+	VADDPD Z1, Z3, Z3
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  sumloop
+	VADDPD Z3, Z2, Z2
+	HSUM_PD(Z2, Y2, X2, Y3, X3)
+	MOVSD X2, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func gradSumsAVX512(gv, x *float32, n int, mu float64) (sg, sgx float64)
+TEXT ·gradSumsAVX512(SB), NOSPLIT, $0-48
+	MOVQ gv+0(FP), SI
+	MOVQ x+8(FP), DX
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSD mu+24(FP), Z30
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VPXORQ Z6, Z6, Z6
+	VPXORQ Z7, Z7, Z7
+
+gsloop:
+	VCVTPS2PD (SI), Z0
+	VCVTPS2PD 32(SI), Z1
+	VCVTPS2PD (DX), Z2
+	VCVTPS2PD 32(DX), Z3
+	VSUBPD Z30, Z2, Z2
+	VSUBPD Z30, Z3, Z3
+	VADDPD Z0, Z4, Z4
+	VADDPD Z1, Z5, Z5
+	VFMADD231PD Z0, Z2, Z6
+	VFMADD231PD Z1, Z3, Z7
+	ADDQ $64, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  gsloop
+	VADDPD Z5, Z4, Z4
+	VADDPD Z7, Z6, Z6
+	HSUM_PD(Z4, Y4, X4, Y5, X5)
+	HSUM_PD(Z6, Y6, X6, Y7, X7)
+	MOVSD X4, sg+32(FP)
+	MOVSD X6, sgx+40(FP)
+	VZEROUPPER
+	RET
+
+// func scaleShiftAVX512(dst, x *float32, n int, a, b float32)
+TEXT ·scaleShiftAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS a+24(FP), Z30
+	VBROADCASTSS b+28(FP), Z31
+
+ssloop:
+	VMOVUPS (SI), Z0
+	VFMADD213PS Z31, Z30, Z0 // a*x + b
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  ssloop
+	VZEROUPPER
+	RET
+
+// func axpbycAVX512(dst, gv, x *float32, n int, a, b, c float32)
+TEXT ·axpbycAVX512(SB), NOSPLIT, $0-44
+	MOVQ dst+0(FP), DI
+	MOVQ gv+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS a+32(FP), Z29
+	VBROADCASTSS b+36(FP), Z30
+	VBROADCASTSS c+40(FP), Z31
+
+axloop:
+	VMOVUPS (SI), Z0
+	VFMADD213PS Z31, Z29, Z0 // a*g + c
+	VFMADD231PS (DX), Z30, Z0 // + b*x
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  axloop
+	VZEROUPPER
+	RET
+
+// func dotShiftsAVX512(dy, p *float32, offs *int, nt, n int, out *float32)
+// For t < nt: out[t] += Σ_{j<n} dy[j]·p[offs[t]+j]; n is a positive
+// multiple of 64. Four accumulators per tap hide the FMA latency; dy stays
+// in L1 across the taps.
+TEXT ·dotShiftsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dy+0(FP), SI
+	MOVQ p+8(FP), DX
+	MOVQ offs+16(FP), R8
+	MOVQ nt+24(FP), R9
+	MOVQ n+32(FP), R10
+	SHRQ $6, R10
+	MOVQ out+40(FP), DI
+
+taploop:
+	MOVQ (R8), AX
+	LEAQ (DX)(AX*4), BX // p + offs[t]
+	MOVQ SI, CX
+	MOVQ R10, R11
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+dotloop:
+	VMOVUPS (CX), Z4
+	VMOVUPS 64(CX), Z5
+	VMOVUPS 128(CX), Z6
+	VMOVUPS 192(CX), Z7
+	VFMADD231PS (BX), Z4, Z0
+	VFMADD231PS 64(BX), Z5, Z1
+	VFMADD231PS 128(BX), Z6, Z2
+	VFMADD231PS 192(BX), Z7, Z3
+	ADDQ $256, CX
+	ADDQ $256, BX
+	DECQ R11
+	JNZ  dotloop
+
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1 // the upper eight floats
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VADDSS (DI), X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $8, R8
+	ADDQ $4, DI
+	DECQ R9
+	JNZ  taploop
+	VZEROUPPER
+	RET
+
+// func shiftedSumsAVX512(x *float32, n int, k float64) (s1, s2 float64)
+TEXT ·shiftedSumsAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSD k+16(FP), Z30
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VPXORQ Z6, Z6, Z6
+	VPXORQ Z7, Z7, Z7
+
+shloop:
+	VCVTPS2PD (SI), Z0
+	VCVTPS2PD 32(SI), Z1
+	VSUBPD Z30, Z0, Z0
+	VSUBPD Z30, Z1, Z1
+	VADDPD Z0, Z4, Z4
+	VADDPD Z1, Z5, Z5
+	VFMADD231PD Z0, Z0, Z6
+	VFMADD231PD Z1, Z1, Z7
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  shloop
+	VADDPD Z5, Z4, Z4
+	VADDPD Z7, Z6, Z6
+	HSUM_PD(Z4, Y4, X4, Y5, X5)
+	HSUM_PD(Z6, Y6, X6, Y7, X7)
+	MOVSD X4, s1+24(FP)
+	MOVSD X6, s2+32(FP)
+	VZEROUPPER
+	RET
+
+// func copyRowsAVX512(dst, src *float32, n, rows, ldd, lds int, bias *float32)
+// For r < rows and i < n: dst[r*ldd+i] = src[r*lds+i], plus bias[r] when
+// bias is not nil. The last n%16 elements of a row use a mask (K1).
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ n+16(FP), R10
+	MOVQ R10, CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	SHRQ $4, R10
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+24(FP), R9
+	MOVQ ldd+32(FP), R11
+	SHLQ $2, R11
+	MOVQ lds+40(FP), R12
+	SHLQ $2, R12
+	MOVQ bias+48(FP), R13
+	TESTQ R13, R13
+	JZ   copyrow
+
+addrow:
+	VBROADCASTSS (R13), Z1
+	MOVQ DI, R8
+	MOVQ SI, DX
+	MOVQ R10, BX
+	TESTQ BX, BX
+	JZ   addtail
+
+addchunk:
+	VADDPS (DX), Z1, Z0
+	VMOVUPS Z0, (R8)
+	ADDQ $64, DX
+	ADDQ $64, R8
+	DECQ BX
+	JNZ  addchunk
+
+addtail:
+	VMOVUPS.Z (DX), K1, Z0
+	VADDPS Z0, Z1, Z0
+	VMOVUPS Z0, K1, (R8)
+	ADDQ $4, R13
+	ADDQ R11, DI
+	ADDQ R12, SI
+	DECQ R9
+	JNZ  addrow
+	VZEROUPPER
+	RET
+
+copyrow:
+	MOVQ DI, R8
+	MOVQ SI, DX
+	MOVQ R10, BX
+	TESTQ BX, BX
+	JZ   copytail
+
+copychunk:
+	VMOVUPS (DX), Z0
+	VMOVUPS Z0, (R8)
+	ADDQ $64, DX
+	ADDQ $64, R8
+	DECQ BX
+	JNZ  copychunk
+
+copytail:
+	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS Z0, K1, (R8)
+	ADDQ R11, DI
+	ADDQ R12, SI
+	DECQ R9
+	JNZ  copyrow
+	VZEROUPPER
+	RET

@@ -1,0 +1,177 @@
+package kernel
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// elemLens cover empty slices, pure tails, whole vector blocks and blocks
+// plus a tail.
+var elemLens = []int{0, 1, 15, 16, 17, 33, 784, 1000}
+
+// TestMaskPositive32 compares the vector path with the portable loop bit for
+// bit, including signed zeros, infinities and NaNs of both signs in x.
+func TestMaskPositive32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 9))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.Float32frombits(0x7fc00000), math.Float32frombits(0xffc00000), 1e-45, -1e-45}
+	for _, n := range elemLens {
+		v, x := randSlice[float32](rng, n), randSlice[float32](rng, n)
+		for i := range x {
+			if i%5 == 0 {
+				x[i] = specials[i%len(specials)]
+			}
+			if i%7 == 0 {
+				v[i] = float32(math.Copysign(0, -1))
+			}
+		}
+		got, want := make([]float32, n), make([]float32, n)
+		for i := range got {
+			got[i] = 42 // every element must be written
+		}
+		MaskPositive32(got, v, x)
+		maskPositiveGo(want, v, x)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d: z[%d] = %v (x %v, v %v), want %v", n, i, got[i], x[i], v[i], want[i])
+			}
+			if want[i] != 0 && !(x[i] > 0 || math.IsNaN(float64(x[i]))) {
+				t.Fatalf("n=%d: portable loop passed v at x = %v", n, x[i])
+			}
+		}
+	}
+	// In place (z = v = x) is how ReLU runs.
+	x := []float32{-1, 2, -3, 4, 5, -6, 7, 8, 9, 10, -11, 12, 13, 14, -15, 16, -17}
+	MaskPositive32(x, x, x)
+	for i, v := range x {
+		if v < 0 || (v == 0) != (i == 0 || i == 2 || i == 5 || i == 10 || i == 14 || i == 16) {
+			t.Fatalf("in place: x[%d] = %v", i, v)
+		}
+	}
+}
+
+// TestElemReductions checks the float32 reductions against float64 sums of
+// the same values; the vector path only changes the summation order.
+func TestElemReductions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 9))
+	for _, n := range elemLens {
+		x, g := randSlice[float32](rng, n), randSlice[float32](rng, n)
+		for i := range x {
+			x[i] = 3 + 2*x[i] // an offset mean, as before batch norm
+		}
+		const mu = 3.1
+		var s, ss, sg, sgx float64
+		for i := range x {
+			s += float64(x[i])
+			ss += (float64(x[i]) - mu) * (float64(x[i]) - mu)
+			sg += float64(g[i])
+			sgx += float64(g[i]) * (float64(x[i]) - mu)
+		}
+		check := func(what string, got, want float64) {
+			t.Helper()
+			if math.Abs(got-want) > 1e-12*(1+math.Abs(want)+float64(n)) {
+				t.Errorf("n=%d: %s = %v, want %v", n, what, got, want)
+			}
+		}
+		check("Sum32", Sum32(x), s)
+		s1, s2 := ShiftedSums32(x, mu)
+		check("ShiftedSums32 Σ(x−k)", s1, s-float64(n)*mu)
+		check("ShiftedSums32 Σ(x−k)²", s2, ss)
+		a, b := GradSums32(g, x, mu)
+		check("GradSums32 Σg", a, sg)
+		check("GradSums32 Σg(x−μ)", b, sgx)
+	}
+}
+
+// TestElemAffine checks ScaleShift32 and Axpbyc32 against float64
+// arithmetic; the vector path fuses the multiply-adds, so they agree to a
+// few float32 roundings.
+func TestElemAffine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	for _, n := range elemLens {
+		x, g := randSlice[float32](rng, n), randSlice[float32](rng, n)
+		const a, b, c = 1.7, -0.3, 0.45
+		got := make([]float32, n)
+		ScaleShift32(got, x, a, b)
+		for i, v := range got {
+			if want := a*float64(x[i]) + b; math.Abs(float64(v)-want) > 1e-6 {
+				t.Fatalf("ScaleShift32 n=%d: [%d] = %v, want %v", n, i, v, want)
+			}
+		}
+		Axpbyc32(got, g, x, a, b, c)
+		for i, v := range got {
+			if want := a*float64(g[i]) + b*float64(x[i]) + c; math.Abs(float64(v)-want) > 1e-6 {
+				t.Fatalf("Axpbyc32 n=%d: [%d] = %v, want %v", n, i, v, want)
+			}
+		}
+	}
+}
+
+func TestElemShortArgsPanic(t *testing.T) {
+	for name, f := range map[string]func(){
+		"MaskPositive32": func() { MaskPositive32(make([]float32, 3), make([]float32, 2), make([]float32, 3)) },
+		"GradSums32":     func() { GradSums32(make([]float32, 3), make([]float32, 2), 0) },
+		"ScaleShift32":   func() { ScaleShift32(make([]float32, 3), make([]float32, 2), 1, 0) },
+		"Axpbyc32":       func() { Axpbyc32(make([]float32, 3), make([]float32, 3), make([]float32, 2), 1, 1, 0) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic on a short argument", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+// TestDotShifts compares dotShifts (the vector code where there is one)
+// with its portable twin and with float64 sums, accumulating onto out.
+func TestDotShifts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 9))
+	for _, n := range []int{64, 128, 832} {
+		dy := randSlice[float32](rng, n)
+		p := randSlice[float32](rng, 3*n)
+		offs := []int{0, 1, 5, n - 3, n, 2 * n}
+		got := randSlice[float32](rng, len(offs))
+		twin := append([]float32(nil), got...)
+		want := toF64(got)
+		dotShifts(dy, p, offs, got)
+		dotShiftsGo(dy, p, offs, twin)
+		for k, o := range offs {
+			for j, v := range dy {
+				want[k] += float64(v) * float64(p[o+j])
+			}
+		}
+		assertClose(t, "dotShifts", got, want, 1e-5)
+		assertClose(t, "dotShiftsGo", twin, want, 1e-5)
+	}
+}
+
+// TestCopyRows compares copyRows with its portable twin on strided rows
+// whose lengths are below, at and above the vector width, with and without
+// a bias, and checks that nothing between the rows is written.
+func TestCopyRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	for _, n := range []int{1, 3, 15, 16, 17, 40} {
+		for _, withBias := range []bool{false, true} {
+			const rows = 5
+			ldd, lds := n+3, n+7
+			src := randSlice[float32](rng, rows*lds)
+			var bias []float32
+			if withBias {
+				bias = randSlice[float32](rng, rows)
+			}
+			got := randSlice[float32](rng, rows*ldd)
+			want := append([]float32(nil), got...)
+			copyRows(got, src, n, rows, ldd, lds, bias)
+			copyRowsGo(want, src, n, rows, ldd, lds, bias)
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("n=%d bias=%v: dst[%d] = %v, want %v", n, withBias, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

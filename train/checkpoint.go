@@ -21,6 +21,10 @@ import (
 // checkpointMagic starts every checkpoint file; the rest is one zstd frame.
 var checkpointMagic = []byte("FSCKPT\x00\x01")
 
+// checkpointTempPattern names the temporary file a checkpoint is written to
+// before it is renamed into place (an os.CreateTemp pattern).
+const checkpointTempPattern = ".tmp-ckpt-*"
+
 // maxHeaderBytes bounds the JSON header a checkpoint may claim.
 const maxHeaderBytes = 1 << 20
 
@@ -167,7 +171,7 @@ func writeCheckpoint(path string, a Algorithm, opt *nn.Adam[float32], run runKey
 	putU32(&body, crc32.Checksum(body.Bytes(), crc32.MakeTable(crc32.Castagnoli)))
 
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-ckpt-*")
+	f, err := os.CreateTemp(dir, checkpointTempPattern)
 	if err != nil {
 		return fmt.Errorf("train: writing checkpoint: %w", err)
 	}

@@ -238,6 +238,9 @@ func Run(ctx context.Context, a Algorithm, opts Options) (*Summary, error) {
 			}
 			prog = c.Progress
 		}
+		if err := removeCheckpointTemps(o.Dir); err != nil {
+			return nil, err
+		}
 		if err := truncateMetrics(filepath.Join(o.Dir, MetricsFile), prog.Episode); err != nil {
 			return nil, err
 		}
@@ -292,8 +295,29 @@ func truncateMetrics(path string, episode int) error {
 	if len(keep) == len(data) {
 		return nil
 	}
-	if err := os.WriteFile(path, keep, 0o644); err != nil {
+	// keep is a prefix, so one truncate call does it: unlike rewriting the
+	// file, a kill at any moment leaves either the old log or the new one.
+	if err := os.Truncate(path, int64(len(keep))); err != nil {
 		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+// removeCheckpointTemps deletes the temporary files of checkpoint writes
+// that a killed session left in dir. They are never read (a checkpoint
+// only becomes visible by its rename), so this only reclaims the space;
+// it assumes no other run uses dir at the same time.
+func removeCheckpointTemps(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	for _, e := range entries {
+		if ok, _ := filepath.Match(checkpointTempPattern, e.Name()); ok && e.Type().IsRegular() {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("train: removing a stale checkpoint temporary: %w", err)
+			}
+		}
 	}
 	return nil
 }
@@ -429,9 +453,13 @@ func (r *runner) interrupted(cause error) (*Summary, error) {
 func (r *runner) checkpoint() error {
 	p := r.prog
 	p.Seconds = r.seconds()
-	// The metrics log must hold every line the checkpoint has seen.
+	// The metrics log must hold every line the checkpoint has seen, even
+	// after a power loss, so it is synced before the checkpoint is.
 	if r.log != nil {
 		if err := r.log.Flush(); err != nil {
+			return fmt.Errorf("train: writing metrics: %w", err)
+		}
+		if err := r.logFile.Sync(); err != nil {
 			return fmt.Errorf("train: writing metrics: %w", err)
 		}
 	}

@@ -17,7 +17,7 @@ var models embed.FS
 // File names, inside fewshot/models, of the default models.
 const (
 	defaultOmniglotFile = "omniglot-proto.onnx"
-	defaultPhotoFile    = "miniimagenet-proto.onnx"
+	defaultPhotoFile    = "mini-imagenet-proto.onnx"
 )
 
 // ErrNoDefaultModel is wrapped by the error of a default model that is not

@@ -15,6 +15,8 @@ import (
 	"strconv"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 )
 
 // EnvCacheDir names the environment variable that overrides
@@ -126,66 +128,37 @@ func readCache(path string, key [32]byte, n int, pre Preprocess) ([]uint8, error
 
 // writeCache stores pixels atomically: a temporary file in the same folder
 // is written, synced and renamed over the final name, so readers see either
-// no file or a complete one.
-func writeCache(path string, key [32]byte, n int, pre Preprocess, pix []uint8) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// no file or a complete one. The file is private to the user (mode 0600).
+func writeCache(path string, key [32]byte, n int, pre Preprocess, pix []uint8) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("episode: writing cache: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*.zst")
-	if err != nil {
-		return fmt.Errorf("episode: writing cache: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("episode: writing cache %s: %w", path, err)
+	err := atomicfile.Write(path, 0o600, func(f io.Writer) error {
+		if _, err := f.Write(cacheMagic); err != nil {
+			return err
 		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if _, err := bw.Write(cacheMagic); err != nil {
-		return err
-	}
-	zw, err := zstd.NewWriter(bw, zstd.WithEncoderLevel(zstd.SpeedDefault))
+		zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedDefault))
+		if err != nil {
+			return err
+		}
+		crc := crc32.New(castagnoli)
+		w := io.MultiWriter(zw, crc)
+		if _, err := w.Write(cacheHeader(key, n, pre)); err != nil {
+			zw.Close()
+			return err
+		}
+		if _, err := w.Write(pix); err != nil {
+			zw.Close()
+			return err
+		}
+		if _, err := zw.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
+			zw.Close()
+			return err
+		}
+		return zw.Close()
+	})
 	if err != nil {
-		return err
-	}
-	crc := crc32.New(castagnoli)
-	w := io.MultiWriter(zw, crc)
-	if _, err := w.Write(cacheHeader(key, n, pre)); err != nil {
-		zw.Close()
-		return err
-	}
-	if _, err := w.Write(pix); err != nil {
-		zw.Close()
-		return err
-	}
-	if _, err := zw.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
-		zw.Close()
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename itself durable; not all systems allow syncing a
-	// folder, and the cache is only an optimisation, so this is best effort.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+		return fmt.Errorf("episode: cache: %w", err)
 	}
 	return nil
 }

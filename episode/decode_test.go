@@ -149,7 +149,7 @@ func TestCache(t *testing.T) {
 	// Atomic writes leave no temporary files behind.
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".tmp") {
+		if strings.Contains(e.Name(), ".tmp") {
 			t.Fatalf("leftover temporary file %s", e.Name())
 		}
 	}

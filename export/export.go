@@ -4,13 +4,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/fewshot-go/fewshot/episode"
 	"github.com/fewshot-go/fewshot/fewshot"
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 	"github.com/fewshot-go/fewshot/onnxio"
 )
 
@@ -322,37 +322,19 @@ func (b *builder) layer(i int, l Layer, rank int) error {
 
 // WriteFile encodes m and writes it to path atomically: the bytes go to a
 // temporary file in the same folder, which is synced and then renamed over
-// path, so path never holds a partly written model.
-func WriteFile(path string, m *onnxio.Model) (err error) {
+// path, so path never holds a partly written model. The file gets mode
+// 0644, since a model is meant to be shared.
+func WriteFile(path string, m *onnxio.Model) error {
 	b, err := m.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("export: encoding %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; a model is meant to be shared.
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 // this keeps the two from drifting apart.
 func TestDefaultModelsMatchPublishedFiles(t *testing.T) {
 	for file, m := range map[string]*fewshot.Model{
-		"omniglot-proto.onnx":     fewshot.DefaultModel(),
+		"omniglot-proto.onnx":      fewshot.DefaultModel(),
 		"mini-imagenet-proto.onnx": fewshot.DefaultPhotoModel(),
 	} {
 		b, err := os.ReadFile(filepath.Join("..", "models", file))

@@ -10,7 +10,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 )
 
 // Saved prototypes format, version 1. All integers are little-endian.
@@ -40,6 +41,14 @@ var ErrModelMismatch = errors.New("fewshot: prototypes belong to another model")
 // records the model's fingerprint, so that [Classifier.ReadPrototypes]
 // refuses them with any other model.
 func (p *Prototypes) Save(w io.Writer) error {
+	if err := p.save(w); err != nil {
+		return fmt.Errorf("fewshot: saving prototypes: %w", err)
+	}
+	return nil
+}
+
+// save is [Prototypes.Save] without the error prefix, which its callers add.
+func (p *Prototypes) save(w io.Writer) error {
 	s := p.cur.Load()
 	info := p.c.model.info
 	d := info.EmbeddingSize()
@@ -67,18 +76,18 @@ func (p *Prototypes) Save(w io.Writer) error {
 		}
 		// Flush per class so that memory stays bounded by one class.
 		if _, err := bw.Write(buf); err != nil {
-			return fmt.Errorf("fewshot: saving prototypes: %w", err)
+			return err
 		}
 		buf = buf[:0]
 	}
 	if _, err := bw.Write(buf); err != nil {
-		return fmt.Errorf("fewshot: saving prototypes: %w", err)
+		return err
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("fewshot: saving prototypes: %w", err)
+		return err
 	}
 	if _, err := w.Write(le.AppendUint32(nil, h.Sum32())); err != nil {
-		return fmt.Errorf("fewshot: saving prototypes: %w", err)
+		return err
 	}
 	return nil
 }
@@ -90,40 +99,10 @@ func appendString(b []byte, s string) []byte {
 
 // SaveFile writes the prototypes to path atomically: to a temporary file
 // in the same folder, synced, then renamed over path, so that path never
-// holds a partial file.
+// holds a partial file. The file gets mode 0644.
 func (p *Prototypes) SaveFile(path string) error {
-	return writeFileAtomic(path, p.Save)
-}
-
-// writeFileAtomic writes a file through a temporary file in the same folder
-// that is synced and renamed over path.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("fewshot: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = write(f); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private; keep the usual mode instead.
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("fewshot: writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("fewshot: writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("fewshot: writing %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("fewshot: writing %s: %w", path, err)
+	if err := atomicfile.Write(path, 0o644, p.save); err != nil {
+		return fmt.Errorf("fewshot: saving prototypes: %w", err)
 	}
 	return nil
 }

@@ -10,20 +10,16 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/fewshot-go/fewshot/engine"
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 	"github.com/fewshot-go/fewshot/nn"
 )
 
 // checkpointMagic starts every checkpoint file; the rest is one zstd frame.
 var checkpointMagic = []byte("FSCKPT\x00\x01")
-
-// checkpointTempPattern names the temporary file a checkpoint is written to
-// before it is renamed into place (an os.CreateTemp pattern).
-const checkpointTempPattern = ".tmp-ckpt-*"
 
 // maxHeaderBytes bounds the JSON header a checkpoint may claim.
 const maxHeaderBytes = 1 << 20
@@ -131,7 +127,7 @@ func equalShape(a, b []int) bool {
 // progress to path atomically: a temporary file in the same folder is
 // written, synced and renamed over path, so a crash leaves either the old
 // file or the new one.
-func writeCheckpoint(path string, a Algorithm, opt *nn.Adam[float32], run runKey, p Progress) (err error) {
+func writeCheckpoint(path string, a Algorithm, opt *nn.Adam[float32], run runKey, p Progress) error {
 	var body bytes.Buffer
 	hdr, err := json.Marshal(checkpointHeader{Spec: a.Spec(), Run: run, Progress: p})
 	if err != nil {
@@ -170,50 +166,22 @@ func writeCheckpoint(path string, a Algorithm, opt *nn.Adam[float32], run runKey
 	body.Write(adam)
 	putU32(&body, crc32.Checksum(body.Bytes(), crc32.MakeTable(crc32.Castagnoli)))
 
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, checkpointTempPattern)
-	if err != nil {
-		return fmt.Errorf("train: writing checkpoint: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("train: writing checkpoint %s: %w", path, err)
+	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		if _, err := w.Write(checkpointMagic); err != nil {
+			return err
 		}
-	}()
-	// CreateTemp makes the file private; a checkpoint is ordinary data.
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if _, err := f.Write(checkpointMagic); err != nil {
-		return err
-	}
-	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedDefault))
+		zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+		if err != nil {
+			return err
+		}
+		if _, err := zw.Write(body.Bytes()); err != nil {
+			zw.Close()
+			return err
+		}
+		return zw.Close()
+	})
 	if err != nil {
-		return err
-	}
-	if _, err := zw.Write(body.Bytes()); err != nil {
-		zw.Close()
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename durable where folders can be synced.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+		return fmt.Errorf("train: checkpoint: %w", err)
 	}
 	return nil
 }

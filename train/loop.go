@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fewshot-go/fewshot/episode"
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 	"github.com/fewshot-go/fewshot/nn"
 )
 
@@ -304,18 +305,26 @@ func truncateMetrics(path string, episode int) error {
 }
 
 // removeCheckpointTemps deletes the temporary files of checkpoint writes
-// that a killed session left in dir. They are never read (a checkpoint
-// only becomes visible by its rename), so this only reclaims the space;
-// it assumes no other run uses dir at the same time.
+// (of CheckpointFile and BestFile) that a killed session left in dir. They
+// are never read (a checkpoint only becomes visible by its rename), so this
+// only reclaims the space; it assumes no other run uses dir at the same
+// time.
 func removeCheckpointTemps(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	patterns := []string{atomicfile.TempPattern(CheckpointFile), atomicfile.TempPattern(BestFile)}
 	for _, e := range entries {
-		if ok, _ := filepath.Match(checkpointTempPattern, e.Name()); ok && e.Type().IsRegular() {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return fmt.Errorf("train: removing a stale checkpoint temporary: %w", err)
+		if !e.Type().IsRegular() {
+			continue
+		}
+		for _, pat := range patterns {
+			if ok, _ := filepath.Match(pat, e.Name()); ok {
+				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+					return fmt.Errorf("train: removing a stale checkpoint temporary: %w", err)
+				}
+				break
 			}
 		}
 	}

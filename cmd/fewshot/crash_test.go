@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 	"github.com/fewshot-go/fewshot/train"
 )
 
@@ -147,7 +148,8 @@ func TestTrainSurvivesSIGKILL(t *testing.T) {
 			// A half-written checkpoint temporary, as a kill inside a
 			// checkpoint write leaves it: it must not disturb the resume
 			// and must be cleaned up.
-			if err := os.WriteFile(filepath.Join(dir, ".tmp-ckpt-123456"), []byte("FSCKPT\x00\x01garbage"), 0o644); err != nil {
+			stale := strings.Replace(atomicfile.TempPattern(train.CheckpointFile), "*", "123456", 1)
+			if err := os.WriteFile(filepath.Join(dir, stale), []byte("FSCKPT\x00\x01garbage"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -195,7 +197,7 @@ func TestTrainSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".tmp") {
+		if strings.Contains(e.Name(), ".tmp") {
 			t.Errorf("temporary file %s left in the output folder", e.Name())
 		}
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 	"github.com/fewshot-go/fewshot/onnxio"
 )
 
@@ -97,35 +99,16 @@ func runONNXRun(env *cmdEnv, args []string) error {
 			return err
 		}
 		path := filepath.Join(*outDir, fmt.Sprintf("output_%d.pb", i))
-		if err := writeFileAtomic(path, b); err != nil {
+		err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+			_, err := w.Write(b)
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "%s: %s %v %v\n", path, t.Name, t.DataType, t.Dims)
 	}
 	return nil
-}
-
-// writeFileAtomic writes b to a temporary file beside path and renames it
-// into place, so a reader never sees a partial file.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 func runONNXCheck(ctx context.Context, env *cmdEnv, args []string) error {

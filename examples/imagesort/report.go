@@ -3,9 +3,10 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"strconv"
+
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 )
 
 // reportHeader is the first row of the CSV report.
@@ -14,41 +15,25 @@ var reportHeader = []string{"file", "label", "confidence", "runner_up", "runner_
 // writeReport writes results as CSV to path. It writes a temporary file
 // beside path and renames it, so path holds either its old content or the
 // complete report.
-func writeReport(path string, results []Result) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), tempPattern)
-	if err != nil {
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("writing the report %s: %w", path, err)
+func writeReport(path string, results []Result) error {
+	err := atomicfile.Write(path, 0o644, func(f io.Writer) error {
+		w := csv.NewWriter(f)
+		w.Write(reportHeader)
+		for _, r := range results {
+			row := []string{r.File, r.Label, prob(r.Prob, r.Label), r.RunnerUp, prob(r.RunnerUpProb, r.RunnerUp), r.Dest, ""}
+			if r.Err != nil {
+				row[6] = r.Err.Error()
+			}
+			w.Write(row)
 		}
-	}()
-	w := csv.NewWriter(f)
-	w.Write(reportHeader)
-	for _, r := range results {
-		row := []string{r.File, r.Label, prob(r.Prob, r.Label), r.RunnerUp, prob(r.RunnerUpProb, r.RunnerUp), r.Dest, ""}
-		if r.Err != nil {
-			row[6] = r.Err.Error()
-		}
-		w.Write(row)
-	}
-	if w.Flush(); w.Error() != nil {
+		// A failed Write is remembered; Error reports it after the Flush.
+		w.Flush()
 		return w.Error()
+	})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
-	// CreateTemp makes the file private; a report is an ordinary file.
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 // prob formats a probability, or nothing when there is no label for it.

@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"image/color"
 	"io"
-	"os"
-	"path/filepath"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -25,6 +23,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 )
 
 // Format is an output file format.
@@ -106,44 +106,16 @@ func writeAll(prefix string, size Size, paint func(draw.Canvas)) ([]string, erro
 	paths := make([]string, len(Formats))
 	for i, f := range Formats {
 		paths[i] = prefix + "." + string(f)
-		if err := writeFileAtomic(paths[i], bufs[i].Bytes()); err != nil {
-			return nil, err
+		// A figure is meant to be shared, hence 0644.
+		err := atomicfile.Write(paths[i], 0o644, func(w io.Writer) error {
+			_, err := bufs[i].WriteTo(w)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("plot: %w", err)
 		}
 	}
 	return paths, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path, so path holds either its old or its new content.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; a figure is meant to be shared.
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // palette is a qualitative palette with ten well-separated hues (the

@@ -194,6 +194,13 @@ func putU32(b *bytes.Buffer, v uint32) {
 // corrupt or hostile file cannot exhaust memory.
 const maxCheckpointBytes = 4 << 30
 
+// decompressedLimit bounds what a checkpoint file of n bytes may decompress
+// to. Weights and optimiser state barely compress, so a large ratio marks a
+// decompression bomb rather than a checkpoint.
+func decompressedLimit(n int64) int64 {
+	return min(maxCheckpointBytes, max(64<<20, 64*n))
+}
+
 // LoadCheckpoint reads a checkpoint written by [Run]. Errors name the file
 // and what is wrong with it (not a checkpoint, truncated, corrupt).
 func LoadCheckpoint(path string) (*Checkpoint, error) {
@@ -202,26 +209,35 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("train: reading checkpoint: %w", err)
 	}
 	defer f.Close()
-	c, err := readCheckpoint(f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("train: reading checkpoint: %w", err)
+	}
+	c, err := readCheckpoint(f, decompressedLimit(st.Size()))
 	if err != nil {
 		return nil, fmt.Errorf("train: checkpoint %s: %w", path, err)
 	}
 	return c, nil
 }
 
-func readCheckpoint(r io.Reader) (*Checkpoint, error) {
+// readCheckpoint decodes a checkpoint whose compressed body may expand to at
+// most limit bytes.
+func readCheckpoint(r io.Reader, limit int64) (*Checkpoint, error) {
 	magic := make([]byte, len(checkpointMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, checkpointMagic) {
 		return nil, errors.New("not a fewshot checkpoint (bad magic)")
 	}
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxCheckpointBytes))
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(limit)))
 	if err != nil {
 		return nil, err
 	}
 	defer zr.Close()
-	body, err := io.ReadAll(io.LimitReader(zr, maxCheckpointBytes+1))
+	body, err := io.ReadAll(io.LimitReader(zr, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("decompressing: %w", err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("decompresses to more than %d bytes: not a checkpoint", limit)
 	}
 	if len(body) < 4 {
 		return nil, errors.New("truncated")

@@ -63,7 +63,7 @@ func FuzzCheckpoint(f *testing.F) {
 		f.Fatalf("decompressing the seed: %v", err)
 	}
 	payload := body[:len(body)-4]
-	if _, err := readCheckpoint(bytes.NewReader(wrapCheckpoint(f, payload))); err != nil {
+	if _, err := readCheckpoint(bytes.NewReader(wrapCheckpoint(f, payload)), decompressedLimit(int64(len(payload)))); err != nil {
 		f.Fatalf("re-framed seed does not read: %v", err)
 	}
 	f.Add(payload, true)
@@ -73,7 +73,7 @@ func FuzzCheckpoint(f *testing.F) {
 		if wrap {
 			data = wrapCheckpoint(t, data)
 		}
-		c, err := readCheckpoint(bytes.NewReader(data))
+		c, err := readCheckpoint(bytes.NewReader(data), decompressedLimit(int64(len(data))))
 		if err != nil {
 			return
 		}

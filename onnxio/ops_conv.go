@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/fewshot-go/fewshot/internal/kernel"
 )
@@ -70,6 +71,10 @@ func (w *window) resolve(in, kernelFromW []int, ceil bool) (*geometry, error) {
 	g := &geometry{in: in, k: w.kernel}
 	if g.k == nil {
 		g.k = kernelFromW
+	} else if kernelFromW != nil && !slices.Equal(g.k, kernelFromW) {
+		// The weights decide the kernel; a kernel_shape that disagrees would
+		// make the kernels read past the weights.
+		return nil, fmt.Errorf("kernel_shape %v does not match the weights' spatial dims %v", g.k, kernelFromW)
 	}
 	if len(g.k) != nd {
 		return nil, fmt.Errorf("kernel_shape %v does not match %d spatial dims", g.k, nd)

@@ -70,11 +70,8 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the random weights and inputs")
 	fl.BoolVar(&f.l2g, "l2g", false, "--arch: also time an L2G task pair and a ProtoNet step")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object")
-	if err := parseFlags(fl, args); err != nil {
+	if err := parseFlagsNoArgs(fl, args); err != nil {
 		return err
-	}
-	if fl.NArg() > 0 {
-		return usagef("unexpected arguments %q", fl.Args())
 	}
 	if err := f.validate(); err != nil {
 		return err

@@ -81,11 +81,8 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.IntVar(&f.threads, "threads", 0, "episodes evaluated at once, one CPU each (default: all CPUs)")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress on standard error")
-	if err := parseFlags(fl, args); err != nil {
+	if err := parseFlagsNoArgs(fl, args); err != nil {
 		return err
-	}
-	if fl.NArg() > 0 {
-		return usagef("unexpected arguments %q", fl.Args())
 	}
 	if err := f.validate(fl.Visit); err != nil {
 		return err

@@ -88,11 +88,8 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initialisation and of every training episode")
 	fl.IntVar(&f.threads, "threads", 0, "compute threads (default: all CPUs)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
-	if err := parseFlags(fl, args); err != nil {
+	if err := parseFlagsNoArgs(fl, args); err != nil {
 		return err
-	}
-	if fl.NArg() > 0 {
-		return usagef("unexpected arguments %q", fl.Args())
 	}
 	if err := f.validate(); err != nil {
 		return err

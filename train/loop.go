@@ -69,6 +69,12 @@ type Options struct {
 	// an existing checkpoint in Dir is an error, so a run is never
 	// overwritten by accident.
 	Resume bool
+	// ChangeSchedule lets Resume continue a checkpoint written with another
+	// learning-rate schedule (LR, LRDecay, LRDecayEvery) or ClipNorm. The
+	// run goes on from the checkpoint's episode under the new settings, so
+	// it is no longer the same as an uninterrupted run; the metrics log's
+	// lr field shows the change. Seed and Task must still match.
+	ChangeSchedule bool
 	// CheckpointEvery is the checkpoint interval in episodes; 0 means
 	// ValEvery, or 1000 without validation. A checkpoint is also written
 	// at the end and when ctx is cancelled.
@@ -231,7 +237,12 @@ func Run(ctx context.Context, a Algorithm, opts Options) (*Summary, error) {
 		case !o.Resume:
 			return nil, fmt.Errorf("train: %s already holds a checkpoint (episode %d); resume it or choose another folder", o.Dir, c.Progress.Episode)
 		default:
-			if err := checkResume(c, a.Spec(), key, ckpt); err != nil {
+			want := key
+			if o.ChangeSchedule {
+				want = c.run
+				want.Seed, want.Task = key.Seed, key.Task
+			}
+			if err := checkResume(c, a.Spec(), want, ckpt); err != nil {
 				return nil, err
 			}
 			if err := c.restore(a, opt); err != nil {

@@ -44,7 +44,7 @@ type trainFlags struct {
 	lr, lrDecay, clip, innerLR                                    float64
 	innerSteps, metaBatch, hidden, threads                        int
 	seed                                                          uint64
-	resume, firstOrder                                            bool
+	resume, changeSchedule, firstOrder                            bool
 }
 
 func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
@@ -88,6 +88,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initialisation and of every training episode")
 	fl.IntVar(&f.threads, "threads", 0, "compute threads (default: all CPUs)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
+	fl.BoolVar(&f.changeSchedule, "change-schedule", false, "with --resume: accept a different --lr, --lr-decay, --lr-decay-every or --clip (applied from the checkpoint's episode on)")
 	if err := parseFlagsNoArgs(fl, args); err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 		Train: trainSet, Task: episode.Fixed(f.way, f.shot, f.query), Episodes: f.episodes, Seed: f.seed,
 		LR: f.lr, LRDecay: f.lrDecay, LRDecayEvery: f.lrDecayEvery, ClipNorm: f.clip,
 		Val: valSet, ValTask: valCfg, ValEvery: f.valEvery, ValEpisodes: f.valEpisodes, ValSeed: f.seed,
-		Dir: f.out, Resume: f.resume, CheckpointEvery: f.checkpointEvery, LogEvery: f.logEvery,
+		Dir: f.out, Resume: f.resume, ChangeSchedule: f.changeSchedule, CheckpointEvery: f.checkpointEvery, LogEvery: f.logEvery,
 		Progress: env.stderr,
 	}
 	fmt.Fprintf(env.stderr, "training %s on %s (%d classes), %d-way %d-shot %d-query, %d episodes, output %s\n",

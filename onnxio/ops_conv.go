@@ -197,6 +197,7 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 			poolCeil, _ = pc.int("ceil_mode", 0)
 		}
 	}
+	wino := winogradFilter(c, w, fw, group)
 	return func(rc *runCtx, in []*value) ([]*value, error) {
 		x, wt, b := in[0], in[1], in[2:]
 		var bias *value
@@ -229,8 +230,22 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 		if err := chargeConv(rc, geo, n, k, ch/g); err != nil {
 			return nil, err
 		}
+		// The Winograd filter was made from these same constant weights.
+		var wf *kernel.WinogradFilter
+		if x.dt == Float && nd == 2 && wino != nil && kernel.WinogradSuits(convShape(geo, n, ch, k, g)) {
+			wf = wino
+		}
 		if xs, ok := x.data.([]float32); ok && pool != nil && nd == 2 {
 			if pg, err := poolWin.resolve(geo.out, nil, poolCeil != 0); err == nil && isPlain2x2(pg) {
+				if wf != nil {
+					out, err := rc.alloc(Float, []int{n, k, pg.out[0], pg.out[1]})
+					if err != nil {
+						return nil, err
+					}
+					wf.Conv2D(convShape(geo, n, ch, k, g), xs, biasData[float32](bias), out.f32(),
+						kernel.WinogradFuse{MaxPool2x2: true, ReLU: relu})
+					return []*value{out}, nil
+				}
 				return convPool2x2(rc, geo, pg, n, ch, k, g, xs, wt.f32(), biasData[float32](bias), relu)
 			}
 		}
@@ -240,6 +255,10 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 		}
 		switch xs := x.data.(type) {
 		case []float32:
+			if wf != nil && pool == nil {
+				wf.Conv2D(convShape(geo, n, ch, k, g), xs, biasData[float32](bias), out.f32(), kernel.WinogradFuse{ReLU: relu})
+				return []*value{out}, nil
+			}
 			convT(geo, n, ch, k, g, xs, wt.data.([]float32), biasData[float32](bias), out.data.([]float32))
 		case []float64:
 			convT(geo, n, ch, k, g, xs, wt.data.([]float64), biasData[float64](bias), out.data.([]float64))
@@ -331,17 +350,49 @@ func biasData[T float](b *value) []T {
 	return b.data.([]T)
 }
 
+// winogradFilter returns the Winograd transform of a Conv node's weights
+// when they are constant float32 3×3 filters of a unit-stride, undilated,
+// ungrouped convolution, computed once at plan time; nil otherwise. fw are
+// the weights with a BatchNormalization folded in, if any. Whether the
+// input's geometry suits Winograd is decided again at run time.
+func winogradFilter(c *nodeCtx, w *window, fw *value, group int64) *kernel.WinogradFilter {
+	wv := fw
+	if wv == nil {
+		wv = c.constInput(1)
+	}
+	if wv == nil || wv.dt != Float || len(wv.shape) != 4 || group != 1 {
+		return nil
+	}
+	for _, v := range [][]int{w.strides, w.dils} {
+		if v != nil && !slices.Equal(v, []int{1, 1}) {
+			return nil
+		}
+	}
+	k, ch, r, q := wv.shape[0], wv.shape[1], wv.shape[2], wv.shape[3]
+	s := kernel.ConvShape{N: 1, C: ch, K: k, H: r, W: q, R: r, S: q}
+	if !kernel.WinogradSuits(s) {
+		return nil
+	}
+	return kernel.NewWinogradFilter(k, ch, wv.f32())
+}
+
+// convShape is the kernel geometry of a resolved 1-D or 2-D convolution
+// (1-D as H=1).
+func convShape(g *geometry, n, c, k, groups int) kernel.ConvShape {
+	s := kernel.ConvShape{N: n, C: c, K: k, Groups: groups, H: 1, R: 1, StrideH: 1, DilH: 1}
+	last := len(g.in) - 1
+	if last == 1 {
+		s.H, s.R, s.StrideH, s.DilH, s.PadTop, s.PadBottom = g.in[0], g.k[0], g.stride[0], g.dil[0], g.padB[0], g.padE[0]
+	}
+	s.W, s.S, s.StrideW, s.DilW, s.PadLeft, s.PadRight = g.in[last], g.k[last], g.stride[last], g.dil[last], g.padB[last], g.padE[last]
+	return s
+}
+
 // convT runs a 1-D or 2-D convolution on the kernel package (1-D as H=1)
 // and a 3-D one with direct loops.
 func convT[T float](g *geometry, n, c, k, groups int, x, w, bias, y []T) {
 	if len(g.in) <= 2 {
-		s := kernel.ConvShape{N: n, C: c, K: k, Groups: groups, H: 1, R: 1, StrideH: 1, DilH: 1}
-		last := len(g.in) - 1
-		if last == 1 {
-			s.H, s.R, s.StrideH, s.DilH, s.PadTop, s.PadBottom = g.in[0], g.k[0], g.stride[0], g.dil[0], g.padB[0], g.padE[0]
-		}
-		s.W, s.S, s.StrideW, s.DilW, s.PadLeft, s.PadRight = g.in[last], g.k[last], g.stride[last], g.dil[last], g.padB[last], g.padE[last]
-		kernel.Conv2D(s, x, w, bias, y)
+		kernel.Conv2D(convShape(g, n, c, k, groups), x, w, bias, y)
 		return
 	}
 	conv3D(g, n, c, k, groups, x, w, bias, y)

@@ -1,6 +1,7 @@
 package onnxio
 
 import (
+	"math"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -119,5 +120,32 @@ func TestBroadcastAndInPlace(t *testing.T) {
 	want = []float32{1, 1, -1, -1, 2, 2, 1, 1, -1, -1, 2, 2}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("legacy broadcast: got %v, want %v", got, want)
+	}
+}
+
+// TestConv4WinogradAccuracy bounds the largest absolute difference from
+// onnxruntime's output on the reference model, whose four 3×3 layers run as
+// Winograd F(4×4, 3×3): exported models must match within 1e-4.
+func TestConv4WinogradAccuracy(t *testing.T) {
+	plan, in, want := loadConv4(t)
+	outs, err := plan.RunPositional(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := outs[0].FloatData
+	ref, err := want.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ref) {
+		t.Fatalf("%d outputs, want %d", len(got), len(ref))
+	}
+	worst := 0.0
+	for i, w := range ref {
+		worst = max(worst, math.Abs(float64(got[i])-float64(w)))
+	}
+	t.Logf("largest difference from onnxruntime: %.3g", worst)
+	if worst > 1e-4 {
+		t.Errorf("largest difference from onnxruntime %.3g, above 1e-4", worst)
 	}
 }

@@ -1,0 +1,448 @@
+package kernel
+
+import "math"
+
+// Winograd convolution F(4×4, 3×3) (Lavin & Gray, 2015). A 3×3 stride-1
+// correlation is computed on 4×4 output tiles: each 6×6 input tile d becomes
+// V = Bᵀ·d·B, each filter g becomes U = G·g·Gᵀ, and the output tile is
+// Aᵀ·(Σ_c U⊙V)·A. The sum over input channels of the 36 element-wise
+// products is 36 independent matrix products U_ξ (K×C) · V_ξ (C×tiles),
+// which run on the packed SGEMM micro-kernel; that is 4× fewer
+// multiplications than the direct convolution, at the price of the
+// transforms and of float32 rounding a little worse than a direct sum.
+//
+// Tiles are processed in blocks of winoBlock tiles: the block's transformed
+// inputs are written straight into the micro-kernel's packed B layout, the
+// products go to a block-sized scratch matrix, and the output transform
+// reads it while it is still in cache. Bias, ReLU and a following 2×2
+// max-pooling are applied in the output transform, so the full-size
+// convolution output is never stored when the pooling is fused. The
+// transforms work on 16 tiles at once (one AVX-512 lane each), with masks
+// for the image border; winograd_amd64.s holds the vector code, winoInputGo
+// and winoOutputGo the portable twins.
+
+// The transform matrices for the interpolation points 0, ±1, ±2 and ∞:
+//
+//	Bᵀ = [4  0 -5  0 1 0]   G = [ 1/4     0    0]   Aᵀ = [1 1  1 1  1 0]
+//	     [0 -4 -4  1 1 0]       [-1/6 -1/6 -1/6]        [0 1 -1 2 -2 0]
+//	     [0  4 -4 -1 1 0]       [-1/6  1/6 -1/6]        [0 1  1 4  4 0]
+//	     [0 -2 -1  2 1 0]       [1/24 1/12  1/6]        [0 1 -1 8 -8 1]
+//	     [0  2 -1 -2 1 0]       [1/24 -1/12 1/6]
+//	     [0  4  0 -5 0 1]       [   0     0    1]
+var winoG = [6][3]float64{
+	{1.0 / 4, 0, 0},
+	{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+	{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+	{1.0 / 24, 1.0 / 12, 1.0 / 6},
+	{1.0 / 24, -1.0 / 12, 1.0 / 6},
+	{0, 0, 1},
+}
+
+// winoBlock is the number of tiles per block: a multiple of 16 (the lanes of
+// one transform call) and of every micro-kernel's nr, small enough that a
+// block's transformed inputs and products (36·(C+K)·winoBlock floats) stay
+// in L2.
+const winoBlock = 48
+
+// winoSkew pads the distance between the block's 36 matrices (in floats).
+// Unpadded, that distance is a multiple of 4 KiB for 64 channels, so the
+// 36 elements of one tile would all fall in the same L1 cache set.
+const winoSkew = 16
+
+// winoStrides returns the distances between the 36 transformed-input and
+// product matrices of a block.
+func (f *WinogradFilter) winoStrides() (vXi, mXi int) {
+	return f.c*winoBlock + winoSkew, f.kPad*winoBlock + winoSkew
+}
+
+// WinogradSuits reports whether Conv2D-equivalent work for s is done faster
+// by a WinogradFilter: a float32 3×3 convolution with unit stride and
+// dilation, one group, and enough channels that the 36 products are real
+// matrix products rather than thin ones.
+func WinogradSuits(s ConvShape) bool {
+	return winogradShape(s) && s.C >= 3 && s.K >= 8
+}
+
+// winogradShape reports whether the geometry is one Winograd F(4×4, 3×3)
+// handles at all.
+func winogradShape(s ConvShape) bool {
+	return s.Validate() == nil && s.R == 3 && s.S == 3 && orOne(s.StrideH) == 1 && orOne(s.StrideW) == 1 &&
+		orOne(s.DilH) == 1 && orOne(s.DilW) == 1 && orOne(s.Groups) == 1
+}
+
+// WinogradFilter is a 3×3 filter bank transformed for Winograd F(4×4, 3×3)
+// and packed for the float32 micro-kernel, computed once and reused for
+// every batch. It is immutable and safe for concurrent use.
+type WinogradFilter struct {
+	k, c int
+	kPad int       // k rounded up to the micro-kernel's mr
+	kc   int       // depth of one packed slice of the channels
+	u    []float32 // 36 packed K×C matrices U_ξ, each kPad·c long
+	uk   *microKernel[float32]
+}
+
+// NewWinogradFilter transforms the weights w ([K, C, 3, 3], the layout of
+// Conv2D) of a convolution with k output and c input channels.
+//
+// It panics if k or c is not positive or w is too short.
+func NewWinogradFilter(k, c int, w []float32) *WinogradFilter {
+	if k < 1 || c < 1 {
+		panic("kernel: NewWinogradFilter: k = " + itoa(k) + " and c = " + itoa(c) + " must be positive")
+	}
+	need("NewWinogradFilter", "w", len(w), k*c*9)
+	uk := sgemmKernel
+	f := &WinogradFilter{k: k, c: c, uk: uk}
+	f.kPad = (k + uk.mr - 1) / uk.mr * uk.mr
+	f.kc = min(uk.kc, c, maxKC)
+	// U_ξ as plain K×C matrices first, in float64 so that the transform
+	// adds no rounding of its own beyond the final conversion.
+	plain := make([]float32, 36*k*c)
+	for o := 0; o < k; o++ {
+		for i := 0; i < c; i++ {
+			g := w[(o*c+i)*9 : (o*c+i)*9+9]
+			var t [6][3]float64 // G·g
+			for r := 0; r < 6; r++ {
+				for s := 0; s < 3; s++ {
+					t[r][s] = winoG[r][0]*float64(g[s]) + winoG[r][1]*float64(g[3+s]) + winoG[r][2]*float64(g[6+s])
+				}
+			}
+			for r := 0; r < 6; r++ {
+				for q := 0; q < 6; q++ {
+					v := t[r][0]*winoG[q][0] + t[r][1]*winoG[q][1] + t[r][2]*winoG[q][2]
+					plain[(r*6+q)*k*c+o*c+i] = float32(v)
+				}
+			}
+		}
+	}
+	f.u = make([]float32, 36*f.kPad*c)
+	for xi := 0; xi < 36; xi++ {
+		dst := f.u[xi*f.kPad*c : (xi+1)*f.kPad*c]
+		for pc := 0; pc < c; pc += f.kc {
+			packA(dst[f.kPad*pc:], uk, plain[xi*k*c:], c, false, 0, k, pc, min(f.kc, c-pc))
+		}
+	}
+	return f
+}
+
+// WinogradFuse selects what the output transform applies after the bias.
+type WinogradFuse struct {
+	// MaxPool2x2 pools the convolution output with a 2×2 window and stride
+	// 2 (floor mode, no padding); y is then [N, K, OutH/2, OutW/2].
+	MaxPool2x2 bool
+	// ReLU replaces negative results (after pooling, if any) by zero.
+	ReLU bool
+}
+
+// Conv2D computes y = conv(x, w) + bias for the geometry s with the filter's
+// weights, then applies fuse, overwriting y. s must satisfy R = S = 3, unit
+// strides and dilations and one group, and its C and K must match the
+// filter. bias may be nil; otherwise it holds K values.
+//
+// Conv2D panics if s does not fit the filter or a slice is too short.
+func (f *WinogradFilter) Conv2D(s ConvShape, x, bias, y []float32, fuse WinogradFuse) {
+	if !winogradShape(s) {
+		panic("kernel: WinogradFilter.Conv2D: needs a valid 3×3 convolution with unit stride and dilation and one group")
+	}
+	if s.C != f.c || s.K != f.k {
+		panic("kernel: WinogradFilter.Conv2D: shape has C = " + itoa(s.C) + ", K = " + itoa(s.K) +
+			"; the filter has C = " + itoa(f.c) + ", K = " + itoa(f.k))
+	}
+	oh, ow := s.OutH(), s.OutW()
+	yh, yw := oh, ow
+	if fuse.MaxPool2x2 {
+		yh, yw = oh/2, ow/2
+		if yh < 1 || yw < 1 {
+			panic("kernel: WinogradFilter.Conv2D: output " + itoa(oh) + "×" + itoa(ow) + " is too small for 2×2 pooling")
+		}
+	}
+	need("WinogradFilter.Conv2D", "x", len(x), s.N*s.C*s.H*s.W)
+	need("WinogradFilter.Conv2D", "y", len(y), s.N*s.K*yh*yw)
+	if bias != nil {
+		need("WinogradFilter.Conv2D", "bias", len(bias), s.K)
+	}
+	// Lane offsets are int32: keep the per-block address range within it.
+	if int64(s.C)*int64(s.H*s.W)*2 > math.MaxInt32 || int64(s.K)*int64(yh*yw)*2 > math.MaxInt32 {
+		panic("kernel: WinogradFilter.Conv2D: images too large for 32-bit lane offsets")
+	}
+	g := winoGeom{s: s, oh: oh, ow: ow, yh: yh, yw: yw, fuse: fuse}
+	g.th, g.tw = (oh+3)/4, (ow+3)/4
+	g.tiles = s.N * g.th * g.tw
+	blocks := (g.tiles + winoBlock - 1) / winoBlock
+	nt := min(Threads(), blocks)
+	vXi, mXi := f.winoStrides()
+	vLen, mLen := 36*vXi, 36*mXi
+	bufs := newBatchBufs[float32](max(nt, 1), vLen+mLen)
+	defer bufs.release()
+	parallelFor(nt, blocks, func(b, worker int) {
+		buf, _ := bufs.get(worker)
+		f.block(&g, b*winoBlock, x, bias, y, buf[:vLen], buf[vLen:vLen+mLen])
+	})
+}
+
+// winoGeom is one Conv2D call's geometry.
+type winoGeom struct {
+	s              ConvShape
+	oh, ow, yh, yw int // convolution and stored output sizes
+	th, tw, tiles  int // tiles per column and row, tiles in the batch
+	fuse           WinogradFuse
+}
+
+// winoLanes describes 16 tiles for the transforms: per lane, the offset of
+// the tile's input origin (row 4ty−padTop, column 4tx−padLeft; possibly
+// negative) and of its output origin, relative to the block's first image,
+// and per tap the lanes whose pixel lies inside the image.
+type winoLanes struct {
+	in, out [16]int32
+	inMask  [36]uint16 // tap (i, j) of the 6×6 input tile, i*6+j
+	outMask [16]uint16 // output (a, b) of the tile (a*2+b when pooled)
+	// The vector code reads the input rows without gathers: the lanes
+	// split into runs of tiles that share a tile row, and each run loads
+	// 80 consecutive floats per tile row and splits them into the six
+	// tap columns. nseg runs are in seg.
+	nseg int
+	seg  [16]winoSegment
+}
+
+// winoSegment is one run of lanes whose tiles are consecutive in a tile
+// row. The 80 floats for tap row i start at x[base + i*w] (base is shifted
+// back four columns per lane before the run, so that lane ℓ's taps land in
+// lane ℓ); mask[i] says which of them lie inside the image and belong to
+// the run, lanes which lanes the run fills.
+type winoSegment struct {
+	base  int32
+	lanes uint16
+	_     uint16
+	mask  [6][5]uint16
+}
+
+// lanes fills l for tiles t0 .. t0+15 of the batch, relative to image n0.
+func (g *winoGeom) lanes(l *winoLanes, t0, n0 int) {
+	*l = winoLanes{}
+	s := &g.s
+	per := g.th * g.tw
+	var rows, cols [6]uint16
+	var orow, ocol [4]uint16
+	var sg *winoSegment
+	for lane := 0; lane < 16; lane++ {
+		t := t0 + lane
+		if t >= g.tiles {
+			break // masks stay zero: the lane reads and writes nothing
+		}
+		n, r := t/per, t%per
+		ty, tx := r/g.tw, r%g.tw
+		y0, x0 := 4*ty-s.PadTop, 4*tx-s.PadLeft
+		bit := uint16(1) << lane
+		l.in[lane] = int32(((n-n0)*s.C*s.H+y0)*s.W + x0)
+		if lane == 0 || tx == 0 {
+			sg = &l.seg[l.nseg]
+			l.nseg++
+			sg.base = l.in[lane] - int32(4*lane)
+		}
+		sg.lanes |= bit
+		for i := 0; i < 6; i++ {
+			if y0+i < 0 || y0+i >= s.H {
+				continue
+			}
+			for j := 0; j < 6; j++ {
+				if x := x0 + j; x >= 0 && x < s.W {
+					e := 4*lane + j
+					sg.mask[i][e/16] |= 1 << (e % 16)
+				}
+			}
+		}
+		for i := 0; i < 6; i++ {
+			if y := y0 + i; y >= 0 && y < s.H {
+				rows[i] |= bit
+			}
+			if x := x0 + i; x >= 0 && x < s.W {
+				cols[i] |= bit
+			}
+		}
+		if g.fuse.MaxPool2x2 {
+			l.out[lane] = int32(((n-n0)*s.K*g.yh+2*ty)*g.yw + 2*tx)
+			for a := 0; a < 2; a++ {
+				if 2*ty+a < g.yh {
+					orow[a] |= bit
+				}
+				if 2*tx+a < g.yw {
+					ocol[a] |= bit
+				}
+			}
+		} else {
+			l.out[lane] = int32(((n-n0)*s.K*g.yh+4*ty)*g.yw + 4*tx)
+			for a := 0; a < 4; a++ {
+				if 4*ty+a < g.yh {
+					orow[a] |= bit
+				}
+				if 4*tx+a < g.yw {
+					ocol[a] |= bit
+				}
+			}
+		}
+	}
+	for i := 0; i < 6; i++ {
+		for j := 0; j < 6; j++ {
+			l.inMask[i*6+j] = rows[i] & cols[j]
+		}
+	}
+	side := 4
+	if g.fuse.MaxPool2x2 {
+		side = 2
+	}
+	for a := 0; a < side; a++ {
+		for b := 0; b < side; b++ {
+			l.outMask[a*side+b] = orow[a] & ocol[b]
+		}
+	}
+}
+
+// block computes the winoBlock tiles starting at tile t0. v and m are
+// scratch for the transformed inputs (36 packed C×winoBlock matrices) and
+// the products (36 kPad×winoBlock matrices).
+func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32) {
+	s := &g.s
+	uk := f.uk
+	nr, mr := uk.nr, uk.mr
+	vXi, mXi := f.winoStrides()
+	n0 := t0 / (g.th * g.tw)
+	xb := x[n0*s.C*s.H*s.W:]
+	yb := y[n0*s.K*g.yh*g.yw:]
+	var lanes [winoBlock / 16]winoLanes
+	for gi := range lanes {
+		g.lanes(&lanes[gi], t0+16*gi, n0)
+		// Lane group gi starts at column 16*gi of the block: in panel
+		// 16*gi/nr, at column 16*gi%nr (16 columns never straddle two
+		// panels when nr is a multiple of 16; otherwise the portable code
+		// walks the columns one by one).
+		winoInput(v, vXi, 16*gi, nr, f.c, xb, &lanes[gi], s.H*s.W, s.W)
+	}
+	for xi := 0; xi < 36; xi++ {
+		u := f.u[xi*f.kPad*f.c : (xi+1)*f.kPad*f.c]
+		vx := v[xi*vXi : xi*vXi+f.c*winoBlock]
+		mx := m[xi*mXi : xi*mXi+f.kPad*winoBlock]
+		for pc := 0; pc < f.c; pc += f.kc {
+			kc := min(f.kc, f.c-pc)
+			beta := float32(0)
+			if pc > 0 {
+				beta = 1
+			}
+			for ip := 0; ip < f.kPad; ip += mr {
+				a := u[f.kPad*pc+ip*kc : f.kPad*pc+(ip+mr)*kc]
+				for jp := 0; jp < winoBlock; jp += nr {
+					b := vx[jp*f.c+pc*nr : jp*f.c+(pc+kc)*nr]
+					uk.fn(kc, a, b, mx[ip*winoBlock+jp:], winoBlock, 1, beta)
+				}
+			}
+		}
+	}
+	for gi := range lanes {
+		winoOutput(yb, &lanes[gi], m[16*gi:], winoBlock, mXi, f.k, g.yh*g.yw, g.yw, bias, g.fuse)
+	}
+}
+
+// vIndex is the position in a block's packed B matrices of channel c and
+// block column t, for panels nr wide and c channels deep.
+func vIndex(t, c, nr, channels int) int { return (t/nr)*channels*nr + c*nr + t%nr }
+
+// winoInputGo transforms the 16 tiles of l for channels [0, nc): tap (i, j)
+// of lane ℓ reads x[l.in[ℓ] + c*plane + i*w + j] (zero where the mask bit is
+// clear), and element ξ of the transformed tile goes to
+// v[ξ*vXi + vIndex(col0+ℓ, c, nr, nc)].
+func winoInputGo(v []float32, vXi, col0, nr, nc int, x []float32, l *winoLanes, plane, w int) {
+	for c := 0; c < nc; c++ {
+		for lane := 0; lane < 16; lane++ {
+			var d [6][6]float32
+			bit := uint16(1) << lane
+			base := int(l.in[lane]) + c*plane
+			for i := 0; i < 6; i++ {
+				for j := 0; j < 6; j++ {
+					if l.inMask[i*6+j]&bit != 0 {
+						d[i][j] = x[base+i*w+j]
+					}
+				}
+			}
+			var h [6][6]float32 // rows of d times B
+			for i := 0; i < 6; i++ {
+				h[i] = winoBT(d[i])
+			}
+			at := vIndex(col0+lane, c, nr, nc)
+			for k := 0; k < 6; k++ {
+				o := winoBT([6]float32{h[0][k], h[1][k], h[2][k], h[3][k], h[4][k], h[5][k]})
+				for i := 0; i < 6; i++ {
+					v[(i*6+k)*vXi+at] = o[i]
+				}
+			}
+		}
+	}
+}
+
+// winoBT returns Bᵀ·d for one column d, in the operation order of the
+// vector code.
+func winoBT(d [6]float32) [6]float32 {
+	a := d[4] - 4*d[2]
+	b := d[3] - 4*d[1]
+	c := d[4] - d[2]
+	e := 2 * (d[3] - d[1])
+	return [6]float32{a + 4*d[0] - d[2], a + b, a - b, c + e, c - e, d[5] - b - 4*d[3]}
+}
+
+// winoAT returns Aᵀ·m for one column m.
+func winoAT(m [6]float32) [4]float32 {
+	p, q := m[1]+m[2], m[1]-m[2]
+	r, s := m[3]+m[4], m[3]-m[4]
+	return [4]float32{m[0] + p + r, q + 2*s, p + 4*r, q + 8*s + m[5]}
+}
+
+// winoOutputGo applies the output transform to the 16 tiles of l for
+// output channels [0, nk): element ξ of lane ℓ's product for channel k is
+// m[ξ*mXi + k*mK + ℓ]. It adds bias, pools and applies ReLU as fuse says,
+// and stores output (a, b) of lane ℓ at y[l.out[ℓ] + k*plane + a*w + b]
+// where the mask bit is set.
+func winoOutputGo(y []float32, l *winoLanes, m []float32, mK, mXi, nk, plane, w int, bias []float32, fuse WinogradFuse) {
+	for k := 0; k < nk; k++ {
+		var bk float32
+		if bias != nil {
+			bk = bias[k]
+		}
+		for lane := 0; lane < 16; lane++ {
+			var t [6][4]float32
+			for i := 0; i < 6; i++ {
+				var row [6]float32
+				for j := 0; j < 6; j++ {
+					row[j] = m[(i*6+j)*mXi+k*mK+lane]
+				}
+				t[i] = winoAT(row)
+			}
+			var o [4][4]float32
+			for b := 0; b < 4; b++ {
+				col := winoAT([6]float32{t[0][b], t[1][b], t[2][b], t[3][b], t[4][b], t[5][b]})
+				for a := 0; a < 4; a++ {
+					o[a][b] = col[a]
+				}
+			}
+			side := 4
+			if fuse.MaxPool2x2 {
+				side = 2
+				for a := 0; a < 2; a++ {
+					for b := 0; b < 2; b++ {
+						o[a][b] = max(o[2*a][2*b], o[2*a][2*b+1], o[2*a+1][2*b], o[2*a+1][2*b+1])
+					}
+				}
+			}
+			bit := uint16(1) << lane
+			base := int(l.out[lane]) + k*plane
+			for a := 0; a < side; a++ {
+				for b := 0; b < side; b++ {
+					if l.outMask[a*side+b]&bit == 0 {
+						continue
+					}
+					r := o[a][b] + bk
+					if fuse.ReLU {
+						r = max(r, 0)
+					}
+					y[base+a*w+b] = r
+				}
+			}
+		}
+	}
+}

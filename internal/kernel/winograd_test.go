@@ -1,0 +1,191 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// winoShapes are 3×3 unit-stride geometries: odd and even planes, pads 0
+// and 1 (also uneven), channel counts that are not multiples of 16 or of
+// the micro-kernel's tile, batches that leave the last tile block partial,
+// and more channels than one packed slice holds.
+func winoShapes(short bool) []ConvShape {
+	p1 := func(s ConvShape) ConvShape {
+		s.PadTop, s.PadLeft, s.PadBottom, s.PadRight = 1, 1, 1, 1
+		return s
+	}
+	ss := []ConvShape{
+		{N: 1, C: 1, H: 3, W: 3, K: 1, R: 3, S: 3},
+		p1(ConvShape{N: 1, C: 1, H: 1, W: 1, K: 1, R: 3, S: 3}),
+		p1(ConvShape{N: 2, C: 3, H: 5, W: 6, K: 4, R: 3, S: 3}),
+		{N: 3, C: 5, H: 9, W: 7, K: 7, R: 3, S: 3},
+		p1(ConvShape{N: 2, C: 8, H: 10, W: 10, K: 8, R: 3, S: 3}),
+		p1(ConvShape{N: 5, C: 17, H: 11, W: 13, K: 9, R: 3, S: 3}),
+		{N: 4, C: 16, H: 8, W: 12, K: 20, R: 3, S: 3, PadTop: 1, PadRight: 1},
+		{N: 3, C: 6, H: 7, W: 8, K: 33, R: 3, S: 3, PadLeft: 1, PadBottom: 1},
+		p1(ConvShape{N: 7, C: 64, H: 5, W: 5, K: 64, R: 3, S: 3}),
+		p1(ConvShape{N: 2, C: 300, H: 6, W: 7, K: 10, R: 3, S: 3}), // channels split in packed slices
+		p1(ConvShape{N: 1, C: 3, H: 84, W: 84, K: 16, R: 3, S: 3}),
+	}
+	if !short {
+		ss = append(ss,
+			p1(ConvShape{N: 3, C: 64, H: 21, W: 21, K: 64, R: 3, S: 3}),
+			p1(ConvShape{N: 2, C: 64, H: 42, W: 42, K: 64, R: 3, S: 3}))
+	}
+	return ss
+}
+
+// refConvFused is Conv2D in float64 followed by fuse.
+func refConvFused(s ConvShape, x, w, bias []float64, fuse WinogradFuse) []float64 {
+	y := naiveConv(s, x, w, bias)
+	oh, ow := s.OutH(), s.OutW()
+	if fuse.MaxPool2x2 {
+		ph, pw := oh/2, ow/2
+		p := make([]float64, s.N*s.K*ph*pw)
+		for nk := 0; nk < s.N*s.K; nk++ {
+			for a := 0; a < ph; a++ {
+				for b := 0; b < pw; b++ {
+					r0 := y[nk*oh*ow+2*a*ow+2*b:]
+					r1 := y[nk*oh*ow+(2*a+1)*ow+2*b:]
+					p[(nk*ph+a)*pw+b] = max(r0[0], r0[1], r1[0], r1[1])
+				}
+			}
+		}
+		y = p
+	}
+	if fuse.ReLU {
+		for i, v := range y {
+			y[i] = max(v, 0)
+		}
+	}
+	return y
+}
+
+// TestWinogradMatchesDirect compares the Winograd convolution, with every
+// fusion, against the direct float64 loops. Winograd F(4×4, 3×3) rounds a
+// little worse than a direct sum: the tolerance is 1e-5 relative to the
+// largest |x|·|w| sum of a window, which bounds every output.
+func TestWinogradMatchesDirect(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	fuses := []WinogradFuse{{}, {ReLU: true}, {MaxPool2x2: true}, {MaxPool2x2: true, ReLU: true}}
+	for _, s := range winoShapes(testing.Short()) {
+		x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
+		w := randSlice[float32](rng, s.K*s.C*9)
+		bias := randSlice[float32](rng, s.K)
+		f := NewWinogradFilter(s.K, s.C, w)
+		scale := float64(9*s.C) + 1 // |x|, |w|, |bias| ≤ 1
+		for _, fuse := range fuses {
+			oh, ow := s.OutH(), s.OutW()
+			if fuse.MaxPool2x2 {
+				oh, ow = oh/2, ow/2
+				if oh == 0 || ow == 0 {
+					continue
+				}
+			}
+			for _, b := range [][]float32{bias, nil} {
+				t.Run(fmt.Sprintf("%+v/%+v/bias=%v", s, fuse, b != nil), func(t *testing.T) {
+					var b64 []float64
+					if b != nil {
+						b64 = toF64(b)
+					}
+					want := refConvFused(s, toF64(x), toF64(w), b64, fuse)
+					y := randSlice[float32](rng, s.N*s.K*oh*ow) // garbage to be overwritten
+					f.Conv2D(s, x, b, y, fuse)
+					worst := 0.0
+					for i := range y {
+						worst = max(worst, math.Abs(float64(y[i])-want[i]))
+					}
+					if worst > 1e-5*scale {
+						t.Fatalf("max error %g, above %g", worst, 1e-5*scale)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestWinogradThreads checks that one and several threads give the same
+// bits: blocks are independent, so the split must not change any sum.
+func TestWinogradThreads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	s := ConvShape{N: 5, C: 12, H: 19, W: 17, K: 24, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
+	x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
+	w := randSlice[float32](rng, s.K*s.C*9)
+	f := NewWinogradFilter(s.K, s.C, w)
+	one := make([]float32, s.N*s.K*s.OutH()*s.OutW())
+	three := make([]float32, len(one))
+	prev := SetThreads(1)
+	f.Conv2D(s, x, nil, one, WinogradFuse{})
+	SetThreads(3)
+	f.Conv2D(s, x, nil, three, WinogradFuse{})
+	SetThreads(prev)
+	for i := range one {
+		if one[i] != three[i] {
+			t.Fatalf("element %d: %v with 1 thread, %v with 3", i, one[i], three[i])
+		}
+	}
+}
+
+func TestWinogradSuits(t *testing.T) {
+	base := ConvShape{N: 1, C: 64, H: 10, W: 10, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
+	if !WinogradSuits(base) {
+		t.Errorf("%+v: want Winograd", base)
+	}
+	for _, mod := range []func(*ConvShape){
+		func(s *ConvShape) { s.StrideH = 2 },
+		func(s *ConvShape) { s.DilW = 2 },
+		func(s *ConvShape) { s.Groups = 2 },
+		func(s *ConvShape) { s.R = 5 },
+		func(s *ConvShape) { s.C = 2 },
+		func(s *ConvShape) { s.H = 0 },
+	} {
+		s := base
+		mod(&s)
+		if WinogradSuits(s) {
+			t.Errorf("%+v: want no Winograd", s)
+		}
+	}
+}
+
+func TestWinogradPanics(t *testing.T) {
+	w := make([]float32, 4*3*9)
+	f := NewWinogradFilter(4, 3, w)
+	s := ConvShape{N: 1, C: 3, H: 4, W: 4, K: 4, R: 3, S: 3}
+	x := make([]float32, 3*16)
+	y := make([]float32, 4*4)
+	mustPanic(t, "must be positive", func() { NewWinogradFilter(0, 3, w) })
+	mustPanic(t, "len(w)", func() { NewWinogradFilter(4, 4, w) })
+	bad := s
+	bad.StrideW = 2
+	mustPanic(t, "unit stride", func() { f.Conv2D(bad, x, nil, y, WinogradFuse{}) })
+	bad = s
+	bad.C = 2
+	mustPanic(t, "the filter has C = 3", func() { f.Conv2D(bad, x, nil, y, WinogradFuse{}) })
+	mustPanic(t, "len(x)", func() { f.Conv2D(s, x[:10], nil, y, WinogradFuse{}) })
+	mustPanic(t, "len(y)", func() { f.Conv2D(s, x, nil, y[:3], WinogradFuse{}) })
+	mustPanic(t, "too small for 2×2 pooling", func() {
+		f.Conv2D(ConvShape{N: 1, C: 3, H: 3, W: 4, K: 4, R: 3, S: 3}, x, nil, y, WinogradFuse{MaxPool2x2: true})
+	})
+}
+
+// BenchmarkWinogradLayer times the Winograd convolution of each Conv-4
+// layer (batch 80, 2 threads) with the 2×2 max pooling and ReLU fused. The
+// GFLOP figures count the direct convolution's operations, so they compare
+// with BenchmarkConv4Layer's forward pass.
+func BenchmarkWinogradLayer(b *testing.B) {
+	net := newConv4Net(80)
+	prev := SetThreads(2)
+	defer SetThreads(prev)
+	for i, s := range net.layers {
+		f := NewWinogradFilter(s.K, s.C, net.w[i])
+		b.Run(fmt.Sprintf("L%d", i+1), func(b *testing.B) {
+			fm := startFlops(b, convFlops(s))
+			for b.Loop() {
+				f.Conv2D(s, net.x[i], nil, net.p[i], WinogradFuse{MaxPool2x2: true, ReLU: true})
+			}
+			fm.stop()
+		})
+	}
+}

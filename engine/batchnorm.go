@@ -55,29 +55,35 @@ const DefaultBNEps = 1e-5
 // kernels of the second derivatives; recorded once more (third order and
 // beyond) those are composed from primitive ops.
 func BatchNorm2D[T Float](x, gamma, beta *Var[T], st *BNState[T], training bool) *Var[T] {
-	shape := x.Shape()
-	if len(shape) != 4 {
-		panic(fmt.Sprintf("engine.BatchNorm2D: input of shape %v, want rank 4 (NCHW)", shape))
-	}
-	c := shape[1]
-	if !sameShape(gamma.Shape(), []int{c}) || !sameShape(beta.Shape(), []int{c}) {
-		panic(fmt.Sprintf("engine.BatchNorm2D: gamma %v and beta %v for %d channels", gamma.Shape(), beta.Shape(), c))
-	}
-	eps := DefaultBNEps
-	if st != nil {
-		if !sameShape(st.RunningMean.Shape(), []int{c}) || !sameShape(st.RunningVar.Shape(), []int{c}) {
-			panic(fmt.Sprintf("engine.BatchNorm2D: running statistics of shapes %v and %v for %d channels",
-				st.RunningMean.Shape(), st.RunningVar.Shape(), c))
-		}
-		eps = st.Eps
-	}
+	eps := checkBatchNorm("BatchNorm2D", x, gamma, beta, st)
 	if training {
-		return batchNormTrain(x, gamma, beta, st, eps)
+		return batchNormTrain(x, gamma, beta, st, eps, false, nil)
 	}
 	if st == nil {
 		panic("engine.BatchNorm2D: inference mode needs running statistics (st is nil)")
 	}
 	return batchNormInfer(x, gamma, beta, st, eps)
+}
+
+// checkBatchNorm panics, naming op, unless the shapes of x, gamma, beta and
+// st's statistics fit; it returns the variance offset to use.
+func checkBatchNorm[T Float](op string, x, gamma, beta *Var[T], st *BNState[T]) (eps float64) {
+	shape := x.Shape()
+	if len(shape) != 4 {
+		panic(fmt.Sprintf("engine.%s: input of shape %v, want rank 4 (NCHW)", op, shape))
+	}
+	c := shape[1]
+	if !sameShape(gamma.Shape(), []int{c}) || !sameShape(beta.Shape(), []int{c}) {
+		panic(fmt.Sprintf("engine.%s: gamma %v and beta %v for %d channels", op, gamma.Shape(), beta.Shape(), c))
+	}
+	if st == nil {
+		return DefaultBNEps
+	}
+	if !sameShape(st.RunningMean.Shape(), []int{c}) || !sameShape(st.RunningVar.Shape(), []int{c}) {
+		panic(fmt.Sprintf("engine.%s: running statistics of shapes %v and %v for %d channels",
+			op, st.RunningMean.Shape(), st.RunningVar.Shape(), c))
+	}
+	return st.Eps
 }
 
 // bnPlanes returns the number of images, the plane size and the number of
@@ -110,11 +116,51 @@ func forChannels(c, size int, fn func(ch int)) {
 	wg.Wait()
 }
 
-func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64) *Var[T] {
+// BatchNormReLU2D returns ReLU(BatchNorm2D(x, gamma, beta, st, training)),
+// with the same panics and the same update of st.
+//
+// In training mode it is one op: the normalised values are never kept, and
+// the rectifier's mask is read from the output (positive exactly where the
+// normalised value is), so a recorded graph holds the input and the output
+// only, and the recorded backward pass holds no masked copy of the
+// gradient. Every derivative is the one of the composition, to any order.
+func BatchNormReLU2D[T Float](x, gamma, beta *Var[T], st *BNState[T], training bool) *Var[T] {
+	if !training {
+		return ReLU(BatchNorm2D(x, gamma, beta, st, false))
+	}
+	eps := checkBatchNorm("BatchNormReLU2D", x, gamma, beta, st)
+	return batchNormTrain(x, gamma, beta, st, eps, true, nil)
+}
+
+// BatchNormReLUMaxPool2D returns MaxPool2D(ReLU(BatchNorm2D(x, gamma, beta,
+// st, training)), p), with the same panics and the same update of st.
+//
+// In training mode it is one op, like [BatchNormReLU2D], that also pools:
+// a recorded graph holds the input, the pooled output and the pooling's
+// argmax indices, and the recorded backward pass holds only the gradient
+// of the pooled output where the composition held three full-size
+// gradients. It pools before rectifying, which gives the same values and
+// the same derivatives, to any order (the gradient of a window whose
+// maximum is not positive is zero either way).
+func BatchNormReLUMaxPool2D[T Float](x, gamma, beta *Var[T], st *BNState[T], training bool, p PoolParams) *Var[T] {
+	if !training {
+		return MaxPool2D(ReLU(BatchNorm2D(x, gamma, beta, st, false)), p)
+	}
+	eps := checkBatchNorm("BatchNormReLUMaxPool2D", x, gamma, beta, st)
+	s := p.shape("BatchNormReLUMaxPool2D", x.Shape())
+	return batchNormTrain(x, gamma, beta, st, eps, true, &s)
+}
+
+// batchNormTrain is training-mode BatchNorm2D, followed by a ReLU when relu
+// is set and then by max pooling of geometry pool when that is not nil
+// (pooling is only fused together with the ReLU).
+func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64, relu bool, pool *kernel.PoolShape) *Var[T] {
 	shape := cloneInts(x.Shape())
 	c := shape[1]
 	n, hw, m := bnPlanes(shape)
 	xd, gd, bd := x.value.data, gamma.value.data, beta.value.data
+	// out is the op's result; with pooling, the normalised values are a
+	// transient that the op does not keep.
 	out := New[T](shape...)
 	yd := out.data
 	// mean and invStd are kept for the fused backward pass; batchVar for the
@@ -144,6 +190,9 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		for i := 0; i < n; i++ {
 			o := (i*c + ch) * hw
 			scaleShiftRun(yd[o:o+hw], xd[o:o+hw], sc, sh)
+			if relu && pool == nil {
+				leakyKernel(yd[o:o+hw], yd[o:o+hw], yd[o:o+hw], 0)
+			}
 		}
 	})
 	if st != nil && st.Momentum != 0 {
@@ -159,9 +208,36 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		}
 	}
 	stats := &bnStats{mean: mean, invStd: invStd, eps: eps}
-	return record("BatchNorm2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+	op := "BatchNorm2D"
+	var argmax []int32
+	switch {
+	case pool != nil:
+		op = "BatchNormReLUMaxPool2D"
+		full := out
+		out = New[T](pool.N, pool.C, pool.OutH(), pool.OutW())
+		argmax = make([]int32, out.Len())
+		kernel.MaxPool2D(*pool, full.data, out.data, argmax)
+		leakyKernel(out.data, out.data, out.data, 0)
+		for i, a := range argmax {
+			// A window with no input position (all padding) is cut by
+			// the ReLU; pointing it at position 0 lets the backward
+			// passes skip the test (they mask by the output).
+			if a < 0 {
+				argmax[i] = 0
+			}
+		}
+	case relu:
+		op = "BatchNormReLU2D"
+	}
+	return record(op, out, func(g, out *Var[T], in []*Var[T], need []bool) []*Var[T] {
+		// The output is positive exactly where the ReLU passes, so it is
+		// the mask; with pooling, argmax places each output's gradient.
+		var ep *bnEpilogue[T]
+		if relu {
+			ep = &bnEpilogue[T]{out: out.value, pool: pool, argmax: argmax}
+		}
 		if !(g.tracked || in[0].tracked || in[1].tracked || in[2].tracked) {
-			dx, dGamma, dBeta, _, _ := bnBackward(g.value, in[0].value, in[1].value, stats, need[0])
+			dx, dGamma, dBeta, _, _ := ep.bnBackward(g.value, in[0].value, in[1].value, stats, need[0])
 			res := []*Var[T]{nil, Const(dGamma), Const(dBeta)}
 			if need[0] {
 				res[0] = Const(dx)
@@ -169,21 +245,127 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 			return res
 		}
 		// Recording for a higher derivative: the same fused passes, as ops
-		// whose own backward rules know the second derivatives.
+		// of g (not of the masked gb, which is not kept) whose own backward
+		// rules know the second derivatives.
 		res := make([]*Var[T], 3)
-		dx, dGamma, _, sumG, sumGXhat := bnBackward(g.value, in[0].value, in[1].value, stats, need[0])
+		dx, dGamma, _, sumG, sumGXhat := ep.bnBackward(g.value, in[0].value, in[1].value, stats, need[0])
 		if need[0] {
-			res[0] = bnGradInput(dx, g, in[0], in[1], stats)
+			res[0] = bnGradInput(dx, g, in[0], in[1], stats, ep)
 		}
 		if need[1] {
-			res[1] = bnGradGamma(dGamma, sumG, sumGXhat, g, in[0], stats)
+			res[1] = bnGradGamma(dGamma, sumG, sumGXhat, g, in[0], stats, ep)
 		}
 		if need[2] {
 			c := in[0].Shape()[1]
-			res[2] = Reshape(SumTo(g, []int{1, c, 1, 1}), c)
+			if ep == nil {
+				res[2] = Reshape(SumTo(g, []int{1, c, 1, 1}), c)
+			} else {
+				res[2] = bnGradBeta(sumG, g, in[0].Shape(), ep)
+			}
 		}
 		return res
 	}, x, gamma, beta)
+}
+
+// bnEpilogue is what follows the normalisation in a fused op: a ReLU, and
+// optionally max pooling. A nil *bnEpilogue stands for none. The backward
+// rules see it through expand, the map from the gradient of the op's output
+// to the gradient of the normalised values, and its adjoint contract; both
+// are linear, with the mask and argmax fixed. With pooling, the unrecorded
+// passes apply them sparsely instead (batchnorm_pool.go).
+type bnEpilogue[T Float] struct {
+	out    *Tensor[T]        // the op's output: positive where the ReLU passes
+	pool   *kernel.PoolShape // nil: no pooling
+	argmax []int32           // with pool, the input position of each output
+}
+
+// bnBackward is bnBackward for g, the gradient of the fused op's output.
+func (e *bnEpilogue[T]) bnBackward(g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx, dGamma, dBeta *Tensor[T], sumG, sumGXhat []float64) {
+	if e != nil && e.pool != nil {
+		return bnPoolBackward(e, g, x, gamma, s, wantDx)
+	}
+	return bnBackward(e.expand(g), x, gamma, s, wantDx) // the expanded g is a transient
+}
+
+// expand returns the gradient of the normalised values for g, the gradient
+// of the output, for an epilogue without pooling: g masked.
+func (e *bnEpilogue[T]) expand(g *Tensor[T]) *Tensor[T] {
+	if e == nil {
+		return g
+	}
+	m := New[T](g.shape...)
+	leakyKernel(m.data, g.data, e.out.data, 0)
+	return m
+}
+
+// contract is the adjoint of expand: d masked, in place.
+func (e *bnEpilogue[T]) contract(d *Tensor[T]) *Tensor[T] {
+	if e != nil {
+		leakyKernel(d.data, d.data, e.out.data, 0)
+	}
+	return d
+}
+
+// expandVar is expand recorded, from differentiable ops; with pooling,
+// the masked g is then scattered to the argmax positions.
+func (e *bnEpilogue[T]) expandVar(g *Var[T]) *Var[T] {
+	if e == nil {
+		return g
+	}
+	m := leakyGrad(g, Const(e.out), 0)
+	if e.pool == nil {
+		return m
+	}
+	return maxPoolScatter(m, *e.pool, e.argmax)
+}
+
+// contractVar is contract recorded, from differentiable ops; with pooling,
+// d is first gathered from the argmax positions.
+func (e *bnEpilogue[T]) contractVar(d *Var[T]) *Var[T] {
+	if e == nil {
+		return d
+	}
+	if e.pool != nil {
+		d = maxPoolGather(d, *e.pool, e.argmax)
+	}
+	return leakyGrad(d, Const(e.out), 0)
+}
+
+// spread returns contract(h broadcast over the normalised values), h of
+// shape [C]: h[c] wherever the output of channel c is positive, zero
+// elsewhere.
+func (e *bnEpilogue[T]) spread(h *Tensor[T]) *Tensor[T] {
+	sh := e.out.shape
+	c, plane := sh[1], sh[2]*sh[3]
+	res := New[T](sh...)
+	for pl := 0; pl < sh[0]*c; pl++ {
+		hv := h.data[pl%c]
+		rs := res.data[pl*plane : (pl+1)*plane]
+		for j, v := range e.out.data[pl*plane : (pl+1)*plane] {
+			if v > 0 {
+				rs[j] = hv
+			}
+		}
+	}
+	return res
+}
+
+// bnGradBeta records dβ = Σ expand(g) over N, H and W, given those sums
+// (of shape [C]): the β gradient of a fused op, as an op of g, so that the
+// expanded gradient (of shape xShape) is not kept. Its adjoint spreads h
+// over the normalised values and contracts.
+func bnGradBeta[T Float](sums []float64, g *Var[T], xShape []int, e *bnEpilogue[T]) *Var[T] {
+	c := len(sums)
+	out := New[T](c)
+	for ch, v := range sums {
+		out.data[ch] = T(v)
+	}
+	return record("BatchNorm2DGradBeta", out, func(h, _ *Var[T], _ []*Var[T], _ []bool) []*Var[T] {
+		if !h.tracked {
+			return []*Var[T]{Const(e.spread(h.value))}
+		}
+		return []*Var[T]{e.contractVar(BroadcastTo(Reshape(h, 1, c, 1, 1), xShape))}
+	}, g)
 }
 
 // bnStats are the per-channel batch statistics of a training-mode forward
@@ -243,15 +425,34 @@ func bnBackward[T Float](g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx, d
 }
 
 // bnGradInput records dx, computed by bnBackward, as an op of (g, x, gamma).
-// Its backward pass is fused for first order; recorded, it is composed from
-// primitives.
-func bnGradInput[T Float](dx *Tensor[T], g, x, gamma *Var[T], s *bnStats) *Var[T] {
+// With an epilogue, g is the gradient of the fused op's output and is
+// expanded before use. Its backward pass is fused for first order;
+// recorded, it is composed from primitives.
+func bnGradInput[T Float](dx *Tensor[T], g, x, gamma *Var[T], s *bnStats, ep *bnEpilogue[T]) *Var[T] {
 	return record("BatchNorm2DGradInput", dx, func(h, _ *Var[T], in []*Var[T], _ []bool) []*Var[T] {
 		if h.tracked || in[0].tracked || in[1].tracked || in[2].tracked {
-			return bnComposedVJP(0, h, in, s.eps)
+			return bnEpilogueComposedVJP(0, h, in, s.eps, ep)
 		}
-		return bnGradInputVJP(h.value, in[0].value, in[1].value, in[2].value, s)
+		if ep != nil && ep.pool != nil {
+			return bnPoolGradInputVJP(ep, h.value, in[0].value, in[1].value, in[2].value, s)
+		}
+		res := bnGradInputVJP(h.value, ep.expand(in[0].value), in[1].value, in[2].value, s)
+		res[0] = Const(ep.contract(res[0].value))
+		return res
 	}, g, x, gamma)
+}
+
+// bnEpilogueComposedVJP is bnComposedVJP where in[0] is the gradient of the
+// output of a fused op with epilogue ep: in[0] is expanded before, and the
+// gradient with respect to it contracted after.
+func bnEpilogueComposedVJP[T Float](k int, seed *Var[T], in []*Var[T], eps float64, ep *bnEpilogue[T]) []*Var[T] {
+	if ep == nil {
+		return bnComposedVJP(k, seed, in, eps)
+	}
+	ei := append([]*Var[T]{ep.expandVar(in[0])}, in[1:]...)
+	res := bnComposedVJP(k, seed, ei, eps)
+	res[0] = ep.contractVar(res[0])
+	return res
 }
 
 // bnGradInputVJP returns the gradients of <H, dx(g, x, γ)> in two passes.
@@ -304,14 +505,19 @@ func bnGradInputVJP[T Float](h, g, x, gamma *Tensor[T], s *bnStats) []*Var[T] {
 
 // bnGradGamma records dγ = Σ g·x̂, computed by bnBackward with the sums
 // that go with it, as an op of (g, x), with the same backward-pass
-// arrangement as bnGradInput.
-func bnGradGamma[T Float](dGamma *Tensor[T], sumG, sumGXhat []float64, g, x *Var[T], s *bnStats) *Var[T] {
+// arrangement (and epilogue) as bnGradInput.
+func bnGradGamma[T Float](dGamma *Tensor[T], sumG, sumGXhat []float64, g, x *Var[T], s *bnStats, ep *bnEpilogue[T]) *Var[T] {
 	return record("BatchNorm2DGradGamma", dGamma, func(h, _ *Var[T], in []*Var[T], _ []bool) []*Var[T] {
 		if h.tracked || in[0].tracked || in[1].tracked {
-			return bnComposedVJP(1, h, in, s.eps)
+			return bnEpilogueComposedVJP(1, h, in, s.eps, ep)
 		}
-		// in holds the values the sums were taken over.
-		return bnGradGammaVJP(h.value, in[0].value, in[1].value, s, sumG, sumGXhat)
+		// in holds the values the sums were taken over (once expanded).
+		if ep != nil && ep.pool != nil {
+			return bnPoolGradGammaVJP(ep, h.value, in[0].value, in[1].value, s, sumG, sumGXhat)
+		}
+		res := bnGradGammaVJP(h.value, ep.expand(in[0].value), in[1].value, s, sumG, sumGXhat)
+		res[0] = Const(ep.contract(res[0].value))
+		return res
 	}, g, x)
 }
 

@@ -22,7 +22,19 @@
 // With createGraph false the backward pass runs on detached values and its
 // results are constants: first-order training. With createGraph true the
 // backward pass is itself recorded, so its results can be passed to Grad
-// again (like PyTorch's autograd.grad with create_graph=True).
+// again (like PyTorch's autograd.grad with create_graph=True). [GradFree]
+// is the first-order Grad for the last gradient of a graph: it drops the
+// graph behind it as the backward pass goes, so that memory holds the
+// graph's remaining part instead of all of it until the end (like
+// PyTorch's default retain_graph=False).
+//
+// # Memory
+//
+// A recorded graph keeps every value an op consumed, since some backward
+// rule may read it. Fused ops keep less: [BatchNormReLU2D] and
+// [BatchNormReLUMaxPool2D] keep their input and output only, and their
+// recorded backward passes keep no full-size intermediate gradient, which
+// is most of the memory of a second-order step on a convolutional network.
 //
 // # Concurrency
 //

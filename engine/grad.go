@@ -18,10 +18,36 @@ func Grad[T Float](y *Var[T], wrt []*Var[T], createGraph bool) []*Var[T] {
 	return GradSeed([]*Var[T]{y}, []*Var[T]{Const(Full[T](1, y.value.shape...))}, wrt, createGraph)
 }
 
+// GradFree returns the same gradients as Grad(y, wrt, false), and releases
+// the graph behind y while it goes: once the backward pass has passed a
+// value, the record of how it was computed is dropped, so the tensors that
+// only the graph still held can be collected before the pass ends. Use it
+// for the last gradient taken of a graph, as training steps do: the peak
+// memory of a step is then the graph plus a few gradients, not the graph
+// plus every gradient of the pass.
+//
+// Afterwards y and every tracked value between y and wrt (the variables in
+// wrt excepted) keep their values but can no longer be differentiated:
+// a later Grad through them panics instead of returning wrong gradients.
+// Values that y does not depend on are not touched. Since it changes the
+// graph, no other goroutine may use the graph meanwhile.
+func GradFree[T Float](y *Var[T], wrt []*Var[T]) []*Var[T] {
+	if y.value.Len() != 1 {
+		panic(fmt.Sprintf("engine.GradFree: output must be a scalar, got shape %v", y.value.shape))
+	}
+	return gradSeed([]*Var[T]{y}, []*Var[T]{Const(Full[T](1, y.value.shape...))}, wrt, false, true)
+}
+
 // GradSeed is the general form of Grad: it returns the gradients of
 // Σ_k <ys[k], seeds[k]> with respect to wrt (a vector-Jacobian product).
 // Each seed must have its output's shape.
 func GradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph bool) []*Var[T] {
+	return gradSeed(ys, seeds, wrt, createGraph, false)
+}
+
+// gradSeed is GradSeed; with free (never with createGraph) it releases each
+// value's node once the value has been propagated (see GradFree).
+func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free bool) []*Var[T] {
 	if len(ys) != len(seeds) {
 		panic(fmt.Sprintf("engine.GradSeed: %d outputs but %d seeds", len(ys), len(seeds)))
 	}
@@ -56,6 +82,41 @@ func GradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph bool) []*
 			}
 		}
 	}
+	// propagate passes v's gradient, if it has one, to v's inputs.
+	propagate := func(v *Var[T]) {
+		g, ok := grads[v]
+		if !ok || v.fn == nil {
+			return
+		}
+		if !target[v] {
+			// An intermediate: free it once propagated (owned too, which
+			// would otherwise keep every sum until the pass ends).
+			delete(grads, v)
+			delete(owned, g)
+		}
+		fn := v.fn
+		need := make([]bool, len(fn.inputs))
+		any := false
+		for j, in := range fn.inputs {
+			need[j] = in.tracked && needed[in]
+			any = any || need[j]
+		}
+		if !any {
+			return
+		}
+		in, out := fn.inputs, v
+		if !createGraph {
+			in = DetachAll(fn.inputs)
+			out = Detach(v)
+			g = Detach(g)
+		}
+		ing := fn.backward(g, out, in, need)
+		for j, gj := range ing {
+			if need[j] && gj != nil {
+				accumulate(fn.inputs[j], gj)
+			}
+		}
+	}
 	for k, y := range ys {
 		if !sameShape(y.value.shape, seeds[k].value.shape) {
 			panic(fmt.Sprintf("engine.GradSeed: seed %d has shape %v, output has %v", k, seeds[k].value.shape, y.value.shape))
@@ -71,33 +132,16 @@ func GradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph bool) []*
 
 	for i := len(order) - 1; i >= 0; i-- {
 		v := order[i]
-		g, ok := grads[v]
-		if !ok || v.fn == nil {
-			continue
-		}
-		if !target[v] {
-			delete(grads, v) // intermediate: free it once propagated
-		}
-		fn := v.fn
-		need := make([]bool, len(fn.inputs))
-		any := false
-		for j, in := range fn.inputs {
-			need[j] = in.tracked && needed[in]
-			any = any || need[j]
-		}
-		if !any {
-			continue
-		}
-		in, out := fn.inputs, v
-		if !createGraph {
-			in = DetachAll(fn.inputs)
-			out = Detach(v)
-			g = Detach(g)
-		}
-		ing := fn.backward(g, out, in, need)
-		for j, gj := range ing {
-			if need[j] && gj != nil {
-				accumulate(fn.inputs[j], gj)
+		propagate(v)
+		if free {
+			// Every consumer of v comes later in order and has been
+			// propagated, so nothing needs v's node any more. Dropping
+			// it (and order's and needed's references to v) lets the
+			// inputs that only this graph held be collected.
+			order[i] = nil
+			delete(needed, v)
+			if v.fn != nil && !target[v] {
+				v.releasedOp, v.fn, v.released = v.fn.op, nil, true
 			}
 		}
 	}
@@ -128,6 +172,7 @@ func topoOrder[T Float](ys []*Var[T], target map[*Var[T]]bool) ([]*Var[T], map[*
 		if !y.tracked || visited[y] {
 			continue
 		}
+		checkNotReleased(y)
 		visited[y] = true
 		stack := []frame{{v: y}}
 		for len(stack) > 0 {
@@ -136,6 +181,7 @@ func topoOrder[T Float](ys []*Var[T], target map[*Var[T]]bool) ([]*Var[T], map[*
 				in := top.v.fn.inputs[top.next]
 				top.next++
 				if in.tracked && !visited[in] {
+					checkNotReleased(in)
 					visited[in] = true
 					stack = append(stack, frame{v: in})
 				}
@@ -156,6 +202,14 @@ func topoOrder[T Float](ys []*Var[T], target map[*Var[T]]bool) ([]*Var[T], map[*
 		}
 	}
 	return order, needed
+}
+
+// checkNotReleased panics if GradFree has released v's graph: a gradient
+// through v would silently miss everything v was computed from.
+func checkNotReleased[T Float](v *Var[T]) {
+	if v.released {
+		panic(fmt.Sprintf("engine: differentiating through a value of op %q whose graph GradFree released", v.releasedOp))
+	}
 }
 
 // addInto adds src to dst element-wise; they have the same length.

@@ -9,6 +9,10 @@ type Var[T Float] struct {
 	tracked bool
 	fn      *node[T]
 	name    string
+	// released marks a computed value whose node GradFree dropped;
+	// releasedOp keeps the op's name for the panic that guards it.
+	released   bool
+	releasedOp string
 }
 
 // backwardFunc computes the gradients of an op's inputs from g, the gradient
@@ -59,6 +63,9 @@ func (v *Var[T]) Tracked() bool { return v.tracked }
 
 // Op returns the name of the op that computed v, or "" for a leaf.
 func (v *Var[T]) Op() string {
+	if v.released {
+		return v.releasedOp
+	}
 	if v.fn == nil {
 		return ""
 	}

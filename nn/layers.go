@@ -102,13 +102,40 @@ func (l *BatchNorm2D[T]) OutShape(in []int) ([]int, error) {
 
 // Forward normalises x; see [Mode] for the statistics used.
 func (l *BatchNorm2D[T]) Forward(x *engine.Var[T], params []*engine.Var[T], mode Mode) *engine.Var[T] {
+	return engine.BatchNorm2D(x, params[0], params[1], l.modeState(mode), mode.training())
+}
+
+// forwardFused runs the layer together with the ReLU and then max-pool
+// layers that follow it in next, if they do, as one engine op, and returns
+// how many of next it ran (0: none, and y is nil). A recorded graph then
+// keeps neither the normalised nor the rectified values, nor, in its
+// backward pass, their gradients (see engine.BatchNormReLUMaxPool2D), which
+// is most of the memory of a second-order training step.
+func (l *BatchNorm2D[T]) forwardFused(x *engine.Var[T], params []*engine.Var[T], mode Mode, next []Layer[T]) (y *engine.Var[T], used int) {
+	if len(next) == 0 {
+		return nil, 0
+	}
+	if _, ok := next[0].(ReLU[T]); !ok {
+		return nil, 0
+	}
+	st := l.modeState(mode)
+	if len(next) > 1 {
+		if p, ok := next[1].(MaxPool2D[T]); ok {
+			return engine.BatchNormReLUMaxPool2D(x, params[0], params[1], st, mode.training(), p.Window), 2
+		}
+	}
+	return engine.BatchNormReLU2D(x, params[0], params[1], st, mode.training()), 1
+}
+
+// modeState returns the statistics state to normalise with in mode.
+func (l *BatchNorm2D[T]) modeState(mode Mode) *engine.BNState[T] {
 	st := l.State
 	if mode == TrainFrozenStats {
 		// Batch statistics without an update: BatchNorm2D updates only
 		// the state it is given, and needs only the eps from it.
 		st = &engine.BNState[T]{RunningMean: st.RunningMean, RunningVar: st.RunningVar, Eps: st.Eps}
 	}
-	return engine.BatchNorm2D(x, params[0], params[1], st, mode.training())
+	return st
 }
 
 // ReLU is the rectifier max(x, 0).

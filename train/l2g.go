@@ -85,7 +85,7 @@ func (a *l2g) Step(b *Batch) StepResult {
 	var r StepResult
 	for _, p := range b.Pairs {
 		loss, logits := l2gObjective(a.m, a.params, p, a.alpha, a.spec.FirstOrder, nn.Train, nn.TrainFrozenStats)
-		acc.add(engine.Grad(loss, a.params, false))
+		acc.add(engine.GradFree(loss, a.params))
 		r.Loss += float64(loss.Item())
 		r.Acc += engine.Accuracy(logits.Value(), p.Second.Query.Labels)
 	}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/fewshot-go/fewshot/episode"
@@ -86,6 +87,15 @@ type Options struct {
 	// an ETA every ProgressInterval (0 means 10 s) and after validations.
 	Progress         io.Writer
 	ProgressInterval time.Duration
+
+	// MemoryLimit, if positive, is a soft limit in bytes on the Go
+	// runtime's memory while Run runs (runtime/debug.SetMemoryLimit; the
+	// previous limit is restored when Run returns). Near it the garbage
+	// collector runs more often instead of letting the heap grow to about
+	// twice the live data (GOGC=100), which is most of the peak resident
+	// memory of an L2G step. The limit is process-wide, so Run sets one
+	// only when asked; zero leaves the runtime's (GOMEMLIMIT) alone.
+	MemoryLimit int64
 }
 
 // runKey holds the options that must not change when a run is resumed,
@@ -191,8 +201,11 @@ func Run(ctx context.Context, a Algorithm, opts Options) (*Summary, error) {
 	if o.Train == nil {
 		return nil, errors.New("train: no training data")
 	}
-	if o.Episodes < 0 || o.ValEvery < 0 || o.ValEpisodes < 0 || o.CheckpointEvery < 0 || o.LogEvery < 0 || o.LRDecayEvery < 0 || o.ClipNorm < 0 || o.LR < 0 {
+	if o.Episodes < 0 || o.ValEvery < 0 || o.ValEpisodes < 0 || o.CheckpointEvery < 0 || o.LogEvery < 0 || o.LRDecayEvery < 0 || o.ClipNorm < 0 || o.LR < 0 || o.MemoryLimit < 0 {
 		return nil, fmt.Errorf("train: negative setting in options")
+	}
+	if o.MemoryLimit > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(o.MemoryLimit))
 	}
 	if err := o.Task.Validate(); err != nil {
 		return nil, fmt.Errorf("train: training task: %w", err)

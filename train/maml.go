@@ -85,7 +85,7 @@ func (a *maml) Step(b *Batch) StepResult {
 		fast := a.adapt(a.params, t, a.steps, nn.Train, !a.spec.FirstOrder)
 		logits := a.logits(fast, &t.Query, nn.Train)
 		loss := engine.CrossEntropy(logits, t.Query.Labels)
-		acc.add(engine.Grad(loss, a.params, false))
+		acc.add(engine.GradFree(loss, a.params))
 		r.Loss += float64(loss.Item())
 		r.Acc += engine.Accuracy(logits.Value(), t.Query.Labels)
 	}

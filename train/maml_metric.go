@@ -76,7 +76,7 @@ func (a *mamlMetric) Step(b *Batch) StepResult {
 	for _, t := range b.Tasks {
 		fast := a.adapt(a.params, t, a.steps, nn.Train, !a.spec.FirstOrder)
 		loss, logits := taskLoss(a.m, fast, t, nn.Train)
-		acc.add(engine.Grad(loss, a.params, false))
+		acc.add(engine.GradFree(loss, a.params))
 		r.Loss += float64(loss.Item())
 		r.Acc += engine.Accuracy(logits.Value(), t.Query.Labels)
 	}

@@ -66,7 +66,7 @@ func (a *episodic) Step(b *Batch) StepResult {
 	var r StepResult
 	for _, t := range b.Tasks {
 		loss, logits := taskLoss(a.m, a.params, t, nn.Train)
-		acc.add(engine.Grad(loss, a.params, false))
+		acc.add(engine.GradFree(loss, a.params))
 		r.Loss += float64(loss.Item())
 		r.Acc += engine.Accuracy(logits.Value(), t.Query.Labels)
 	}

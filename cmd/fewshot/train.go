@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/fewshot-go/fewshot/engine"
@@ -37,6 +39,7 @@ fewshot train --algo proto --data shared/data/omniglot --out runs/proto-omni --e
 // trainFlags are the parsed flags of the train command.
 type trainFlags struct {
 	algo, data, split, valSplit, testSplit, out, cacheDir, export string
+	memoryLimit                                                   string
 	way, shot, query                                              int
 	valWay, valShot, valQuery                                     int
 	episodes, valEvery, valEpisodes, testEpisodes                 int
@@ -88,6 +91,8 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initialisation and of every training episode")
 	fl.IntVar(&f.threads, "threads", 0, "compute threads (default: all CPUs)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
+	fl.StringVar(&f.memoryLimit, "memory-limit", "auto", "soft limit on the process's memory, such as 3GiB or 2500MiB: the garbage collector works harder near it\n"+
+		"instead of letting the heap grow to twice the live data; auto: 3/4 of physical memory unless GOMEMLIMIT is set; off: none")
 	fl.BoolVar(&f.changeSchedule, "change-schedule", false, "with --resume: accept a different --lr, --lr-decay, --lr-decay-every or --clip (applied from the checkpoint's episode on)")
 	if err := parseFlagsNoArgs(fl, args); err != nil {
 		return err
@@ -97,6 +102,10 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if f.threads > 0 {
 		engine.SetThreads(f.threads)
+	}
+	memLimit, err := parseMemoryLimit(f.memoryLimit, os.Getenv("GOMEMLIMIT") != "", physicalMemory())
+	if err != nil {
+		return err
 	}
 
 	// An explicitly empty --split (a folder of class folders) is kept.
@@ -129,7 +138,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 		LR: f.lr, LRDecay: f.lrDecay, LRDecayEvery: f.lrDecayEvery, ClipNorm: f.clip,
 		Val: valSet, ValTask: valCfg, ValEvery: f.valEvery, ValEpisodes: f.valEpisodes, ValSeed: f.seed,
 		Dir: f.out, Resume: f.resume, ChangeSchedule: f.changeSchedule, CheckpointEvery: f.checkpointEvery, LogEvery: f.logEvery,
-		Progress: env.stderr,
+		Progress: env.stderr, MemoryLimit: memLimit,
 	}
 	fmt.Fprintf(env.stderr, "training %s on %s (%d classes), %d-way %d-shot %d-query, %d episodes, output %s\n",
 		f.algo, trainSet.Name, trainSet.NumClasses(), f.way, f.shot, f.query, f.episodes, f.out)
@@ -295,4 +304,47 @@ func testBest(ctx context.Context, env *cmdEnv, f trainFlags, cfg episode.Config
 		"checkpoint_episode": ckpt.Progress.Episode, "accuracy": res.Mean, "ci95": res.CI95,
 	}, "", "  ")
 	return os.WriteFile(filepath.Join(f.out, "test.json"), append(out, '\n'), 0o644)
+}
+
+// parseMemoryLimit returns the byte count of a --memory-limit value: a
+// number with an optional unit B, KiB, MiB, GiB or TiB (as GOMEMLIMIT
+// takes), "off" (0: no limit), or "auto": 0 when GOMEMLIMIT is set, since
+// the runtime applies it already, and otherwise 3/4 of physMem (0 when
+// unknown), a safety net that leaves the collector alone until the heap
+// nears the machine's size.
+func parseMemoryLimit(v string, envSet bool, physMem int64) (int64, error) {
+	switch v {
+	case "off":
+		return 0, nil
+	case "auto":
+		if envSet {
+			return 0, nil
+		}
+		return physMem / 4 * 3, nil
+	}
+	num := strings.TrimRight(v, "BKMGTi")
+	unit := v[len(num):]
+	mult := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if mult == 0 || err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, usagef("--memory-limit %q: want a size such as 3GiB or 2500MiB, auto or off", v)
+	}
+	return n * mult, nil
+}
+
+// physicalMemory returns the machine's memory in bytes from /proc/meminfo,
+// or 0 where that cannot be read (other systems).
+func physicalMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }

@@ -123,3 +123,26 @@ func TestTrainFolder(t *testing.T) {
 		t.Errorf("last metrics line %s (%v)", lines[1], err)
 	}
 }
+
+func TestParseMemoryLimit(t *testing.T) {
+	const phys = int64(16) << 30
+	for _, c := range []struct {
+		v      string
+		envSet bool
+		want   int64
+	}{
+		{"auto", false, 12 << 30}, {"auto", true, 0}, {"off", false, 0},
+		{"3GiB", false, 3 << 30}, {"2500MiB", false, 2500 << 20}, {"512KiB", true, 512 << 10},
+		{"1TiB", false, 1 << 40}, {"1000", false, 1000}, {"1000B", false, 1000}, {"0", false, 0},
+	} {
+		got, err := parseMemoryLimit(c.v, c.envSet, phys)
+		if err != nil || got != c.want {
+			t.Errorf("parseMemoryLimit(%q, env %v) = %d, %v; want %d", c.v, c.envSet, got, err, c.want)
+		}
+	}
+	for _, v := range []string{"", "3G", "3GB", "-1MiB", "1.5GiB", "GiB", "99999999999TiB", "lots"} {
+		if _, err := parseMemoryLimit(v, false, phys); err == nil || !strings.Contains(err.Error(), "--memory-limit") {
+			t.Errorf("parseMemoryLimit(%q): err = %v, want a usage error naming the flag", v, err)
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package engine
+
+// The backward passes of BatchNormReLUMaxPool2D. The gradient of the
+// normalised values, expand(g), is zero except at one input position per
+// pooled output (its argmax, where the output is positive), so these passes
+// read g at the pooled size and never build the full-size expanded gradient
+// or the full-size gradient with respect to it: each is bnBackward,
+// bnGradInputVJP or bnGradGammaVJP with the terms in g taken sparsely.
+//
+// They first mask g (gm below) and then visit every pooled output without
+// a test: half the outputs are cut by the ReLU, at random, and a branch on
+// that would be mispredicted half the time. Every argmax is a valid
+// position (see batchNormTrain), and a cut output adds zero there.
+
+// poolPlanes calls fn for each of channel ch's planes with the offsets of
+// the input plane (o) and of the pooled plane (po).
+func (e *bnEpilogue[T]) poolPlanes(ch int, fn func(o, po int)) {
+	p := e.pool
+	hw, ohw := p.H*p.W, p.OutH()*p.OutW()
+	for i := 0; i < p.N; i++ {
+		pl := i*p.C + ch
+		fn(pl*hw, pl*ohw)
+	}
+}
+
+// poolHW returns the input and pooled plane sizes.
+func (e *bnEpilogue[T]) poolHW() (hw, ohw int) {
+	return e.pool.H * e.pool.W, e.pool.OutH() * e.pool.OutW()
+}
+
+// masked returns g (of the output's shape) where the output is positive
+// and zero elsewhere.
+func (e *bnEpilogue[T]) masked(g *Tensor[T]) []T {
+	gm := make([]T, len(g.data))
+	leakyKernel(gm, g.data, e.out.data, 0)
+	return gm
+}
+
+// bnPoolBackward is bnBackward(e.expand(g), x, gamma, s, wantDx).
+func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx, dGamma, dBeta *Tensor[T], sumG, sumGXhat []float64) {
+	c := x.shape[1]
+	n, hw, m := bnPlanes(x.shape)
+	_, ohw := e.poolHW()
+	xd, gd := x.data, e.masked(g)
+	dBeta, dGamma = New[T](c), New[T](c)
+	sumG, sumGXhat = make([]float64, c), make([]float64, c)
+	if wantDx {
+		dx = New[T](x.shape...)
+	}
+	forChannels(c, len(xd), func(ch int) {
+		mu, is := s.mean[ch], s.invStd[ch]
+		var sg, sgx float64
+		e.poolPlanes(ch, func(o, po int) {
+			xs, am := xd[o:o+hw], e.argmax[po:po+ohw]
+			for j, gv := range gd[po : po+ohw] {
+				sg += float64(gv)
+				sgx += float64(gv) * (float64(xs[am[j]]) - mu)
+			}
+		})
+		sgx *= is
+		dBeta.data[ch], dGamma.data[ch] = T(sg), T(sgx)
+		sumG[ch], sumGXhat[ch] = sg, sgx
+		if dx == nil {
+			return
+		}
+		// dx = a·g + b·x + d as in bnBackward: the dense part, then a·g
+		// where g is not zero.
+		k := float64(gamma.data[ch]) * is
+		b := -k * is * sgx / float64(m)
+		ta, tb, td := T(k), T(b), T(-k*sg/float64(m)-b*mu)
+		channelRuns(n, c, hw, ch, func(o int) {
+			scaleShiftRun(dx.data[o:o+hw], xd[o:o+hw], tb, td)
+		})
+		e.poolPlanes(ch, func(o, po int) {
+			ds, am := dx.data[o:o+hw], e.argmax[po:po+ohw]
+			for j, gv := range gd[po : po+ohw] {
+				ds[am[j]] += ta * gv
+			}
+		})
+	})
+	return dx, dGamma, dBeta, sumG, sumGXhat
+}
+
+// bnPoolGradInputVJP is bnGradInputVJP for the pooled gradient g: the
+// gradients with respect to g (pooled), x and γ, with the same formulas.
+func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s *bnStats) []*Var[T] {
+	c := x.shape[1]
+	n, hw, m := bnPlanes(x.shape)
+	_, ohw := e.poolHW()
+	hd, gd, xd := h.data, e.masked(g), x.data
+	dg, dx, dGamma := New[T](g.shape...), New[T](x.shape...), New[T](c)
+	fm := float64(m)
+	forChannels(c, 2*len(xd), func(ch int) {
+		mu, is, gam := s.mean[ch], s.invStd[ch], float64(gamma.data[ch])
+		var sh, shx, sg, sgx, shg float64
+		channelRuns(n, c, hw, ch, func(o int) {
+			a, b := gradSumsRun(hd[o:o+hw], xd[o:o+hw], mu)
+			sh += a
+			shx += b
+		})
+		e.poolPlanes(ch, func(o, po int) {
+			xs, hs, am := xd[o:o+hw], hd[o:o+hw], e.argmax[po:po+ohw]
+			for j, gv := range gd[po : po+ohw] {
+				gf := float64(gv)
+				sg += gf
+				sgx += gf * (float64(xs[am[j]]) - mu)
+				shg += gf * float64(hs[am[j]])
+			}
+		})
+		a, b := shx*is, sgx*is
+		q := shg - sh*sg/fm - a*b/fm
+		dGamma.data[ch] = T(is * q)
+		k1, k2, k3 := gam*is, -gam*is*is*a/fm, -gam*is*sh/fm
+		cm := -gam * is * is / fm
+		c0, c1, c2, c3 := cm*is*(q-2*a*b/fm), cm*b, cm*a, -cm*(b*sh+a*sg)/fm
+		tk1, tk2, tk3 := T(k1), T(k2), T(k3-k2*mu)
+		tc0, tc1, tc2, tc3 := T(c0), T(c1), T(c2), T(c3-c0*mu)
+		channelRuns(n, c, hw, ch, func(o int) {
+			axpbycRun(dx.data[o:o+hw], hd[o:o+hw], xd[o:o+hw], tc1, tc0, tc3)
+		})
+		e.poolPlanes(ch, func(o, po int) {
+			xs, hs, ds := xd[o:o+hw], hd[o:o+hw], dx.data[o:o+hw]
+			am, dgs := e.argmax[po:po+ohw], dg.data[po:po+ohw]
+			for j, gv := range gd[po : po+ohw] {
+				// ∂/∂g at the input position, gathered (masked below);
+				// dx's term in g.
+				dgs[j] = tk1*hs[am[j]] + tk2*xs[am[j]] + tk3
+				ds[am[j]] += tc2 * gv
+			}
+		})
+	})
+	leakyKernel(dg.data, dg.data, e.out.data, 0)
+	return []*Var[T]{Const(dg), Const(dx), Const(dGamma)}
+}
+
+// bnPoolGradGammaVJP is bnGradGammaVJP for the pooled gradient g.
+func bnPoolGradGammaVJP[T Float](e *bnEpilogue[T], h, g, x *Tensor[T], s *bnStats, sumG, sumGXhat []float64) []*Var[T] {
+	c := x.shape[1]
+	n, hw, m := bnPlanes(x.shape)
+	_, ohw := e.poolHW()
+	gd, xd := e.masked(g), x.data
+	dg, dx := New[T](g.shape...), New[T](x.shape...)
+	forChannels(c, len(xd), func(ch int) {
+		mu, is, hv := s.mean[ch], s.invStd[ch], float64(h.data[ch])
+		sg, b := sumG[ch], sumGXhat[ch]
+		k := hv * is
+		c1, c0, c2 := hv*is, -hv*is*is*b/float64(m), -hv*is*sg/float64(m)
+		tk, tkm := T(k), T(-k*mu)
+		tc1, tc0, tc2 := T(c1), T(c0), T(c2-c0*mu)
+		channelRuns(n, c, hw, ch, func(o int) {
+			scaleShiftRun(dx.data[o:o+hw], xd[o:o+hw], tc0, tc2)
+		})
+		e.poolPlanes(ch, func(o, po int) {
+			xs, ds := xd[o:o+hw], dx.data[o:o+hw]
+			am, dgs := e.argmax[po:po+ohw], dg.data[po:po+ohw]
+			for j, gv := range gd[po : po+ohw] {
+				dgs[j] = tk*xs[am[j]] + tkm
+				ds[am[j]] += tc1 * gv
+			}
+		})
+	})
+	leakyKernel(dg.data, dg.data, e.out.data, 0)
+	return []*Var[T]{Const(dg), Const(dx)}
+}

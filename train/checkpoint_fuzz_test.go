@@ -53,7 +53,10 @@ func FuzzCheckpoint(f *testing.F) {
 	f.Add(good, false)
 	f.Add(good[:len(good)/2], false)
 	// The decompressed payload of the good file, for the wrapped mode.
-	zr, err := zstd.NewReader(bytes.NewReader(good[len(checkpointMagic):]))
+	// A nil reader: a decoder given a stream keeps one of its decoders busy
+	// with it, and DecodeAll then waits forever when that is the only one
+	// (seen when fuzzing with -parallel 1).
+	zr, err := zstd.NewReader(nil)
 	if err != nil {
 		f.Fatal(err)
 	}

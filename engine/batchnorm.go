@@ -238,11 +238,7 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		}
 		if !(g.tracked || in[0].tracked || in[1].tracked || in[2].tracked) {
 			dx, dGamma, dBeta, _, _ := ep.bnBackward(g.value, in[0].value, in[1].value, stats, need[0])
-			res := []*Var[T]{nil, Const(dGamma), Const(dBeta)}
-			if need[0] {
-				res[0] = Const(dx)
-			}
-			return res
+			return []*Var[T]{dx, freshConst(dGamma), freshConst(dBeta)}
 		}
 		// Recording for a higher derivative: the same fused passes, as ops
 		// of g (not of the masked gb, which is not kept) whose own backward
@@ -250,7 +246,7 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		res := make([]*Var[T], 3)
 		dx, dGamma, _, sumG, sumGXhat := ep.bnBackward(g.value, in[0].value, in[1].value, stats, need[0])
 		if need[0] {
-			res[0] = bnGradInput(dx, g, in[0], in[1], stats, ep)
+			res[0] = bnGradInput(materialize(dx).value, g, in[0], in[1], stats, ep)
 		}
 		if need[1] {
 			res[1] = bnGradGamma(dGamma, sumG, sumGXhat, g, in[0], stats, ep)
@@ -279,12 +275,18 @@ type bnEpilogue[T Float] struct {
 	argmax []int32           // with pool, the input position of each output
 }
 
-// bnBackward is bnBackward for g, the gradient of the fused op's output.
-func (e *bnEpilogue[T]) bnBackward(g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx, dGamma, dBeta *Tensor[T], sumG, sumGXhat []float64) {
+// bnBackward is bnBackward for g, the gradient of the fused op's output,
+// with dx (nil unless wantDx) as a fresh value or, with pooling, a deferred
+// contribution (see Var.deposit).
+func (e *bnEpilogue[T]) bnBackward(g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx *Var[T], dGamma, dBeta *Tensor[T], sumG, sumGXhat []float64) {
 	if e != nil && e.pool != nil {
 		return bnPoolBackward(e, g, x, gamma, s, wantDx)
 	}
-	return bnBackward(e.expand(g), x, gamma, s, wantDx) // the expanded g is a transient
+	dxt, dGamma, dBeta, sumG, sumGXhat := bnBackward(e.expand(g), x, gamma, s, wantDx) // the expanded g is a transient
+	if dxt != nil {
+		dx = freshConst(dxt)
+	}
+	return dx, dGamma, dBeta, sumG, sumGXhat
 }
 
 // expand returns the gradient of the normalised values for g, the gradient
@@ -362,7 +364,7 @@ func bnGradBeta[T Float](sums []float64, g *Var[T], xShape []int, e *bnEpilogue[
 	}
 	return record("BatchNorm2DGradBeta", out, func(h, _ *Var[T], _ []*Var[T], _ []bool) []*Var[T] {
 		if !h.tracked {
-			return []*Var[T]{Const(e.spread(h.value))}
+			return []*Var[T]{freshConst(e.spread(h.value))}
 		}
 		return []*Var[T]{e.contractVar(BroadcastTo(Reshape(h, 1, c, 1, 1), xShape))}
 	}, g)
@@ -437,7 +439,7 @@ func bnGradInput[T Float](dx *Tensor[T], g, x, gamma *Var[T], s *bnStats, ep *bn
 			return bnPoolGradInputVJP(ep, h.value, in[0].value, in[1].value, in[2].value, s)
 		}
 		res := bnGradInputVJP(h.value, ep.expand(in[0].value), in[1].value, in[2].value, s)
-		res[0] = Const(ep.contract(res[0].value))
+		res[0] = freshConst(ep.contract(res[0].value))
 		return res
 	}, g, x, gamma)
 }
@@ -500,7 +502,7 @@ func bnGradInputVJP[T Float](h, g, x, gamma *Tensor[T], s *bnStats) []*Var[T] {
 			}
 		})
 	})
-	return []*Var[T]{Const(dg), Const(dx), Const(dGamma)}
+	return []*Var[T]{freshConst(dg), freshConst(dx), freshConst(dGamma)}
 }
 
 // bnGradGamma records dγ = Σ g·x̂, computed by bnBackward with the sums
@@ -516,7 +518,7 @@ func bnGradGamma[T Float](dGamma *Tensor[T], sumG, sumGXhat []float64, g, x *Var
 			return bnPoolGradGammaVJP(ep, h.value, in[0].value, in[1].value, s, sumG, sumGXhat)
 		}
 		res := bnGradGammaVJP(h.value, ep.expand(in[0].value), in[1].value, s, sumG, sumGXhat)
-		res[0] = Const(ep.contract(res[0].value))
+		res[0] = freshConst(ep.contract(res[0].value))
 		return res
 	}, g, x)
 }
@@ -546,7 +548,7 @@ func bnGradGammaVJP[T Float](h, g, x *Tensor[T], s *bnStats, sumG, sumGXhat []fl
 			}
 		})
 	})
-	return []*Var[T]{Const(dg), Const(dx)}
+	return []*Var[T]{freshConst(dg), freshConst(dx)}
 }
 
 // bnComposedVJP differentiates output k (0: dx, 1: dγ) of the backward pass

@@ -36,17 +36,18 @@ func (e *bnEpilogue[T]) masked(g *Tensor[T]) []T {
 	return gm
 }
 
-// bnPoolBackward is bnBackward(e.expand(g), x, gamma, s, wantDx).
-func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx, dGamma, dBeta *Tensor[T], sumG, sumGXhat []float64) {
+// bnPoolBackward is bnBackward(e.expand(g), x, gamma, s, wantDx), with dx
+// deferred (see Var.deposit): the sums are taken now, and dx is written or
+// added plane by plane when the gradient pass places it.
+func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx *Var[T], dGamma, dBeta *Tensor[T], sumG, sumGXhat []float64) {
 	c := x.shape[1]
-	n, hw, m := bnPlanes(x.shape)
+	_, hw, m := bnPlanes(x.shape)
 	_, ohw := e.poolHW()
 	xd, gd := x.data, e.masked(g)
 	dBeta, dGamma = New[T](c), New[T](c)
 	sumG, sumGXhat = make([]float64, c), make([]float64, c)
-	if wantDx {
-		dx = New[T](x.shape...)
-	}
+	// dx = a·g + b·x + d per channel, as in bnBackward.
+	ta, tb, td := make([]T, c), make([]T, c), make([]T, c)
 	forChannels(c, len(xd), func(ch int) {
 		mu, is := s.mean[ch], s.invStd[ch]
 		var sg, sgx float64
@@ -60,35 +61,52 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 		sgx *= is
 		dBeta.data[ch], dGamma.data[ch] = T(sg), T(sgx)
 		sumG[ch], sumGXhat[ch] = sg, sgx
-		if dx == nil {
-			return
-		}
-		// dx = a·g + b·x + d as in bnBackward: the dense part, then a·g
-		// where g is not zero.
 		k := float64(gamma.data[ch]) * is
 		b := -k * is * sgx / float64(m)
-		ta, tb, td := T(k), T(b), T(-k*sg/float64(m)-b*mu)
-		channelRuns(n, c, hw, ch, func(o int) {
-			scaleShiftRun(dx.data[o:o+hw], xd[o:o+hw], tb, td)
-		})
-		e.poolPlanes(ch, func(o, po int) {
-			ds, am := dx.data[o:o+hw], e.argmax[po:po+ohw]
-			for j, gv := range gd[po : po+ohw] {
-				ds[am[j]] += ta * gv
-			}
+		ta[ch], tb[ch], td[ch] = T(k), T(b), T(-k*sg/float64(m)-b*mu)
+	})
+	if !wantDx {
+		return nil, dGamma, dBeta, sumG, sumGXhat
+	}
+	dx = deferred(x.shape, func(dst []T, overwrite bool) {
+		forChannels(c, len(xd), func(ch int) {
+			// The dense part, then a·g where g is not zero, plane by
+			// plane while the plane is in cache.
+			a, b, d := ta[ch], tb[ch], td[ch]
+			e.poolPlanes(ch, func(o, po int) {
+				ds := dst[o : o+hw]
+				affineInto(ds, xd[o:o+hw], b, d, overwrite)
+				am := e.argmax[po : po+ohw]
+				for j, gv := range gd[po : po+ohw] {
+					ds[am[j]] += a * gv
+				}
+			})
 		})
 	})
 	return dx, dGamma, dBeta, sumG, sumGXhat
 }
 
+// affineInto sets dst = a·x + b, or adds a·x + b to it unless overwrite.
+func affineInto[T Float](dst, x []T, a, b T, overwrite bool) {
+	if overwrite {
+		scaleShiftRun(dst, x, a, b)
+		return
+	}
+	axpbycRun(dst, dst, x, 1, a, b)
+}
+
 // bnPoolGradInputVJP is bnGradInputVJP for the pooled gradient g: the
 // gradients with respect to g (pooled), x and γ, with the same formulas.
+// The gradient with respect to x is deferred (see Var.deposit).
 func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s *bnStats) []*Var[T] {
 	c := x.shape[1]
 	n, hw, m := bnPlanes(x.shape)
 	_, ohw := e.poolHW()
 	hd, gd, xd := h.data, e.masked(g), x.data
-	dg, dx, dGamma := New[T](g.shape...), New[T](x.shape...), New[T](c)
+	dg, dGamma := New[T](g.shape...), New[T](c)
+	// ∂/∂x = c0·(x − μ) + c1·H + c2·g + c3, as tc1·H + tc0·x + tc3 dense
+	// and tc2·g at the pooled positions.
+	tc0, tc1, tc2, tc3 := make([]T, c), make([]T, c), make([]T, c), make([]T, c)
 	fm := float64(m)
 	forChannels(c, 2*len(xd), func(ch int) {
 		mu, is, gam := s.mean[ch], s.invStd[ch], float64(gamma.data[ch])
@@ -114,51 +132,76 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 		cm := -gam * is * is / fm
 		c0, c1, c2, c3 := cm*is*(q-2*a*b/fm), cm*b, cm*a, -cm*(b*sh+a*sg)/fm
 		tk1, tk2, tk3 := T(k1), T(k2), T(k3-k2*mu)
-		tc0, tc1, tc2, tc3 := T(c0), T(c1), T(c2), T(c3-c0*mu)
-		channelRuns(n, c, hw, ch, func(o int) {
-			axpbycRun(dx.data[o:o+hw], hd[o:o+hw], xd[o:o+hw], tc1, tc0, tc3)
-		})
+		tc0[ch], tc1[ch], tc2[ch], tc3[ch] = T(c0), T(c1), T(c2), T(c3-c0*mu)
 		e.poolPlanes(ch, func(o, po int) {
-			xs, hs, ds := xd[o:o+hw], hd[o:o+hw], dx.data[o:o+hw]
+			xs, hs := xd[o:o+hw], hd[o:o+hw]
 			am, dgs := e.argmax[po:po+ohw], dg.data[po:po+ohw]
-			for j, gv := range gd[po : po+ohw] {
-				// ∂/∂g at the input position, gathered (masked below);
-				// dx's term in g.
+			for j := range dgs {
+				// ∂/∂g at the input position, gathered (masked below).
 				dgs[j] = tk1*hs[am[j]] + tk2*xs[am[j]] + tk3
-				ds[am[j]] += tc2 * gv
 			}
 		})
 	})
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
-	return []*Var[T]{Const(dg), Const(dx), Const(dGamma)}
+	dx := deferred(x.shape, func(dst []T, overwrite bool) {
+		forChannels(c, 2*len(xd), func(ch int) {
+			k0, k1, k2, k3 := tc0[ch], tc1[ch], tc2[ch], tc3[ch]
+			e.poolPlanes(ch, func(o, po int) {
+				ds, hs, xs := dst[o:o+hw], hd[o:o+hw], xd[o:o+hw]
+				if overwrite {
+					axpbycRun(ds, hs, xs, k1, k0, k3)
+				} else {
+					axpbycRun(ds, ds, xs, 1, k0, k3)
+					axpbycRun(ds, hs, ds, k1, 1, 0)
+				}
+				am := e.argmax[po : po+ohw]
+				for j, gv := range gd[po : po+ohw] {
+					ds[am[j]] += k2 * gv
+				}
+			})
+		})
+	})
+	return []*Var[T]{freshConst(dg), dx, freshConst(dGamma)}
 }
 
-// bnPoolGradGammaVJP is bnGradGammaVJP for the pooled gradient g.
+// bnPoolGradGammaVJP is bnGradGammaVJP for the pooled gradient g, with the
+// gradient with respect to x deferred (see Var.deposit).
 func bnPoolGradGammaVJP[T Float](e *bnEpilogue[T], h, g, x *Tensor[T], s *bnStats, sumG, sumGXhat []float64) []*Var[T] {
 	c := x.shape[1]
-	n, hw, m := bnPlanes(x.shape)
+	_, hw, m := bnPlanes(x.shape)
 	_, ohw := e.poolHW()
 	gd, xd := e.masked(g), x.data
-	dg, dx := New[T](g.shape...), New[T](x.shape...)
-	forChannels(c, len(xd), func(ch int) {
+	dg := New[T](g.shape...)
+	// ∂/∂x = tc1·g + tc0·x + tc2, the term in g at the pooled positions.
+	tc0, tc1, tc2 := make([]T, c), make([]T, c), make([]T, c)
+	forChannels(c, len(dg.data), func(ch int) {
 		mu, is, hv := s.mean[ch], s.invStd[ch], float64(h.data[ch])
 		sg, b := sumG[ch], sumGXhat[ch]
 		k := hv * is
 		c1, c0, c2 := hv*is, -hv*is*is*b/float64(m), -hv*is*sg/float64(m)
 		tk, tkm := T(k), T(-k*mu)
-		tc1, tc0, tc2 := T(c1), T(c0), T(c2-c0*mu)
-		channelRuns(n, c, hw, ch, func(o int) {
-			scaleShiftRun(dx.data[o:o+hw], xd[o:o+hw], tc0, tc2)
-		})
+		tc1[ch], tc0[ch], tc2[ch] = T(c1), T(c0), T(c2-c0*mu)
 		e.poolPlanes(ch, func(o, po int) {
-			xs, ds := xd[o:o+hw], dx.data[o:o+hw]
+			xs := xd[o : o+hw]
 			am, dgs := e.argmax[po:po+ohw], dg.data[po:po+ohw]
-			for j, gv := range gd[po : po+ohw] {
+			for j := range dgs {
 				dgs[j] = tk*xs[am[j]] + tkm
-				ds[am[j]] += tc1 * gv
 			}
 		})
 	})
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
-	return []*Var[T]{Const(dg), Const(dx)}
+	dx := deferred(x.shape, func(dst []T, overwrite bool) {
+		forChannels(c, len(xd), func(ch int) {
+			k0, k1, k2 := tc0[ch], tc1[ch], tc2[ch]
+			e.poolPlanes(ch, func(o, po int) {
+				ds := dst[o : o+hw]
+				affineInto(ds, xd[o:o+hw], k0, k2, overwrite)
+				am := e.argmax[po : po+ohw]
+				for j, gv := range gd[po : po+ohw] {
+					ds[am[j]] += k1 * gv
+				}
+			})
+		})
+	})
+	return []*Var[T]{freshConst(dg), dx}
 }

@@ -81,7 +81,7 @@ func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
 	}
 	out := New[T](s.N, s.K, s.OutH(), s.OutW())
 	kernel.Conv2D(s, x.value.data, w.value.data, bias, out.data)
-	return record("Conv2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+	return markFresh(record("Conv2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		res := make([]*Var[T], len(in))
 		if need[0] {
 			res[0] = Conv2DGradInput(g, in[1], in[0].Shape(), p)
@@ -93,7 +93,7 @@ func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
 			res[2] = convBiasGrad(g)
 		}
 		return res
-	}, inputs...)
+	}, inputs...))
 }
 
 // Conv2DGradInput returns the gradient of Conv2D with respect to its input:
@@ -104,7 +104,7 @@ func Conv2DGradInput[T Float](g, w *Var[T], xShape []int, p ConvParams) *Var[T] 
 	checkConvOut("Conv2DGradInput", s, g.Shape())
 	out := New[T](xShape...)
 	kernel.Conv2DBackwardData(s, g.value.data, w.value.data, out.data)
-	return record("Conv2DGradInput", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+	return markFresh(record("Conv2DGradInput", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		// <gg, Aᵀ_w g> = <A_w gg, g>: the adjoint of the transposed
 		// convolution is the convolution, and as a function of w it is the
 		// filter gradient of convolving gg.
@@ -116,7 +116,7 @@ func Conv2DGradInput[T Float](g, w *Var[T], xShape []int, p ConvParams) *Var[T] 
 			res[1] = Conv2DGradWeight(gg, in[0], in[1].Shape(), p)
 		}
 		return res
-	}, g, w)
+	}, g, w))
 }
 
 // Conv2DGradWeight returns the gradient of Conv2D with respect to its
@@ -128,7 +128,7 @@ func Conv2DGradWeight[T Float](x, g *Var[T], wShape []int, p ConvParams) *Var[T]
 	checkConvOut("Conv2DGradWeight", s, g.Shape())
 	out := New[T](wShape...)
 	kernel.Conv2DBackwardFilter(s, x.value.data, g.value.data, out.data)
-	return record("Conv2DGradWeight", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+	return markFresh(record("Conv2DGradWeight", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		// <gg, dW(x, g)> = <g, conv(x, gg)>.
 		res := make([]*Var[T], 2)
 		if need[0] {
@@ -138,7 +138,7 @@ func Conv2DGradWeight[T Float](x, g *Var[T], wShape []int, p ConvParams) *Var[T]
 			res[1] = Conv2D(in[0], gg, nil, p)
 		}
 		return res
-	}, x, g)
+	}, x, g))
 }
 
 func checkConvOut(op string, s kernel.ConvShape, g []int) {
@@ -148,14 +148,13 @@ func checkConvOut(op string, s kernel.ConvShape, g []int) {
 }
 
 // convBiasGrad sums the output gradient g ([N,K,OH,OW]) over all axes but
-// the channels: the bias gradient. Recorded for a higher derivative it is
-// SumAxes; otherwise one vector reduction per plane, the first layer's
-// gradient being the largest tensor of a training step.
+// the channels: the bias gradient, with one vector reduction per plane (the
+// first layer's gradient is the largest tensor of a training step).
+// Recorded for a higher derivative, its own backward pass spreads the
+// incoming gradient over the planes, without building that tensor when
+// there is no graph to record (see planeBroadcast).
 func convBiasGrad[T Float](g *Var[T]) *Var[T] {
-	if g.tracked {
-		return SumAxes(g, []int{0, 2, 3}, false)
-	}
-	sh := g.Shape()
+	sh := cloneInts(g.Shape())
 	n, k, hw := sh[0], sh[1], sh[2]*sh[3]
 	sums := make([]float64, k)
 	gd := g.value.data
@@ -169,5 +168,36 @@ func convBiasGrad[T Float](g *Var[T]) *Var[T] {
 	for c, v := range sums {
 		out.data[c] = T(v)
 	}
-	return Const(out)
+	if !g.tracked {
+		return freshConst(out)
+	}
+	return record("ConvBiasGrad", out, func(h, _ *Var[T], _ []*Var[T], _ []bool) []*Var[T] {
+		return []*Var[T]{planeBroadcast(h, sh)}
+	}, g)
+}
+
+// planeBroadcast returns h (of shape [C]) broadcast over the planes of an
+// NCHW shape: recorded when h is tracked, otherwise as a deferred
+// contribution that adds h[c] to each plane of channel c in place.
+func planeBroadcast[T Float](h *Var[T], shape []int) *Var[T] {
+	n, c, hw := shape[0], shape[1], shape[2]*shape[3]
+	if h.tracked {
+		return BroadcastTo(Reshape(h, 1, c, 1, 1), shape)
+	}
+	hd := h.value.data
+	return deferred(shape, func(dst []T, overwrite bool) {
+		forChannels(c, len(dst), func(ch int) {
+			v := hd[ch]
+			channelRuns(n, c, hw, ch, func(o int) {
+				d := dst[o : o+hw]
+				if overwrite {
+					for j := range d {
+						d[j] = v
+					}
+					return
+				}
+				scaleShiftRun(d, d, 1, v)
+			})
+		})
+	})
 }

@@ -1,6 +1,11 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+
+	"github.com/fewshot-go/fewshot/internal/kernel"
+)
 
 // Grad returns the gradients of the scalar y with respect to each variable in
 // wrt, in order. A variable that y does not depend on gets a zero gradient.
@@ -58,8 +63,10 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 	order, needed := topoOrder(ys, target)
 
 	grads := make(map[*Var[T]]*Var[T], len(order))
-	// owned holds the sums that accumulate allocated itself. Without a graph
-	// to record, later contributions are added into them in place instead of
+	// owned holds the gradient sums whose tensors belong to this pass: sums
+	// that accumulate allocated itself, and fresh or deferred contributions
+	// (see Var.fresh and Var.deposit) it took over. Without a graph to
+	// record, later contributions are added into them in place instead of
 	// allocating a new sum each time. A value only receives contributions
 	// before it is propagated (reverse topological order), so no other
 	// gradient can alias an owned sum while it is still being written.
@@ -69,17 +76,34 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 			panic(fmt.Sprintf("engine: gradient of shape %v for value of shape %v (op %q)", g.value.shape, v.value.shape, v.Op()))
 		}
 		old, ok := grads[v]
+		if createGraph {
+			g = materialize(g)
+			if ok {
+				g = Add(old, g)
+			}
+			grads[v] = g
+			return
+		}
 		switch {
+		case ok && owned[old]:
+			if g.deposit != nil {
+				g.deposit(old.value.data, false)
+			} else {
+				addInto(old.value.data, g.value.data)
+			}
+		case g.fresh || g.deposit != nil:
+			g = materialize(g)
+			if ok {
+				addInto(g.value.data, old.value.data)
+			}
+			grads[v] = g
+			owned[g] = true
 		case !ok:
 			grads[v] = g
-		case owned[old]:
-			addInto(old.value.data, g.value.data)
 		default:
 			s := Add(old, g)
 			grads[v] = s
-			if !createGraph {
-				owned[s] = true
-			}
+			owned[s] = true
 		}
 	}
 	// propagate passes v's gradient, if it has one, to v's inputs.
@@ -111,6 +135,15 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 			g = Detach(g)
 		}
 		ing := fn.backward(g, out, in, need)
+		// A fresh tensor returned for two different inputs must not become
+		// the owned sum of either: adding into one would change the other.
+		for j, gj := range ing {
+			for k := j + 1; gj != nil && gj.fresh && k < len(ing); k++ {
+				if ing[k] == gj && fn.inputs[k] != fn.inputs[j] {
+					gj.fresh = false
+				}
+			}
+		}
 		for j, gj := range ing {
 			if need[j] && gj != nil {
 				accumulate(fn.inputs[j], gj)
@@ -212,9 +245,36 @@ func checkNotReleased[T Float](v *Var[T]) {
 	}
 }
 
-// addInto adds src to dst element-wise; they have the same length.
+// addInto adds src to dst element-wise; they have the same length. Large
+// sums, such as the gradients of a first layer, are split into one block
+// per thread.
 func addInto[T Float](dst, src []T) {
 	src = src[:len(dst)]
+	const grain = 1 << 16
+	if blocks := min(kernel.Threads(), len(dst)/grain); blocks > 1 {
+		var wg sync.WaitGroup
+		step := (len(dst) + blocks - 1) / blocks
+		for lo := 0; lo < len(dst); lo += step {
+			hi := min(lo+step, len(dst))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				addRun(dst[lo:hi], src[lo:hi])
+			}()
+		}
+		wg.Wait()
+		return
+	}
+	addRun(dst, src)
+}
+
+// addRun is addInto on one thread.
+func addRun[T Float](dst, src []T) {
+	if d32, ok := any(dst).([]float32); ok {
+		// 1·dst + 1·src + 0 rounds once, as dst + src does; vectorised.
+		kernel.Axpbyc32(d32, d32, any(src).([]float32), 1, 1, 0)
+		return
+	}
 	for i, v := range src {
 		dst[i] += v
 	}

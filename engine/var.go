@@ -13,6 +13,52 @@ type Var[T Float] struct {
 	// releasedOp keeps the op's name for the panic that guards it.
 	released   bool
 	releasedOp string
+	// fresh marks an untracked result whose tensor its op has just
+	// allocated and that nothing else refers to. A gradient pass without
+	// a graph may then keep the tensor as the sum of a value's gradient
+	// and add further contributions into it in place. A backward function
+	// must therefore never return a fresh value together with a view of
+	// it (gradSeed catches the same value returned twice).
+	fresh bool
+	// deposit, when set, is a gradient contribution that a backward pass
+	// without a graph returns unmaterialised: value holds only the shape,
+	// and deposit(dst, false) adds the contribution into dst; with
+	// overwrite it writes every element of dst instead. The gradient pass
+	// adds it straight into the sum of the value's gradient, so it is never
+	// built as a tensor of its own when there is a sum to add to. Only
+	// gradSeed's accumulate sees such a Var.
+	deposit func(dst []T, overwrite bool)
+}
+
+// freshConst returns an untracked value holding t, which the caller has just
+// allocated and hands over (see Var.fresh).
+func freshConst[T Float](t *Tensor[T]) *Var[T] { return &Var[T]{value: t, fresh: true} }
+
+// markFresh marks v fresh if it is untracked: for ops whose result is a
+// tensor they have just allocated.
+func markFresh[T Float](v *Var[T]) *Var[T] {
+	if !v.tracked {
+		v.fresh = true
+	}
+	return v
+}
+
+// deferred returns a gradient contribution of the given shape that deposit
+// adds into (or writes over) a destination when the gradient pass needs it
+// (see Var.deposit).
+func deferred[T Float](shape []int, deposit func(dst []T, overwrite bool)) *Var[T] {
+	return &Var[T]{value: &Tensor[T]{shape: shape}, deposit: deposit}
+}
+
+// materialize returns v itself, or for a deferred contribution a fresh value
+// holding it.
+func materialize[T Float](v *Var[T]) *Var[T] {
+	if v.deposit == nil {
+		return v
+	}
+	t := New[T](v.value.shape...)
+	v.deposit(t.data, true)
+	return freshConst(t)
 }
 
 // backwardFunc computes the gradients of an op's inputs from g, the gradient

@@ -79,31 +79,6 @@ func numElements(dims []int64) int64 {
 	return n
 }
 
-// storedLen returns how many values the tensor stores and in which field,
-// for validation against its dims.
-func (t *Tensor) storedLen() (int64, string) {
-	switch {
-	case t.RawData != nil:
-		if sz := t.DataType.Size(); sz > 0 {
-			return int64(len(t.RawData) / sz), "raw_data"
-		}
-		return int64(len(t.RawData)), "raw_data"
-	case t.FloatData != nil:
-		return int64(len(t.FloatData)), "float_data"
-	case t.Int32Data != nil:
-		return int64(len(t.Int32Data)), "int32_data"
-	case t.Int64Data != nil:
-		return int64(len(t.Int64Data)), "int64_data"
-	case t.DoubleData != nil:
-		return int64(len(t.DoubleData)), "double_data"
-	case t.Uint64Data != nil:
-		return int64(len(t.Uint64Data)), "uint64_data"
-	case t.StringData != nil:
-		return int64(len(t.StringData)), "string_data"
-	}
-	return 0, "no data"
-}
-
 // Validate checks the tensor against lim: rank, element count, and that the
 // stored data holds exactly one value per element, in the field the data
 // type allows. Errors name the tensor.
@@ -118,30 +93,75 @@ func (t *Tensor) Validate(lim Limits) error {
 	if n > lim.MaxTensorElements {
 		return fmt.Errorf("tensor %q: dims %v claim %d elements, limit is %d", t.Name, t.Dims, n, lim.MaxTensorElements)
 	}
+	want := typedField(t.DataType)
+	// Every field that holds values must be the one the data type allows:
+	// a decoder that reads one field and ignores the others would see a
+	// different tensor from one that reads another.
+	for _, f := range t.filledFields() {
+		if f != want && f != "raw_data" {
+			return fmt.Errorf("tensor %q: %v values stored in %s, want %s", t.Name, t.DataType, f, want)
+		}
+	}
 	if t.RawData != nil {
 		sz := t.DataType.Size()
 		if sz == 0 {
 			return fmt.Errorf("tensor %q: raw_data not allowed for data type %v", t.Name, t.DataType)
+		}
+		if got, _ := t.typedLen(want); got > 0 {
+			return fmt.Errorf("tensor %q: values stored in both raw_data and %s", t.Name, want)
 		}
 		if int64(len(t.RawData)) != n*int64(sz) {
 			return fmt.Errorf("tensor %q: raw_data has %d bytes, dims %v of %v need %d", t.Name, len(t.RawData), t.Dims, t.DataType, n*int64(sz))
 		}
 		return nil
 	}
-	got, field := t.storedLen()
-	if field == "no data" {
+	got, ok := t.typedLen(want)
+	if !ok || got == 0 {
 		if n == 0 {
 			return nil
 		}
 		return fmt.Errorf("tensor %q: no data for dims %v", t.Name, t.Dims)
 	}
-	if want := typedField(t.DataType); want != field {
-		return fmt.Errorf("tensor %q: %v values stored in %s, want %s", t.Name, t.DataType, field, want)
-	}
 	if got != n {
-		return fmt.Errorf("tensor %q: %s has %d values, dims %v need %d", t.Name, field, got, t.Dims, n)
+		return fmt.Errorf("tensor %q: %s has %d values, dims %v need %d", t.Name, want, got, t.Dims, n)
 	}
 	return nil
+}
+
+// filledFields names the value fields that hold at least one value.
+func (t *Tensor) filledFields() []string {
+	var fs []string
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"raw_data", len(t.RawData)}, {"float_data", len(t.FloatData)}, {"int32_data", len(t.Int32Data)},
+		{"int64_data", len(t.Int64Data)}, {"double_data", len(t.DoubleData)}, {"uint64_data", len(t.Uint64Data)},
+		{"string_data", len(t.StringData)}} {
+		if f.n > 0 {
+			fs = append(fs, f.name)
+		}
+	}
+	return fs
+}
+
+// typedLen returns the number of values in the named typed field and
+// whether that field is set at all.
+func (t *Tensor) typedLen(field string) (int64, bool) {
+	switch field {
+	case "float_data":
+		return int64(len(t.FloatData)), t.FloatData != nil
+	case "int32_data":
+		return int64(len(t.Int32Data)), t.Int32Data != nil
+	case "int64_data":
+		return int64(len(t.Int64Data)), t.Int64Data != nil
+	case "double_data":
+		return int64(len(t.DoubleData)), t.DoubleData != nil
+	case "uint64_data":
+		return int64(len(t.Uint64Data)), t.Uint64Data != nil
+	case "string_data":
+		return int64(len(t.StringData)), t.StringData != nil
+	}
+	return 0, false
 }
 
 // typedField names the TensorProto field the ONNX spec assigns to d.

@@ -3,14 +3,12 @@ package fewshot_test
 import (
 	"archive/zip"
 	"image"
-	"io"
 	"math/rand/v2"
 	"path"
 	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/fewshot-go/fewshot/episode"
 	"github.com/fewshot-go/fewshot/fewshot"
 	"github.com/fewshot-go/fewshot/internal/testshared"
 )
@@ -42,23 +40,6 @@ func TestDefaultPhotoModelMiniImageNet(t *testing.T) {
 	if len(classes) < 5 {
 		t.Fatalf("test.zip holds %d classes, want at least 5", len(classes))
 	}
-	load := func(f *zip.File) image.Image {
-		t.Helper()
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := episode.DecodeImage(f.Name, b, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return img
-	}
 	clf, err := fewshot.New(m)
 	if err != nil {
 		t.Fatal(err)
@@ -74,9 +55,9 @@ func TestDefaultPhotoModelMiniImageNet(t *testing.T) {
 			pick := rng.Perm(len(files))[:15]
 			for j, fi := range pick {
 				if j < 5 {
-					sup = append(sup, fewshot.Example{Label: classes[ci], Image: load(files[fi])})
+					sup = append(sup, fewshot.Example{Label: classes[ci], Image: readZipImage(t, files[fi])})
 				} else {
-					queries = append(queries, load(files[fi]))
+					queries = append(queries, readZipImage(t, files[fi]))
 					want = append(want, classes[ci])
 				}
 			}

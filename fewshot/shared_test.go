@@ -51,20 +51,7 @@ func TestDefaultModelOmniglot(t *testing.T) {
 		if f == nil {
 			t.Fatalf("%s character %d drawer %d not in evaluation.zip", alphabet, char, drawer)
 		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := episode.DecodeImage(f.Name, b, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return img
+		return readZipImage(t, f)
 	}
 	clf, err := fewshot.New(m)
 	if err != nil {
@@ -101,4 +88,23 @@ func TestDefaultModelOmniglot(t *testing.T) {
 	if acc := float64(correct) / float64(total); acc < 0.85 {
 		t.Errorf("accuracy %.2f on %d queries, want >= 0.85", acc, total)
 	}
+}
+
+// readZipImage decodes the image stored in f.
+func readZipImage(t *testing.T, f *zip.File) image.Image {
+	t.Helper()
+	rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := episode.DecodeImage(f.Name, b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

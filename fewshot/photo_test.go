@@ -62,16 +62,8 @@ func TestDefaultPhotoModelMiniImageNet(t *testing.T) {
 				}
 			}
 		}
-		preds, err := clf.Classify(sup, queries)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, p := range preds {
-			total++
-			if p.Label == want[i] {
-				correct++
-			}
-		}
+		correct += countCorrect(t, clf, sup, queries, want)
+		total += len(queries)
 	}
 	acc := float64(correct) / float64(total)
 	t.Logf("5-way 5-shot accuracy %.3f on %d queries", acc, total)

@@ -73,16 +73,8 @@ func TestDefaultModelOmniglot(t *testing.T) {
 				want = append(want, label)
 			}
 		}
-		preds, err := clf.Classify(sup, queries)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, p := range preds {
-			total++
-			if p.Label == want[i] {
-				correct++
-			}
-		}
+		correct += countCorrect(t, clf, sup, queries, want)
+		total += len(queries)
 	}
 	// Trained ProtoNets reach ~96-98% on 5-way 1-shot; chance is 20%.
 	if acc := float64(correct) / float64(total); acc < 0.85 {
@@ -107,4 +99,21 @@ func readZipImage(t *testing.T, f *zip.File) image.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// countCorrect classifies queries against sup and counts the predictions
+// that equal want.
+func countCorrect(t *testing.T, clf *fewshot.Classifier, sup []fewshot.Example, queries []image.Image, want []string) int {
+	t.Helper()
+	preds, err := clf.Classify(sup, queries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, p := range preds {
+		if p.Label == want[i] {
+			n++
+		}
+	}
+	return n
 }

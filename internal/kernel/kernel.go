@@ -73,6 +73,9 @@ func parallelFor(workers, n int, fn func(i, worker int)) {
 		}
 		return
 	}
+	if tryCrew(workers, n, fn) {
+		return
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	run := func(worker int) {

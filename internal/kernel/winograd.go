@@ -168,14 +168,27 @@ func (f *WinogradFilter) Conv2D(s ConvShape, x, bias, y []float32, fuse Winograd
 	g.th, g.tw = (oh+3)/4, (ow+3)/4
 	g.tiles = s.N * g.th * g.tw
 	blocks := (g.tiles + winoBlock - 1) / winoBlock
-	nt := min(Threads(), blocks)
 	vXi, mXi := f.winoStrides()
 	vLen, mLen := 36*vXi, 36*mXi
+	// Few blocks (a single image, late layers) do not share out evenly
+	// over the threads: then each block is also split by output channels.
+	// The parts transform the same inputs, which costs less than handing
+	// data from thread to thread inside a block.
+	nt := Threads()
+	panels := f.kPad / f.uk.mr
+	parts := 1
+	if nt > 1 && blocks < 4*nt {
+		parts = min(nt, panels)
+	}
+	items := blocks * parts
+	nt = min(nt, items)
 	bufs := newBatchBufs[float32](max(nt, 1), vLen+mLen)
 	defer bufs.release()
-	parallelFor(nt, blocks, func(b, worker int) {
+	parallelFor(nt, items, func(i, worker int) {
+		b, part := i/parts, i%parts
 		buf, _ := bufs.get(worker)
-		f.block(&g, b*winoBlock, x, bias, y, buf[:vLen], buf[vLen:vLen+mLen])
+		k0, k1 := panels*part/parts*f.uk.mr, panels*(part+1)/parts*f.uk.mr
+		f.block(&g, b*winoBlock, x, bias, y, buf[:vLen], buf[vLen:vLen+mLen], k0, k1)
 	})
 }
 
@@ -296,19 +309,24 @@ func (g *winoGeom) lanes(l *winoLanes, t0, n0 int) {
 	}
 }
 
-// block computes the winoBlock tiles starting at tile t0. v and m are
+// block computes output channels [k0, k1) (multiples of the micro-kernel's
+// mr, k1 ≤ kPad) of the winoBlock tiles starting at tile t0. v and m are
 // scratch for the transformed inputs (36 packed C×winoBlock matrices) and
 // the products (36 kPad×winoBlock matrices).
-func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32) {
+func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32, k0, k1 int) {
 	s := &g.s
 	uk := f.uk
 	nr, mr := uk.nr, uk.mr
 	vXi, mXi := f.winoStrides()
 	n0 := t0 / (g.th * g.tw)
 	xb := x[n0*s.C*s.H*s.W:]
-	yb := y[n0*s.K*g.yh*g.yw:]
+	plane := g.yh * g.yw
+	yb := y[(n0*s.K+k0)*plane:]
+	// Lane groups past the last tile are skipped: a product's columns are
+	// independent, and the output transform never reads theirs.
+	groups := min(winoBlock/16, (g.tiles-t0+15)/16)
 	var lanes [winoBlock / 16]winoLanes
-	for gi := range lanes {
+	for gi := 0; gi < groups; gi++ {
 		g.lanes(&lanes[gi], t0+16*gi, n0)
 		// Lane group gi starts at column 16*gi of the block: in panel
 		// 16*gi/nr, at column 16*gi%nr (16 columns never straddle two
@@ -326,7 +344,7 @@ func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32) 
 			if pc > 0 {
 				beta = 1
 			}
-			for ip := 0; ip < f.kPad; ip += mr {
+			for ip := k0; ip < k1; ip += mr {
 				a := u[f.kPad*pc+ip*kc : f.kPad*pc+(ip+mr)*kc]
 				for jp := 0; jp < winoBlock; jp += nr {
 					b := vx[jp*f.c+pc*nr : jp*f.c+(pc+kc)*nr]
@@ -335,8 +353,12 @@ func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32) 
 			}
 		}
 	}
-	for gi := range lanes {
-		winoOutput(yb, &lanes[gi], m[16*gi:], winoBlock, mXi, f.k, g.yh*g.yw, g.yw, bias, g.fuse)
+	k1 = min(k1, f.k)
+	if bias != nil {
+		bias = bias[k0:k1]
+	}
+	for gi := 0; gi < groups; gi++ {
+		winoOutput(yb, &lanes[gi], m[k0*winoBlock+16*gi:], winoBlock, mXi, k1-k0, plane, g.yw, bias, g.fuse)
 	}
 }
 

@@ -68,6 +68,9 @@ func refConvFused(s ConvShape, x, w, bias []float64, fuse WinogradFuse) []float6
 // little worse than a direct sum: the tolerance is 1e-5 relative to the
 // largest |x|·|w| sum of a window, which bounds every output.
 func TestWinogradMatchesDirect(t *testing.T) {
+	// Two threads: most shapes here have few blocks, so this checks the
+	// within-block split; TestWinogradThreads compares it with one thread.
+	defer SetThreads(SetThreads(2))
 	rng := rand.New(rand.NewPCG(1, 2))
 	fuses := []WinogradFuse{{}, {ReLU: true}, {MaxPool2x2: true}, {MaxPool2x2: true, ReLU: true}}
 	for _, s := range winoShapes(testing.Short()) {
@@ -106,24 +109,45 @@ func TestWinogradMatchesDirect(t *testing.T) {
 	}
 }
 
-// TestWinogradThreads checks that one and several threads give the same
-// bits: blocks are independent, so the split must not change any sum.
+// TestWinogradThreads checks that any thread count gives the same bits as
+// one thread, both when threads share out whole blocks and when they split
+// the steps of each block (few blocks): neither split changes any sum.
 func TestWinogradThreads(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	s := ConvShape{N: 5, C: 12, H: 19, W: 17, K: 24, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
-	x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
-	w := randSlice[float32](rng, s.K*s.C*9)
-	f := NewWinogradFilter(s.K, s.C, w)
-	one := make([]float32, s.N*s.K*s.OutH()*s.OutW())
-	three := make([]float32, len(one))
-	prev := SetThreads(1)
-	f.Conv2D(s, x, nil, one, WinogradFuse{})
-	SetThreads(3)
-	f.Conv2D(s, x, nil, three, WinogradFuse{})
-	SetThreads(prev)
-	for i := range one {
-		if one[i] != three[i] {
-			t.Fatalf("element %d: %v with 1 thread, %v with 3", i, one[i], three[i])
+	pad := func(s ConvShape) ConvShape {
+		s.PadTop, s.PadLeft, s.PadBottom, s.PadRight = 1, 1, 1, 1
+		return s
+	}
+	for _, s := range []ConvShape{
+		pad(ConvShape{N: 5, C: 12, H: 19, W: 17, K: 24, R: 3, S: 3}),          // 3 blocks
+		pad(ConvShape{N: 40, C: 5, H: 19, W: 17, K: 11, R: 3, S: 3}),          // 21 blocks
+		pad(ConvShape{N: 1, C: 3, H: 30, W: 29, K: 17, R: 3, S: 3}),           // 1 block, 3 channels
+		pad(ConvShape{N: 1, C: 64, H: 10, W: 10, K: 64, R: 3, S: 3}),          // Conv-4's last layer
+		{N: 2, C: 7, H: 44, W: 44, K: 9, R: 3, S: 3, PadLeft: 1, PadRight: 1}, // 9 blocks
+	} {
+		x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
+		w := randSlice[float32](rng, s.K*s.C*9)
+		bias := randSlice[float32](rng, s.K)
+		f := NewWinogradFilter(s.K, s.C, w)
+		for _, fuse := range []WinogradFuse{{}, {MaxPool2x2: true, ReLU: true}} {
+			size := s.N * s.K * s.OutH() * s.OutW()
+			if fuse.MaxPool2x2 {
+				size = s.N * s.K * (s.OutH() / 2) * (s.OutW() / 2)
+			}
+			one := make([]float32, size)
+			prev := SetThreads(1)
+			f.Conv2D(s, x, bias, one, fuse)
+			for _, threads := range []int{2, 3, 4} {
+				got := randSlice[float32](rng, size)
+				SetThreads(threads)
+				f.Conv2D(s, x, bias, got, fuse)
+				for i := range one {
+					if one[i] != got[i] {
+						t.Fatalf("%+v, %+v: element %d: %v with 1 thread, %v with %d", s, fuse, i, one[i], got[i], threads)
+					}
+				}
+			}
+			SetThreads(prev)
 		}
 	}
 }
@@ -171,21 +195,24 @@ func TestWinogradPanics(t *testing.T) {
 }
 
 // BenchmarkWinogradLayer times the Winograd convolution of each Conv-4
-// layer (batch 80, 2 threads) with the 2×2 max pooling and ReLU fused. The
-// GFLOP figures count the direct convolution's operations, so they compare
-// with BenchmarkConv4Layer's forward pass.
+// layer (batch 80 and batch 1, 1 and 2 threads) with the 2×2 max pooling and
+// ReLU fused. The GFLOP figures count the direct convolution's operations,
+// so they compare with BenchmarkConv4Layer's forward pass.
 func BenchmarkWinogradLayer(b *testing.B) {
-	net := newConv4Net(80)
-	prev := SetThreads(2)
-	defer SetThreads(prev)
-	for i, s := range net.layers {
-		f := NewWinogradFilter(s.K, s.C, net.w[i])
-		b.Run(fmt.Sprintf("L%d", i+1), func(b *testing.B) {
-			fm := startFlops(b, convFlops(s))
-			for b.Loop() {
-				f.Conv2D(s, net.x[i], nil, net.p[i], WinogradFuse{MaxPool2x2: true, ReLU: true})
+	for _, batch := range []int{80, 1} {
+		net := newConv4Net(batch)
+		for _, threads := range []int{2, 1} {
+			for i, s := range net.layers {
+				f := NewWinogradFilter(s.K, s.C, net.w[i])
+				b.Run(fmt.Sprintf("batch%d/threads%d/L%d", batch, threads, i+1), func(b *testing.B) {
+					defer SetThreads(SetThreads(threads))
+					fm := startFlops(b, convFlops(s))
+					for b.Loop() {
+						f.Conv2D(s, net.x[i], nil, net.p[i], WinogradFuse{MaxPool2x2: true, ReLU: true})
+					}
+					fm.stop()
+				})
 			}
-			fm.stop()
-		})
+		}
 	}
 }

@@ -21,7 +21,10 @@
 // case, and the float32 element-wise loops of batch normalisation and ReLU
 // have AVX-512 paths.
 //
-// Work is spread over Threads() goroutines when a problem is large enough.
+// Work is spread over Threads() goroutines when a problem is large enough;
+// the extra goroutines are long-lived workers that stay awake briefly
+// between calls (crew.go), because waking a sleeping CPU costs more than a
+// small layer takes.
 // Kernels never nest parallel regions: an operation that is parallel over the
 // batch runs each per-image product on one goroutine.
 //

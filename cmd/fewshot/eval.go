@@ -20,12 +20,13 @@ import (
 	"github.com/fewshot-go/fewshot/episode"
 	"github.com/fewshot-go/fewshot/fewshot"
 	"github.com/fewshot-go/fewshot/internal/progress"
+	"github.com/fewshot-go/fewshot/train"
 )
 
 func init() {
 	register(&command{
 		name:    "eval",
-		summary: "measure an ONNX model's accuracy on fixed few-shot episodes (mean ± 95% CI)",
+		summary: "measure a model's accuracy on fixed few-shot episodes (mean ± 95% CI)",
 		run:     runEval,
 	})
 }
@@ -41,20 +42,23 @@ fewshot eval --model mini-l2g.onnx --data shared/data/mini-imagenet --shot 5 --r
 fewshot eval --model mini-l2g.onnx --data shared/data/mini-imagenet --ways 5,7,10 --shots 1,5,10
 
 # a plain ONNX embedding model without fewshot metadata, told its preprocessing
-fewshot eval --model conv4.onnx --preprocess mini-imagenet --data shared/data/mini-imagenet`
+fewshot eval --model conv4.onnx --preprocess mini-imagenet --data shared/data/mini-imagenet
+
+# a MAML-family learner, which adapts to each episode's supports: evaluate its training checkpoint
+fewshot eval --checkpoint runs/maml-proto-omni/best.fsckpt --data shared/data/omniglot --way 5 --shot 1`
 
 // evalFlags are the parsed flags of the eval command.
 type evalFlags struct {
-	model, data, split, cacheDir, preprocess, metric string
-	way, shot, query, episodes, runs, threads        int
-	ways, shots                                      intList
-	seed                                             uint64
-	jsonOut, quiet                                   bool
+	model, checkpoint, data, split, cacheDir, preprocess, metric string
+	way, shot, query, episodes, runs, threads                    int
+	ways, shots                                                  intList
+	seed                                                         uint64
+	jsonOut, quiet                                               bool
 }
 
 func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	var f evalFlags
-	fl := newFlagSet(env, "eval", "--model FILE.onnx --data PATH [flags]",
+	fl := newFlagSet(env, "eval", "(--model FILE.onnx | --checkpoint FILE.fsckpt) --data PATH [flags]",
 		"Evaluates a model written by \"fewshot export\" (or package export) on fixed episodes: episode i of a\n"+
 			"run depends only on the data, the task shape, the seed and i, so two models evaluated with the same\n"+
 			"flags see identical tasks. Images are preprocessed as the model's metadata says. The result is the\n"+
@@ -62,14 +66,26 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 			"--runs R > 1, run r uses seed --seed+r-1 and the result is the mean of the run means with the\n"+
 			"interval of those means. Results do not depend on --threads.\n"+
 			"The split defaults to vinyals-test for an Omniglot folder, test for a folder holding test.zip\n"+
-			"(mini-ImageNet) and none (a folder of class folders) otherwise.",
+			"(mini-ImageNet) and none (a folder of class folders) otherwise.\n\n"+
+			"--checkpoint evaluates a training checkpoint (checkpoint.fsckpt or best.fsckpt of \"fewshot train\")\n"+
+			"with its own algorithm instead of an ONNX file: this is how the MAML learners (maml, maml-proto,\n"+
+			"maml-relation), which adapt their weights to each episode's support set, are evaluated; an export\n"+
+			"of maml-proto or maml-relation classifies without that adaptation. Images are preprocessed as\n"+
+			"\"fewshot train\" does, with the dataset's usual preprocessing (no --preprocess or --metric), and the\n"+
+			"episodes are the same as with --model. A maml checkpoint classifies only the way it was trained for.\n\n"+
+			"With --json the result is one object: model (the file evaluated, ONNX model or checkpoint), checkpoint\n"+
+			"(with --checkpoint: {algorithm, episode}, its algorithm and training episodes), data, split, way and shot\n"+
+			"(fixed-shape episodes), ways, shots, query, episodes, seed, runs, accuracy, ci95, per_run (runs > 1:\n"+
+			"[{seed, accuracy, ci95}]), by_task (any-way any-shot: [{way, shot, episodes, accuracy, ci95}]),\n"+
+			"classes (in the split), metric (ONNX models), preprocess (episode.Preprocess JSON) and seconds.",
 		evalExamples)
-	fl.StringVar(&f.model, "model", "", "ONNX model file (required)")
+	fl.StringVar(&f.model, "model", "", "ONNX model file (this or --checkpoint is required)")
+	fl.StringVar(&f.checkpoint, "checkpoint", "", "training checkpoint to evaluate with its algorithm, instead of --model")
 	fl.StringVar(&f.data, "data", "", "dataset folder or zip (required; see episode.Load)")
 	fl.StringVar(&f.split, "split", "", "dataset split (default by dataset, see above)")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "decoded-image cache folder (default: the user cache folder)")
-	fl.StringVar(&f.preprocess, "preprocess", "", `override the model's preprocessing: "omniglot", "mini-imagenet" or episode.Preprocess JSON`)
-	fl.StringVar(&f.metric, "metric", "", "override the model's metric: euclidean, cosine or relation")
+	fl.StringVar(&f.preprocess, "preprocess", "", `override the model's preprocessing: "omniglot", "mini-imagenet" or episode.Preprocess JSON (--model only)`)
+	fl.StringVar(&f.metric, "metric", "", "override the model's metric: euclidean, cosine or relation (--model only)")
 	fl.IntVar(&f.way, "way", 5, "classes per episode")
 	fl.IntVar(&f.shot, "shot", 1, "support images per class")
 	fl.Var(&f.ways, "ways", "any-way evaluation: comma-separated ways, one drawn per episode (replaces --way)")
@@ -123,14 +139,27 @@ func (l *intList) Set(s string) error {
 // validate checks the flags and turns --way/--shot into one-element lists
 // unless --ways/--shots were given. visit walks the flags set explicitly.
 func (f *evalFlags) validate(visit func(func(*flag.Flag))) error {
-	if f.model == "" {
-		return usagef("--model is required")
-	}
-	if f.data == "" {
-		return usagef("--data is required")
-	}
 	set := map[string]bool{}
 	visit(func(fv *flag.Flag) { set[fv.Name] = true })
+	switch {
+	case f.model == "" && f.checkpoint == "":
+		return usagef("--model FILE.onnx or --checkpoint FILE.fsckpt is required")
+	case set["model"] && set["checkpoint"]:
+		return usagef("--model and --checkpoint exclude each other: give one")
+	case f.data == "":
+		return usagef("--data is required")
+	}
+	if f.checkpoint != "" {
+		// A checkpoint's networks were trained on the dataset's usual
+		// preprocessing and its algorithm decides how to classify, so
+		// neither can be overridden.
+		for _, name := range []string{"preprocess", "metric"} {
+			if set[name] {
+				return usagef("--%s applies to --model only: a checkpoint is evaluated with its own algorithm "+
+					"on images preprocessed as in training", name)
+			}
+		}
+	}
 	for _, c := range [][2]string{{"way", "ways"}, {"shot", "shots"}} {
 		if set[c[0]] && set[c[1]] {
 			return usagef("--%s and --%s exclude each other", c[0], c[1])
@@ -224,9 +253,12 @@ func loadModelFlags(path, preprocess, metric string) (*fewshot.Model, error) {
 
 // evalReport is the result of the eval command, printed as JSON with --json.
 type evalReport struct {
-	Model string `json:"model"`
-	Data  string `json:"data"`
-	Split string `json:"split"`
+	// Model is the file evaluated: the --model ONNX file or the
+	// --checkpoint file, which Checkpoint then describes.
+	Model      string          `json:"model"`
+	Checkpoint *evalCheckpoint `json:"checkpoint,omitempty"`
+	Data       string          `json:"data"`
+	Split      string          `json:"split"`
 	// Way and Shot are set for fixed-shape episodes; Ways and Shots always.
 	Way      int             `json:"way,omitempty"`
 	Shot     int             `json:"shot,omitempty"`
@@ -241,10 +273,20 @@ type evalReport struct {
 	PerRun   []evalRunResult `json:"per_run,omitempty"`
 	ByTask   []evalShape     `json:"by_task,omitempty"`
 	Classes  int             `json:"classes"`
-	Metric   string          `json:"metric"`
+	// Metric is the ONNX model's metric; a checkpoint classifies as its
+	// algorithm does.
+	Metric string `json:"metric,omitempty"`
 	// Preprocess is the transform applied, as episode.Preprocess JSON.
 	Preprocess json.RawMessage `json:"preprocess"`
 	Seconds    float64         `json:"seconds"`
+}
+
+// evalCheckpoint describes an evaluated training checkpoint.
+type evalCheckpoint struct {
+	// Algorithm is the checkpoint's algorithm (see train.Algorithms).
+	Algorithm string `json:"algorithm"`
+	// Episode is the number of training episodes it holds.
+	Episode int `json:"episode"`
 }
 
 // evalRunResult is one run of a multi-run evaluation.
@@ -270,42 +312,46 @@ type episodeResult struct {
 	acc       float64
 }
 
+// episodeScorer returns the fraction of t's queries it classifies
+// correctly. A scorer is used by one goroutine at a time.
+type episodeScorer func(t *episode.Task) (float64, error)
+
+// evalSource is what the episodes are evaluated on: the decoded split and
+// one scorer per worker goroutine.
+type evalSource struct {
+	dec        *episode.Decoded
+	scorers    []episodeScorer
+	metric     string
+	checkpoint *evalCheckpoint
+}
+
 func evaluate(ctx context.Context, env *cmdEnv, f *evalFlags) error {
 	start := time.Now()
-	model, err := loadModelFlags(f.model, f.preprocess, f.metric)
-	if err != nil {
-		return err
-	}
-	info := model.Info()
-	cfg := episode.Config{Ways: f.ways, Shots: f.shots, Query: f.query}
-	maxImages := slices.Max(f.ways) * (slices.Max(f.shots) + f.query)
-	clf, err := fewshot.New(model, fewshot.WithBatchSize(min(maxImages, 128)))
-	if err != nil {
-		return err
-	}
-
-	ds, err := episode.Load(f.data, f.split)
-	if err != nil {
-		return err
-	}
-	defer ds.Close()
-	if !f.quiet {
-		fmt.Fprintf(env.stderr, "decoding %s (%d images) at %d×%d×%d\n", ds.Name, ds.NumItems(), info.Preprocess.Channels, info.Preprocess.Height, info.Preprocess.Width)
-	}
-	dec, err := episode.Decode(ctx, ds, info.Preprocess, episode.DecodeOptions{CacheDir: f.cacheDir})
-	if err != nil {
-		return err
-	}
-	if w := slices.Max(f.ways); dec.NumClasses() < w {
-		return fmt.Errorf("%s has %d classes, fewer than the %d an episode needs", dec.Name, dec.NumClasses(), w)
-	}
-
 	// Each worker evaluates whole episodes with single-threaded kernels:
 	// episodes are independent, so this keeps every CPU busy even for
 	// small models, and makes each result independent of --threads.
 	workers := f.threads
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, f.episodes)
+	var (
+		src  *evalSource
+		err  error
+		path = f.model
+	)
+	if f.checkpoint != "" {
+		path = f.checkpoint
+		src, err = openCheckpointSource(ctx, env, f, workers)
+	} else {
+		src, err = openModelSource(ctx, env, f, workers)
+	}
+	if err != nil {
+		return err
+	}
+	dec := src.dec
+	if w := slices.Max(f.ways); dec.NumClasses() < w {
+		return fmt.Errorf("%s has %d classes, fewer than the %d an episode needs", dec.Name, dec.NumClasses(), w)
 	}
 	defer engine.SetThreads(engine.SetThreads(1))
 
@@ -324,18 +370,19 @@ func evaluate(ctx context.Context, env *cmdEnv, f *evalFlags) error {
 		bar.Add(1, progress.F("acc", mean))
 	}
 	rep := evalReport{
-		Model: f.model, Data: f.data, Split: f.split, Ways: f.ways, Shots: f.shots, Query: f.query,
-		Episodes: f.episodes, Seed: f.seed, Runs: f.runs, Classes: dec.NumClasses(), Metric: string(info.Metric),
-		Preprocess: json.RawMessage(info.Preprocess.String()),
+		Model: path, Checkpoint: src.checkpoint, Data: f.data, Split: f.split, Ways: f.ways, Shots: f.shots, Query: f.query,
+		Episodes: f.episodes, Seed: f.seed, Runs: f.runs, Classes: dec.NumClasses(), Metric: src.metric,
+		Preprocess: json.RawMessage(dec.Pre.String()),
 	}
 	if len(f.ways) == 1 && len(f.shots) == 1 {
 		rep.Way, rep.Shot = f.ways[0], f.shots[0]
 	}
+	cfg := episode.Config{Ways: f.ways, Shots: f.shots, Query: f.query}
 	var all []episodeResult
 	var runMeans []float64
 	for r := range f.runs {
 		seed := f.seed + uint64(r)
-		res, err := evalRun(ctx, clf, dec, cfg, f.episodes, seed, workers, report)
+		res, err := evalRun(ctx, dec, cfg, f.episodes, seed, src.scorers, report)
 		if err != nil {
 			bar.Finish()
 			return err
@@ -372,11 +419,94 @@ func evaluate(ctx context.Context, env *cmdEnv, f *evalFlags) error {
 	return printEvalSummary(env, &rep)
 }
 
-// evalRun evaluates episodes 0..n-1 of (cfg, seed) on workers goroutines
-// and returns their results in episode order. done is called after each
-// episode with its accuracy.
-func evalRun(ctx context.Context, clf *fewshot.Classifier, dec *episode.Decoded, cfg episode.Config, n int, seed uint64,
-	workers int, done func(acc float64)) ([]episodeResult, error) {
+// openModelSource loads the --model file and decodes the split with the
+// model's preprocessing. The classifier is safe for concurrent use, so all
+// workers share it.
+func openModelSource(ctx context.Context, env *cmdEnv, f *evalFlags, workers int) (*evalSource, error) {
+	model, err := loadModelFlags(f.model, f.preprocess, f.metric)
+	if err != nil {
+		return nil, err
+	}
+	info := model.Info()
+	maxImages := slices.Max(f.ways) * (slices.Max(f.shots) + f.query)
+	clf, err := fewshot.New(model, fewshot.WithBatchSize(min(maxImages, 128)))
+	if err != nil {
+		return nil, err
+	}
+	ds, err := episode.Load(f.data, f.split)
+	if err != nil {
+		return nil, err
+	}
+	defer ds.Close()
+	if !f.quiet {
+		fmt.Fprintf(env.stderr, "decoding %s (%d images) at %d×%d×%d\n", ds.Name, ds.NumItems(), info.Preprocess.Channels, info.Preprocess.Height, info.Preprocess.Width)
+	}
+	dec, err := episode.Decode(ctx, ds, info.Preprocess, episode.DecodeOptions{CacheDir: f.cacheDir})
+	if err != nil {
+		return nil, err
+	}
+	src := &evalSource{dec: dec, metric: string(info.Metric), scorers: make([]episodeScorer, workers)}
+	for w := range src.scorers {
+		src.scorers[w] = func(t *episode.Task) (float64, error) { return classifyEpisode(clf, t) }
+	}
+	return src, nil
+}
+
+// openCheckpointSource loads the --checkpoint file and decodes the split
+// as "fewshot train" does (openSplit). Each worker gets its own copy of the
+// algorithm, so no two goroutines ever run a forward pass on the same
+// networks.
+func openCheckpointSource(ctx context.Context, env *cmdEnv, f *evalFlags, workers int) (*evalSource, error) {
+	path := f.checkpoint
+	ckpt, err := train.LoadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	spec := ckpt.Spec
+	// MAML's linear head has one output per class of its training way
+	// (train.Spec.Way); every other algorithm scores any number of classes.
+	if spec.Algo == "maml" {
+		for _, w := range f.ways {
+			if w != spec.Way {
+				return nil, fmt.Errorf("checkpoint %s holds a maml model trained for %d-way tasks: its softmax head has %d outputs, "+
+					"so it cannot classify %d-way episodes (evaluate it with --way %d)", path, spec.Way, spec.Way, w, spec.Way)
+			}
+		}
+	}
+	if !f.quiet {
+		fmt.Fprintf(env.stderr, "decoding %s split %q with its usual preprocessing, as for training\n", f.data, f.split)
+	}
+	dec, err := openSplit(ctx, f.data, f.split, f.cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	if c, h, w := dec.Shape(); c != spec.InChannels || h != spec.Height || w != spec.Width {
+		return nil, fmt.Errorf("checkpoint %s (%s) takes %d×%d×%d (C×H×W) images, but %s is preprocessed to %d×%d×%d: "+
+			"evaluate it on the kind of dataset it was trained on", path, spec.Algo, spec.InChannels, spec.Height, spec.Width, dec.Name, c, h, w)
+	}
+	src := &evalSource{dec: dec, checkpoint: &evalCheckpoint{Algorithm: spec.Algo, Episode: ckpt.Progress.Episode},
+		scorers: make([]episodeScorer, workers)}
+	for w := range src.scorers {
+		a, err := ckpt.Algorithm()
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+		}
+		src.scorers[w] = func(t *episode.Task) (float64, error) {
+			scores, err := a.Predict(t)
+			if err != nil {
+				return 0, err
+			}
+			return engine.Accuracy(scores, t.Query.Labels), nil
+		}
+	}
+	return src, nil
+}
+
+// evalRun evaluates episodes 0..n-1 of (cfg, seed) on one goroutine per
+// scorer (at most n) and returns their results in episode order. done is
+// called after each episode with its accuracy.
+func evalRun(ctx context.Context, dec *episode.Decoded, cfg episode.Config, n int, seed uint64,
+	scorers []episodeScorer, done func(acc float64)) ([]episodeResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	res := make([]episodeResult, n)
@@ -390,7 +520,7 @@ func evalRun(ctx context.Context, clf *fewshot.Classifier, dec *episode.Decoded,
 		mu       sync.Mutex
 		firstErr error
 	)
-	for range min(workers, n) {
+	for _, score := range scorers[:min(len(scorers), n)] {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -398,7 +528,7 @@ func evalRun(ctx context.Context, clf *fewshot.Classifier, dec *episode.Decoded,
 				if ctx.Err() != nil {
 					return
 				}
-				r, err := evalEpisode(clf, dec, cfg, seed, i)
+				r, err := evalEpisode(dec, cfg, seed, i, score)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -423,13 +553,23 @@ func evalRun(ctx context.Context, clf *fewshot.Classifier, dec *episode.Decoded,
 	return res, nil
 }
 
-// evalEpisode classifies the queries of episode i with the tensor fast path
-// of package fewshot: the supports and queries are embedded in one pass.
-func evalEpisode(clf *fewshot.Classifier, dec *episode.Decoded, cfg episode.Config, seed uint64, i int) (episodeResult, error) {
+// evalEpisode draws episode i of (cfg, seed), the same task whatever
+// scores it, and scores it.
+func evalEpisode(dec *episode.Decoded, cfg episode.Config, seed uint64, i int, score episodeScorer) (episodeResult, error) {
 	t, err := dec.Episode(cfg, seed, i)
 	if err != nil {
 		return episodeResult{}, fmt.Errorf("episode %d (seed %d): %w", i, seed, err)
 	}
+	acc, err := score(t)
+	if err != nil {
+		return episodeResult{}, fmt.Errorf("episode %d (seed %d): %w", i, seed, err)
+	}
+	return episodeResult{way: t.Way, shot: t.Shot, acc: acc}, nil
+}
+
+// classifyEpisode classifies the queries of t with the tensor fast path of
+// package fewshot: the supports and queries are embedded in one pass.
+func classifyEpisode(clf *fewshot.Classifier, t *episode.Task) (float64, error) {
 	// Zero-padded labels sort in label order, so a tie goes to the lowest
 	// label as an argmax would.
 	labels := make([]string, t.Way)
@@ -441,7 +581,7 @@ func evalEpisode(clf *fewshot.Classifier, dec *episode.Decoded, cfg episode.Conf
 	x = append(append(x, t.Support.Data...), t.Query.Data...)
 	emb, err := clf.EmbedTensor(x, ns+nq)
 	if err != nil {
-		return episodeResult{}, fmt.Errorf("episode %d (seed %d): %w", i, seed, err)
+		return 0, err
 	}
 	d := len(emb) / (ns + nq)
 	supLabels := make([]string, ns)
@@ -450,11 +590,11 @@ func evalEpisode(clf *fewshot.Classifier, dec *episode.Decoded, cfg episode.Conf
 	}
 	protos, err := clf.FitEmbeddings(supLabels, emb[:ns*d])
 	if err != nil {
-		return episodeResult{}, fmt.Errorf("episode %d (seed %d): %w", i, seed, err)
+		return 0, err
 	}
 	preds, err := protos.PredictEmbeddings(emb[ns*d:])
 	if err != nil {
-		return episodeResult{}, fmt.Errorf("episode %d (seed %d): %w", i, seed, err)
+		return 0, err
 	}
 	correct := 0
 	for k, p := range preds {
@@ -462,7 +602,7 @@ func evalEpisode(clf *fewshot.Classifier, dec *episode.Decoded, cfg episode.Conf
 			correct++
 		}
 	}
-	return episodeResult{way: t.Way, shot: t.Shot, acc: float64(correct) / float64(nq)}, nil
+	return float64(correct) / float64(nq), nil
 }
 
 // meanCI95 returns the mean of v and the half-width of its 95 % confidence

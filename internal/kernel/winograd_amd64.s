@@ -8,7 +8,11 @@
 // Intel cores with the gather-data-sampling microcode fix); outputs are
 // scattered with per-lane offsets and border masks. Formulas and their
 // operation order match winoBT and winoAT, so the portable twins give the
-// same float32 results.
+// same float32 results. The per-row and per-column steps are macros
+// (INROW, INCOL, OUTROW, OUTCOL, OUTSCAT) expanded once per row or column
+// rather than loops: the row's mask and frame offsets stay immediates, and
+// a loop would need registers that are all taken (R15 aside, which
+// dynamic linking clobbers).
 
 // WBT sets o0..o5 = Bᵀ·(d0..d5) with Z30 = 4 and temps Z20-Z23:
 // a = d4−4d2, b = d3−4d1, c = d4−d2, e = 2(d3−d1);
@@ -124,14 +128,106 @@ DATA winoShift5<>+56(SB)/4, $15
 DATA winoShift5<>+60(SB)/4, $17
 GLOBL winoShift5<>(SB), RODATA|NOPTR, $64
 
+// INROW builds tap row i of the 16 tiles in Z0-Z5 and stores its Bᵀ
+// transform in frame slots 6i..6i+5 (384i bytes in). BX points at x + i*w;
+// each run of seg loads its 80 floats from there under the row's masks
+// (mask[i] sits 8+10i bytes into a winoSegment), splits them into the six
+// tap columns with permutes and merges them into the run's lanes. i must
+// be a literal, as it is pasted into the offset expressions; each row needs
+// its own labels seg and done.
+#define INROW(i, seg, done) \
+	VPXORD Z0, Z0, Z0 \
+	VPXORD Z1, Z1, Z1 \
+	VPXORD Z2, Z2, Z2 \
+	VPXORD Z3, Z3, Z3 \
+	VPXORD Z4, Z4, Z4 \
+	VPXORD Z5, Z5, Z5 \
+	MOVQ nseg+40(FP), R14 \
+	TESTQ R14, R14 \
+	JZ done \
+	MOVQ DX, R13 \
+seg: \
+	MOVLQSX (R13), AX \
+	LEAQ (BX)(AX*4), AX \
+	KMOVW 8+10*i(R13), K1 \
+	VMOVUPS.Z 0(AX), K1, Z12 \
+	KMOVW 10+10*i(R13), K2 \
+	VMOVUPS.Z 64(AX), K2, Z13 \
+	KMOVW 12+10*i(R13), K3 \
+	VMOVUPS.Z 128(AX), K3, Z14 \
+	KMOVW 14+10*i(R13), K4 \
+	VMOVUPS.Z 192(AX), K4, Z15 \
+	KMOVW 16+10*i(R13), K5 \
+	VMOVUPS.Z 256(AX), K5, Z16 \
+	VMOVAPS Z12, Z17 \
+	VPERMT2PS Z13, Z25, Z17 \
+	VMOVAPS Z12, Z18 \
+	VPERMT2PS Z13, Z26, Z18 \
+	VMOVAPS Z14, Z19 \
+	VPERMT2PS Z15, Z25, Z19 \
+	VMOVAPS Z14, Z24 \
+	VPERMT2PS Z15, Z26, Z24 \
+	VMOVAPS Z17, Z6 \
+	VPERMT2PS Z19, Z25, Z6 \
+	VMOVAPS Z17, Z8 \
+	VPERMT2PS Z19, Z26, Z8 \
+	VMOVAPS Z18, Z7 \
+	VPERMT2PS Z24, Z25, Z7 \
+	VMOVAPS Z18, Z9 \
+	VPERMT2PS Z24, Z26, Z9 \
+	VMOVAPS Z6, Z10 \
+	VPERMT2PS Z16, Z27, Z10 \
+	VMOVAPS Z7, Z11 \
+	VPERMT2PS Z16, Z28, Z11 \
+	KMOVW 4(R13), K6 \
+	VMOVAPS Z6, K6, Z0 \
+	VMOVAPS Z7, K6, Z1 \
+	VMOVAPS Z8, K6, Z2 \
+	VMOVAPS Z9, K6, Z3 \
+	VMOVAPS Z10, K6, Z4 \
+	VMOVAPS Z11, K6, Z5 \
+	ADDQ $68, R13 \
+	DECQ R14 \
+	JNZ seg \
+done: \
+	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11) \
+	VMOVUPS Z6, 384*i(SP) \
+	VMOVUPS Z7, 384*i+64(SP) \
+	VMOVUPS Z8, 384*i+128(SP) \
+	VMOVUPS Z9, 384*i+192(SP) \
+	VMOVUPS Z10, 384*i+256(SP) \
+	VMOVUPS Z11, 384*i+320(SP)
+
+// INCOL applies Bᵀ to column j of the rows' results (frame slots j, 6+j,
+// ..., 30+j) and stores its six results from BX on, 6 rows of ξ apart.
+#define INCOL(j) \
+	VMOVUPS 64*j(SP), Z0 \
+	VMOVUPS 384+64*j(SP), Z1 \
+	VMOVUPS 768+64*j(SP), Z2 \
+	VMOVUPS 1152+64*j(SP), Z3 \
+	VMOVUPS 1536+64*j(SP), Z4 \
+	VMOVUPS 1920+64*j(SP), Z5 \
+	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11) \
+	MOVQ BX, AX \
+	VMOVUPS Z6, (AX) \
+	ADDQ R12, AX \
+	VMOVUPS Z7, (AX) \
+	ADDQ R12, AX \
+	VMOVUPS Z8, (AX) \
+	ADDQ R12, AX \
+	VMOVUPS Z9, (AX) \
+	ADDQ R12, AX \
+	VMOVUPS Z10, (AX) \
+	ADDQ R12, AX \
+	VMOVUPS Z11, (AX)
+
 // func winoInputAVX512(v *float32, vc, vxi int, x *float32, seg *winoSegment, nseg, nc, plane, w int)
 //
-// For each of nc channels: builds tap row i of the 16 tiles from the nseg
-// runs of seg (80 floats per run from x + base + i*w, masked, split into
-// the six tap columns with permutes, and merged into the run's lanes),
-// transforms rows then columns (the rows' results wait in the 2304-byte
-// frame), and stores element ξ at v + ξ*vxi. Then x advances by plane and
-// v by vc elements.
+// For each of nc channels: builds and transforms the six tap rows (INROW,
+// BX stepping by w from x; the rows' results wait in the 2304-byte frame),
+// then transforms the six columns (INCOL, BX stepping by vxi from v), so
+// that element ξ lands at v + ξ*vxi. Then x advances by plane and v by vc
+// elements.
 TEXT ·winoInputAVX512(SB), 0, $2304-72
 	MOVQ v+0(FP), DI
 	MOVQ vc+8(FP), R8
@@ -155,512 +251,30 @@ TEXT ·winoInputAVX512(SB), 0, $2304-72
 	VMOVDQU32 winoShift5<>(SB), Z28
 
 inchan:
-
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	MOVQ nseg+40(FP), R14
-	TESTQ R14, R14
-	JZ inrow0done
-	MOVQ DX, R13
-
-inrow0seg:
-	MOVLQSX (R13), AX
-	LEAQ (SI)(AX*4), BX
-	KMOVW 8(R13), K1
-	VMOVUPS.Z 0(BX), K1, Z12
-	KMOVW 10(R13), K2
-	VMOVUPS.Z 64(BX), K2, Z13
-	KMOVW 12(R13), K3
-	VMOVUPS.Z 128(BX), K3, Z14
-	KMOVW 14(R13), K4
-	VMOVUPS.Z 192(BX), K4, Z15
-	KMOVW 16(R13), K5
-	VMOVUPS.Z 256(BX), K5, Z16
-	VMOVAPS Z12, Z17
-	VPERMT2PS Z13, Z25, Z17
-	VMOVAPS Z12, Z18
-	VPERMT2PS Z13, Z26, Z18
-	VMOVAPS Z14, Z19
-	VPERMT2PS Z15, Z25, Z19
-	VMOVAPS Z14, Z24
-	VPERMT2PS Z15, Z26, Z24
-	VMOVAPS Z17, Z6
-	VPERMT2PS Z19, Z25, Z6
-	VMOVAPS Z17, Z8
-	VPERMT2PS Z19, Z26, Z8
-	VMOVAPS Z18, Z7
-	VPERMT2PS Z24, Z25, Z7
-	VMOVAPS Z18, Z9
-	VPERMT2PS Z24, Z26, Z9
-	VMOVAPS Z6, Z10
-	VPERMT2PS Z16, Z27, Z10
-	VMOVAPS Z7, Z11
-	VPERMT2PS Z16, Z28, Z11
-	KMOVW 4(R13), K6
-	VMOVAPS Z6, K6, Z0
-	VMOVAPS Z7, K6, Z1
-	VMOVAPS Z8, K6, Z2
-	VMOVAPS Z9, K6, Z3
-	VMOVAPS Z10, K6, Z4
-	VMOVAPS Z11, K6, Z5
-	ADDQ $68, R13
-	DECQ R14
-	JNZ inrow0seg
-
-inrow0done:
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	VMOVUPS Z6, 0(SP)
-	VMOVUPS Z7, 64(SP)
-	VMOVUPS Z8, 128(SP)
-	VMOVUPS Z9, 192(SP)
-	VMOVUPS Z10, 256(SP)
-	VMOVUPS Z11, 320(SP)
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	MOVQ nseg+40(FP), R14
-	TESTQ R14, R14
-	JZ inrow1done
-	MOVQ DX, R13
-
-inrow1seg:
-	MOVLQSX (R13), AX
-	LEAQ (SI)(AX*4), BX
+	MOVQ SI, BX
+	INROW(0, inrow0seg, inrow0done)
 	ADDQ R11, BX
-	KMOVW 18(R13), K1
-	VMOVUPS.Z 0(BX), K1, Z12
-	KMOVW 20(R13), K2
-	VMOVUPS.Z 64(BX), K2, Z13
-	KMOVW 22(R13), K3
-	VMOVUPS.Z 128(BX), K3, Z14
-	KMOVW 24(R13), K4
-	VMOVUPS.Z 192(BX), K4, Z15
-	KMOVW 26(R13), K5
-	VMOVUPS.Z 256(BX), K5, Z16
-	VMOVAPS Z12, Z17
-	VPERMT2PS Z13, Z25, Z17
-	VMOVAPS Z12, Z18
-	VPERMT2PS Z13, Z26, Z18
-	VMOVAPS Z14, Z19
-	VPERMT2PS Z15, Z25, Z19
-	VMOVAPS Z14, Z24
-	VPERMT2PS Z15, Z26, Z24
-	VMOVAPS Z17, Z6
-	VPERMT2PS Z19, Z25, Z6
-	VMOVAPS Z17, Z8
-	VPERMT2PS Z19, Z26, Z8
-	VMOVAPS Z18, Z7
-	VPERMT2PS Z24, Z25, Z7
-	VMOVAPS Z18, Z9
-	VPERMT2PS Z24, Z26, Z9
-	VMOVAPS Z6, Z10
-	VPERMT2PS Z16, Z27, Z10
-	VMOVAPS Z7, Z11
-	VPERMT2PS Z16, Z28, Z11
-	KMOVW 4(R13), K6
-	VMOVAPS Z6, K6, Z0
-	VMOVAPS Z7, K6, Z1
-	VMOVAPS Z8, K6, Z2
-	VMOVAPS Z9, K6, Z3
-	VMOVAPS Z10, K6, Z4
-	VMOVAPS Z11, K6, Z5
-	ADDQ $68, R13
-	DECQ R14
-	JNZ inrow1seg
-
-inrow1done:
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	VMOVUPS Z6, 384(SP)
-	VMOVUPS Z7, 448(SP)
-	VMOVUPS Z8, 512(SP)
-	VMOVUPS Z9, 576(SP)
-	VMOVUPS Z10, 640(SP)
-	VMOVUPS Z11, 704(SP)
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	MOVQ nseg+40(FP), R14
-	TESTQ R14, R14
-	JZ inrow2done
-	MOVQ DX, R13
-
-inrow2seg:
-	MOVLQSX (R13), AX
-	LEAQ (SI)(AX*4), BX
-	LEAQ (BX)(R11*2), BX
-	KMOVW 28(R13), K1
-	VMOVUPS.Z 0(BX), K1, Z12
-	KMOVW 30(R13), K2
-	VMOVUPS.Z 64(BX), K2, Z13
-	KMOVW 32(R13), K3
-	VMOVUPS.Z 128(BX), K3, Z14
-	KMOVW 34(R13), K4
-	VMOVUPS.Z 192(BX), K4, Z15
-	KMOVW 36(R13), K5
-	VMOVUPS.Z 256(BX), K5, Z16
-	VMOVAPS Z12, Z17
-	VPERMT2PS Z13, Z25, Z17
-	VMOVAPS Z12, Z18
-	VPERMT2PS Z13, Z26, Z18
-	VMOVAPS Z14, Z19
-	VPERMT2PS Z15, Z25, Z19
-	VMOVAPS Z14, Z24
-	VPERMT2PS Z15, Z26, Z24
-	VMOVAPS Z17, Z6
-	VPERMT2PS Z19, Z25, Z6
-	VMOVAPS Z17, Z8
-	VPERMT2PS Z19, Z26, Z8
-	VMOVAPS Z18, Z7
-	VPERMT2PS Z24, Z25, Z7
-	VMOVAPS Z18, Z9
-	VPERMT2PS Z24, Z26, Z9
-	VMOVAPS Z6, Z10
-	VPERMT2PS Z16, Z27, Z10
-	VMOVAPS Z7, Z11
-	VPERMT2PS Z16, Z28, Z11
-	KMOVW 4(R13), K6
-	VMOVAPS Z6, K6, Z0
-	VMOVAPS Z7, K6, Z1
-	VMOVAPS Z8, K6, Z2
-	VMOVAPS Z9, K6, Z3
-	VMOVAPS Z10, K6, Z4
-	VMOVAPS Z11, K6, Z5
-	ADDQ $68, R13
-	DECQ R14
-	JNZ inrow2seg
-
-inrow2done:
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	VMOVUPS Z6, 768(SP)
-	VMOVUPS Z7, 832(SP)
-	VMOVUPS Z8, 896(SP)
-	VMOVUPS Z9, 960(SP)
-	VMOVUPS Z10, 1024(SP)
-	VMOVUPS Z11, 1088(SP)
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	MOVQ nseg+40(FP), R14
-	TESTQ R14, R14
-	JZ inrow3done
-	MOVQ DX, R13
-
-inrow3seg:
-	MOVLQSX (R13), AX
-	LEAQ (SI)(AX*4), BX
+	INROW(1, inrow1seg, inrow1done)
 	ADDQ R11, BX
-	LEAQ (BX)(R11*2), BX
-	KMOVW 38(R13), K1
-	VMOVUPS.Z 0(BX), K1, Z12
-	KMOVW 40(R13), K2
-	VMOVUPS.Z 64(BX), K2, Z13
-	KMOVW 42(R13), K3
-	VMOVUPS.Z 128(BX), K3, Z14
-	KMOVW 44(R13), K4
-	VMOVUPS.Z 192(BX), K4, Z15
-	KMOVW 46(R13), K5
-	VMOVUPS.Z 256(BX), K5, Z16
-	VMOVAPS Z12, Z17
-	VPERMT2PS Z13, Z25, Z17
-	VMOVAPS Z12, Z18
-	VPERMT2PS Z13, Z26, Z18
-	VMOVAPS Z14, Z19
-	VPERMT2PS Z15, Z25, Z19
-	VMOVAPS Z14, Z24
-	VPERMT2PS Z15, Z26, Z24
-	VMOVAPS Z17, Z6
-	VPERMT2PS Z19, Z25, Z6
-	VMOVAPS Z17, Z8
-	VPERMT2PS Z19, Z26, Z8
-	VMOVAPS Z18, Z7
-	VPERMT2PS Z24, Z25, Z7
-	VMOVAPS Z18, Z9
-	VPERMT2PS Z24, Z26, Z9
-	VMOVAPS Z6, Z10
-	VPERMT2PS Z16, Z27, Z10
-	VMOVAPS Z7, Z11
-	VPERMT2PS Z16, Z28, Z11
-	KMOVW 4(R13), K6
-	VMOVAPS Z6, K6, Z0
-	VMOVAPS Z7, K6, Z1
-	VMOVAPS Z8, K6, Z2
-	VMOVAPS Z9, K6, Z3
-	VMOVAPS Z10, K6, Z4
-	VMOVAPS Z11, K6, Z5
-	ADDQ $68, R13
-	DECQ R14
-	JNZ inrow3seg
-
-inrow3done:
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	VMOVUPS Z6, 1152(SP)
-	VMOVUPS Z7, 1216(SP)
-	VMOVUPS Z8, 1280(SP)
-	VMOVUPS Z9, 1344(SP)
-	VMOVUPS Z10, 1408(SP)
-	VMOVUPS Z11, 1472(SP)
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	MOVQ nseg+40(FP), R14
-	TESTQ R14, R14
-	JZ inrow4done
-	MOVQ DX, R13
-
-inrow4seg:
-	MOVLQSX (R13), AX
-	LEAQ (SI)(AX*4), BX
-	LEAQ (BX)(R11*4), BX
-	KMOVW 48(R13), K1
-	VMOVUPS.Z 0(BX), K1, Z12
-	KMOVW 50(R13), K2
-	VMOVUPS.Z 64(BX), K2, Z13
-	KMOVW 52(R13), K3
-	VMOVUPS.Z 128(BX), K3, Z14
-	KMOVW 54(R13), K4
-	VMOVUPS.Z 192(BX), K4, Z15
-	KMOVW 56(R13), K5
-	VMOVUPS.Z 256(BX), K5, Z16
-	VMOVAPS Z12, Z17
-	VPERMT2PS Z13, Z25, Z17
-	VMOVAPS Z12, Z18
-	VPERMT2PS Z13, Z26, Z18
-	VMOVAPS Z14, Z19
-	VPERMT2PS Z15, Z25, Z19
-	VMOVAPS Z14, Z24
-	VPERMT2PS Z15, Z26, Z24
-	VMOVAPS Z17, Z6
-	VPERMT2PS Z19, Z25, Z6
-	VMOVAPS Z17, Z8
-	VPERMT2PS Z19, Z26, Z8
-	VMOVAPS Z18, Z7
-	VPERMT2PS Z24, Z25, Z7
-	VMOVAPS Z18, Z9
-	VPERMT2PS Z24, Z26, Z9
-	VMOVAPS Z6, Z10
-	VPERMT2PS Z16, Z27, Z10
-	VMOVAPS Z7, Z11
-	VPERMT2PS Z16, Z28, Z11
-	KMOVW 4(R13), K6
-	VMOVAPS Z6, K6, Z0
-	VMOVAPS Z7, K6, Z1
-	VMOVAPS Z8, K6, Z2
-	VMOVAPS Z9, K6, Z3
-	VMOVAPS Z10, K6, Z4
-	VMOVAPS Z11, K6, Z5
-	ADDQ $68, R13
-	DECQ R14
-	JNZ inrow4seg
-
-inrow4done:
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	VMOVUPS Z6, 1536(SP)
-	VMOVUPS Z7, 1600(SP)
-	VMOVUPS Z8, 1664(SP)
-	VMOVUPS Z9, 1728(SP)
-	VMOVUPS Z10, 1792(SP)
-	VMOVUPS Z11, 1856(SP)
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	MOVQ nseg+40(FP), R14
-	TESTQ R14, R14
-	JZ inrow5done
-	MOVQ DX, R13
-
-inrow5seg:
-	MOVLQSX (R13), AX
-	LEAQ (SI)(AX*4), BX
+	INROW(2, inrow2seg, inrow2done)
 	ADDQ R11, BX
-	LEAQ (BX)(R11*4), BX
-	KMOVW 58(R13), K1
-	VMOVUPS.Z 0(BX), K1, Z12
-	KMOVW 60(R13), K2
-	VMOVUPS.Z 64(BX), K2, Z13
-	KMOVW 62(R13), K3
-	VMOVUPS.Z 128(BX), K3, Z14
-	KMOVW 64(R13), K4
-	VMOVUPS.Z 192(BX), K4, Z15
-	KMOVW 66(R13), K5
-	VMOVUPS.Z 256(BX), K5, Z16
-	VMOVAPS Z12, Z17
-	VPERMT2PS Z13, Z25, Z17
-	VMOVAPS Z12, Z18
-	VPERMT2PS Z13, Z26, Z18
-	VMOVAPS Z14, Z19
-	VPERMT2PS Z15, Z25, Z19
-	VMOVAPS Z14, Z24
-	VPERMT2PS Z15, Z26, Z24
-	VMOVAPS Z17, Z6
-	VPERMT2PS Z19, Z25, Z6
-	VMOVAPS Z17, Z8
-	VPERMT2PS Z19, Z26, Z8
-	VMOVAPS Z18, Z7
-	VPERMT2PS Z24, Z25, Z7
-	VMOVAPS Z18, Z9
-	VPERMT2PS Z24, Z26, Z9
-	VMOVAPS Z6, Z10
-	VPERMT2PS Z16, Z27, Z10
-	VMOVAPS Z7, Z11
-	VPERMT2PS Z16, Z28, Z11
-	KMOVW 4(R13), K6
-	VMOVAPS Z6, K6, Z0
-	VMOVAPS Z7, K6, Z1
-	VMOVAPS Z8, K6, Z2
-	VMOVAPS Z9, K6, Z3
-	VMOVAPS Z10, K6, Z4
-	VMOVAPS Z11, K6, Z5
-	ADDQ $68, R13
-	DECQ R14
-	JNZ inrow5seg
-
-inrow5done:
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	VMOVUPS Z6, 1920(SP)
-	VMOVUPS Z7, 1984(SP)
-	VMOVUPS Z8, 2048(SP)
-	VMOVUPS Z9, 2112(SP)
-	VMOVUPS Z10, 2176(SP)
-	VMOVUPS Z11, 2240(SP)
+	INROW(3, inrow3seg, inrow3done)
+	ADDQ R11, BX
+	INROW(4, inrow4seg, inrow4done)
+	ADDQ R11, BX
+	INROW(5, inrow5seg, inrow5done)
 	MOVQ DI, BX
-	VMOVUPS 0(SP), Z0
-	VMOVUPS 384(SP), Z1
-	VMOVUPS 768(SP), Z2
-	VMOVUPS 1152(SP), Z3
-	VMOVUPS 1536(SP), Z4
-	VMOVUPS 1920(SP), Z5
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	MOVQ BX, AX
-	VMOVUPS Z6, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z7, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z8, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z9, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z10, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z11, (AX)
+	INCOL(0)
 	ADDQ R9, BX
-	VMOVUPS 64(SP), Z0
-	VMOVUPS 448(SP), Z1
-	VMOVUPS 832(SP), Z2
-	VMOVUPS 1216(SP), Z3
-	VMOVUPS 1600(SP), Z4
-	VMOVUPS 1984(SP), Z5
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	MOVQ BX, AX
-	VMOVUPS Z6, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z7, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z8, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z9, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z10, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z11, (AX)
+	INCOL(1)
 	ADDQ R9, BX
-	VMOVUPS 128(SP), Z0
-	VMOVUPS 512(SP), Z1
-	VMOVUPS 896(SP), Z2
-	VMOVUPS 1280(SP), Z3
-	VMOVUPS 1664(SP), Z4
-	VMOVUPS 2048(SP), Z5
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	MOVQ BX, AX
-	VMOVUPS Z6, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z7, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z8, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z9, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z10, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z11, (AX)
+	INCOL(2)
 	ADDQ R9, BX
-	VMOVUPS 192(SP), Z0
-	VMOVUPS 576(SP), Z1
-	VMOVUPS 960(SP), Z2
-	VMOVUPS 1344(SP), Z3
-	VMOVUPS 1728(SP), Z4
-	VMOVUPS 2112(SP), Z5
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	MOVQ BX, AX
-	VMOVUPS Z6, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z7, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z8, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z9, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z10, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z11, (AX)
+	INCOL(3)
 	ADDQ R9, BX
-	VMOVUPS 256(SP), Z0
-	VMOVUPS 640(SP), Z1
-	VMOVUPS 1024(SP), Z2
-	VMOVUPS 1408(SP), Z3
-	VMOVUPS 1792(SP), Z4
-	VMOVUPS 2176(SP), Z5
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	MOVQ BX, AX
-	VMOVUPS Z6, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z7, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z8, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z9, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z10, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z11, (AX)
+	INCOL(4)
 	ADDQ R9, BX
-	VMOVUPS 320(SP), Z0
-	VMOVUPS 704(SP), Z1
-	VMOVUPS 1088(SP), Z2
-	VMOVUPS 1472(SP), Z3
-	VMOVUPS 1856(SP), Z4
-	VMOVUPS 2240(SP), Z5
-	WBT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
-	MOVQ BX, AX
-	VMOVUPS Z6, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z7, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z8, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z9, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z10, (AX)
-	ADDQ R12, AX
-	VMOVUPS Z11, (AX)
+	INCOL(5)
 	ADDQ R10, SI
 	ADDQ R8, DI
 	DECQ CX
@@ -668,14 +282,59 @@ inrow5done:
 	VZEROUPPER
 	RET
 
+// OUTROW applies Aᵀ to row i of the products, elements 6i..6i+5 read from
+// BX on, mxi apart (BX ends on the last), and stores its four results in
+// frame slots 4i..4i+3 (256i bytes in).
+#define OUTROW(i) \
+	VMOVUPS (BX), Z0 \
+	ADDQ R9, BX \
+	VMOVUPS (BX), Z1 \
+	ADDQ R9, BX \
+	VMOVUPS (BX), Z2 \
+	ADDQ R9, BX \
+	VMOVUPS (BX), Z3 \
+	ADDQ R9, BX \
+	VMOVUPS (BX), Z4 \
+	ADDQ R9, BX \
+	VMOVUPS (BX), Z5 \
+	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9) \
+	VMOVUPS Z6, 256*i(SP) \
+	VMOVUPS Z7, 256*i+64(SP) \
+	VMOVUPS Z8, 256*i+128(SP) \
+	VMOVUPS Z9, 256*i+192(SP)
+
+// OUTCOL applies Aᵀ to column j of the rows' results (frame slots j, 4+j,
+// ..., 20+j), giving output pixels (0, j) .. (3, j) in o0..o3.
+#define OUTCOL(j, o0, o1, o2, o3) \
+	VMOVUPS 64*j(SP), Z0 \
+	VMOVUPS 256+64*j(SP), Z1 \
+	VMOVUPS 512+64*j(SP), Z2 \
+	VMOVUPS 768+64*j(SP), Z3 \
+	VMOVUPS 1024+64*j(SP), Z4 \
+	VMOVUPS 1280+64*j(SP), Z5 \
+	WAT(Z0, Z1, Z2, Z3, Z4, Z5, o0, o1, o2, o3)
+
+// OUTSCAT scatters output row a (pixels in o0..o3) to BX + idx[ℓ] + b under
+// masks[4a+b].
+#define OUTSCAT(a, o0, o1, o2, o3) \
+	KMOVW 8*a(DX), K1 \
+	VSCATTERDPS o0, K1, 0(BX)(Z31*4) \
+	KMOVW 8*a+2(DX), K2 \
+	VSCATTERDPS o1, K2, 4(BX)(Z31*4) \
+	KMOVW 8*a+4(DX), K3 \
+	VSCATTERDPS o2, K3, 8(BX)(Z31*4) \
+	KMOVW 8*a+6(DX), K4 \
+	VSCATTERDPS o3, K4, 12(BX)(Z31*4)
+
 // func winoOutputAVX512(y *float32, idx *int32, masks *uint16, m *float32, mk, mxi, nk, plane, w int, bias *float32, flags int)
 //
-// For each of nk channels: loads element ξ of the 16 products from
-// m + ξ*mxi, transforms rows then columns (rows' results wait in the
-// 1536-byte frame), and, if flags&2, max-pools 2×2; adds *bias (when bias
-// is not nil), applies ReLU if flags&1 and scatters output (a, b) to
-// y + idx[ℓ] + a*w + b under masks[a*side+b]. Then y advances by plane,
-// m by mk elements and bias by one.
+// For each of nk channels: transforms the six rows of the 16 products
+// (OUTROW, element ξ at m + ξ*mxi; the rows' results wait in the 1536-byte
+// frame), then the four columns (OUTCOL, output pixel (a, b) in
+// Z6+4a+b), and, if flags&2, max-pools 2×2; adds *bias (when bias is not
+// nil), applies ReLU if flags&1 and scatters output (a, b) to y + idx[ℓ] +
+// a*w + b under masks[a*side+b]. Then y advances by plane, m by mk
+// elements and bias by one.
 TEXT ·winoOutputAVX512(SB), 0, $1536-88
 	MOVQ y+0(FP), DI
 	MOVQ idx+8(FP), AX
@@ -704,135 +363,21 @@ TEXT ·winoOutputAVX512(SB), 0, $1536-88
 
 outchan:
 	MOVQ SI, BX
-	VMOVUPS (BX), Z0
+	OUTROW(0)
 	ADDQ R9, BX
-	VMOVUPS (BX), Z1
+	OUTROW(1)
 	ADDQ R9, BX
-	VMOVUPS (BX), Z2
+	OUTROW(2)
 	ADDQ R9, BX
-	VMOVUPS (BX), Z3
+	OUTROW(3)
 	ADDQ R9, BX
-	VMOVUPS (BX), Z4
+	OUTROW(4)
 	ADDQ R9, BX
-	VMOVUPS (BX), Z5
-	ADDQ R9, BX
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9)
-	VMOVUPS Z6, 0(SP)
-	VMOVUPS Z7, 64(SP)
-	VMOVUPS Z8, 128(SP)
-	VMOVUPS Z9, 192(SP)
-	VMOVUPS (BX), Z0
-	ADDQ R9, BX
-	VMOVUPS (BX), Z1
-	ADDQ R9, BX
-	VMOVUPS (BX), Z2
-	ADDQ R9, BX
-	VMOVUPS (BX), Z3
-	ADDQ R9, BX
-	VMOVUPS (BX), Z4
-	ADDQ R9, BX
-	VMOVUPS (BX), Z5
-	ADDQ R9, BX
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9)
-	VMOVUPS Z6, 256(SP)
-	VMOVUPS Z7, 320(SP)
-	VMOVUPS Z8, 384(SP)
-	VMOVUPS Z9, 448(SP)
-	VMOVUPS (BX), Z0
-	ADDQ R9, BX
-	VMOVUPS (BX), Z1
-	ADDQ R9, BX
-	VMOVUPS (BX), Z2
-	ADDQ R9, BX
-	VMOVUPS (BX), Z3
-	ADDQ R9, BX
-	VMOVUPS (BX), Z4
-	ADDQ R9, BX
-	VMOVUPS (BX), Z5
-	ADDQ R9, BX
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9)
-	VMOVUPS Z6, 512(SP)
-	VMOVUPS Z7, 576(SP)
-	VMOVUPS Z8, 640(SP)
-	VMOVUPS Z9, 704(SP)
-	VMOVUPS (BX), Z0
-	ADDQ R9, BX
-	VMOVUPS (BX), Z1
-	ADDQ R9, BX
-	VMOVUPS (BX), Z2
-	ADDQ R9, BX
-	VMOVUPS (BX), Z3
-	ADDQ R9, BX
-	VMOVUPS (BX), Z4
-	ADDQ R9, BX
-	VMOVUPS (BX), Z5
-	ADDQ R9, BX
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9)
-	VMOVUPS Z6, 768(SP)
-	VMOVUPS Z7, 832(SP)
-	VMOVUPS Z8, 896(SP)
-	VMOVUPS Z9, 960(SP)
-	VMOVUPS (BX), Z0
-	ADDQ R9, BX
-	VMOVUPS (BX), Z1
-	ADDQ R9, BX
-	VMOVUPS (BX), Z2
-	ADDQ R9, BX
-	VMOVUPS (BX), Z3
-	ADDQ R9, BX
-	VMOVUPS (BX), Z4
-	ADDQ R9, BX
-	VMOVUPS (BX), Z5
-	ADDQ R9, BX
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9)
-	VMOVUPS Z6, 1024(SP)
-	VMOVUPS Z7, 1088(SP)
-	VMOVUPS Z8, 1152(SP)
-	VMOVUPS Z9, 1216(SP)
-	VMOVUPS (BX), Z0
-	ADDQ R9, BX
-	VMOVUPS (BX), Z1
-	ADDQ R9, BX
-	VMOVUPS (BX), Z2
-	ADDQ R9, BX
-	VMOVUPS (BX), Z3
-	ADDQ R9, BX
-	VMOVUPS (BX), Z4
-	ADDQ R9, BX
-	VMOVUPS (BX), Z5
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9)
-	VMOVUPS Z6, 1280(SP)
-	VMOVUPS Z7, 1344(SP)
-	VMOVUPS Z8, 1408(SP)
-	VMOVUPS Z9, 1472(SP)
-	VMOVUPS 0(SP), Z0
-	VMOVUPS 256(SP), Z1
-	VMOVUPS 512(SP), Z2
-	VMOVUPS 768(SP), Z3
-	VMOVUPS 1024(SP), Z4
-	VMOVUPS 1280(SP), Z5
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z10, Z14, Z18)
-	VMOVUPS 64(SP), Z0
-	VMOVUPS 320(SP), Z1
-	VMOVUPS 576(SP), Z2
-	VMOVUPS 832(SP), Z3
-	VMOVUPS 1088(SP), Z4
-	VMOVUPS 1344(SP), Z5
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z7, Z11, Z15, Z19)
-	VMOVUPS 128(SP), Z0
-	VMOVUPS 384(SP), Z1
-	VMOVUPS 640(SP), Z2
-	VMOVUPS 896(SP), Z3
-	VMOVUPS 1152(SP), Z4
-	VMOVUPS 1408(SP), Z5
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z8, Z12, Z16, Z20)
-	VMOVUPS 192(SP), Z0
-	VMOVUPS 448(SP), Z1
-	VMOVUPS 704(SP), Z2
-	VMOVUPS 960(SP), Z3
-	VMOVUPS 1216(SP), Z4
-	VMOVUPS 1472(SP), Z5
-	WAT(Z0, Z1, Z2, Z3, Z4, Z5, Z9, Z13, Z17, Z21)
+	OUTROW(5)
+	OUTCOL(0, Z6, Z10, Z14, Z18)
+	OUTCOL(1, Z7, Z11, Z15, Z19)
+	OUTCOL(2, Z8, Z12, Z16, Z20)
+	OUTCOL(3, Z9, Z13, Z17, Z21)
 	TESTQ R12, R12
 	JZ outbias
 	VBROADCASTSS (R12), Z30
@@ -915,41 +460,13 @@ outfull:
 
 outfullst:
 	MOVQ DI, BX
-	KMOVW 0(DX), K1
-	VSCATTERDPS Z6, K1, 0(BX)(Z31*4)
-	KMOVW 2(DX), K2
-	VSCATTERDPS Z7, K2, 4(BX)(Z31*4)
-	KMOVW 4(DX), K3
-	VSCATTERDPS Z8, K3, 8(BX)(Z31*4)
-	KMOVW 6(DX), K4
-	VSCATTERDPS Z9, K4, 12(BX)(Z31*4)
+	OUTSCAT(0, Z6, Z7, Z8, Z9)
 	ADDQ R11, BX
-	KMOVW 8(DX), K1
-	VSCATTERDPS Z10, K1, 0(BX)(Z31*4)
-	KMOVW 10(DX), K2
-	VSCATTERDPS Z11, K2, 4(BX)(Z31*4)
-	KMOVW 12(DX), K3
-	VSCATTERDPS Z12, K3, 8(BX)(Z31*4)
-	KMOVW 14(DX), K4
-	VSCATTERDPS Z13, K4, 12(BX)(Z31*4)
+	OUTSCAT(1, Z10, Z11, Z12, Z13)
 	ADDQ R11, BX
-	KMOVW 16(DX), K1
-	VSCATTERDPS Z14, K1, 0(BX)(Z31*4)
-	KMOVW 18(DX), K2
-	VSCATTERDPS Z15, K2, 4(BX)(Z31*4)
-	KMOVW 20(DX), K3
-	VSCATTERDPS Z16, K3, 8(BX)(Z31*4)
-	KMOVW 22(DX), K4
-	VSCATTERDPS Z17, K4, 12(BX)(Z31*4)
+	OUTSCAT(2, Z14, Z15, Z16, Z17)
 	ADDQ R11, BX
-	KMOVW 24(DX), K1
-	VSCATTERDPS Z18, K1, 0(BX)(Z31*4)
-	KMOVW 26(DX), K2
-	VSCATTERDPS Z19, K2, 4(BX)(Z31*4)
-	KMOVW 28(DX), K3
-	VSCATTERDPS Z20, K3, 8(BX)(Z31*4)
-	KMOVW 30(DX), K4
-	VSCATTERDPS Z21, K4, 12(BX)(Z31*4)
+	OUTSCAT(3, Z18, Z19, Z20, Z21)
 
 outnext:
 	ADDQ R10, DI

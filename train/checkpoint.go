@@ -75,12 +75,22 @@ func (c *Checkpoint) Algorithm() (Algorithm, error) {
 	return a, nil
 }
 
+// CopyWeights copies the checkpoint's network weights and batch-norm
+// statistics into a, whose networks must match the checkpoint's in number
+// and shapes; the optimiser state and the progress are not copied. It
+// starts a new run from trained weights: fine-tuning on another task shape
+// (a 5-shot ProtoNet on 1-shot episodes), or another algorithm with the
+// same networks (a ProtoNet embedding as the start of L2G+Proto).
+func (c *Checkpoint) CopyWeights(a Algorithm) error {
+	return c.restore(a, nil)
+}
+
 // restore copies the checkpoint's weights, statistics and (if opt is not
 // nil) optimiser state into a and opt.
 func (c *Checkpoint) restore(a Algorithm, opt *nn.Adam[float32]) error {
 	nets := a.Networks()
 	if len(nets) != len(c.tensors) {
-		return fmt.Errorf("train: checkpoint holds %d networks, %s has %d", len(c.tensors), c.Spec.Algo, len(nets))
+		return fmt.Errorf("train: checkpoint (%s) holds %d networks, %s has %d", c.Spec.Algo, len(c.tensors), a.Spec().Algo, len(nets))
 	}
 	for i, n := range nets {
 		params, state := n.Params(), n.State()

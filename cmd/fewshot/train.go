@@ -39,7 +39,7 @@ fewshot train --algo proto --data shared/data/omniglot --out runs/proto-omni --e
 // trainFlags are the parsed flags of the train command.
 type trainFlags struct {
 	algo, data, split, valSplit, testSplit, out, cacheDir, export string
-	memoryLimit                                                   string
+	memoryLimit, init                                             string
 	way, shot, query                                              int
 	valWay, valShot, valQuery                                     int
 	episodes, valEvery, valEpisodes, testEpisodes                 int
@@ -91,6 +91,8 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initialisation and of every training episode")
 	fl.IntVar(&f.threads, "threads", 0, "compute threads (default: all CPUs)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
+	fl.StringVar(&f.init, "init", "", "start from the weights and batch-norm statistics of this checkpoint (same networks; fresh optimiser,\n"+
+		"episode 0), e.g. to fine-tune on another task shape; when --resume continues a run, its checkpoint wins")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "auto", "soft limit on the process's memory, such as 3GiB or 2500MiB: the garbage collector works harder near it\n"+
 		"instead of letting the heap grow to twice the live data; auto: 3/4 of physical memory unless GOMEMLIMIT is set; off: none")
 	fl.BoolVar(&f.changeSchedule, "change-schedule", false, "with --resume: accept a different --lr, --lr-decay, --lr-decay-every or --clip (applied from the checkpoint's episode on)")
@@ -131,6 +133,15 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	algo, err := train.New(spec)
 	if err != nil {
 		return err
+	}
+	if f.init != "" {
+		c, err := train.LoadCheckpoint(f.init)
+		if err != nil {
+			return err
+		}
+		if err := c.CopyWeights(algo); err != nil {
+			return fmt.Errorf("--init %s: %w", f.init, err)
+		}
 	}
 	valCfg := episode.Fixed(f.valWay, f.valShot, f.valQuery)
 	opts := train.Options{

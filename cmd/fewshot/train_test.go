@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,5 +145,57 @@ func TestParseMemoryLimit(t *testing.T) {
 		if _, err := parseMemoryLimit(v, false, phys); err == nil || !strings.Contains(err.Error(), "--memory-limit") {
 			t.Errorf("parseMemoryLimit(%q): err = %v, want a usage error naming the flag", v, err)
 		}
+	}
+}
+
+// TestTrainInit starts a run from another run's checkpoint: with a
+// negligible learning rate its weights stay those of the checkpoint, and a
+// checkpoint of other networks is refused with an error naming it.
+func TestTrainInit(t *testing.T) {
+	data := filepath.Join("..", "..", "testdata", "omniglot")
+	cache := t.TempDir()
+	run := func(out string, extra ...string) {
+		t.Helper()
+		args := append([]string{"--algo", "proto", "--data", data, "--split", "", "--val-split", "none", "--out", out,
+			"--way", "3", "--shot", "1", "--query", "2", "--hidden", "4", "--episodes", "2", "--cache-dir", cache}, extra...)
+		if code, stdout, stderr := runTrainCmd(args...); code != 0 {
+			t.Fatalf("train %q: exit %d\nstdout %s\nstderr %s", args, code, stdout, stderr)
+		}
+	}
+	weights := func(path string) []float32 {
+		t.Helper()
+		c, err := train.LoadCheckpoint(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := c.Algorithm()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w []float32
+		for _, p := range a.Params() {
+			w = append(w, p.Value().Data()...)
+		}
+		return w
+	}
+	a, b, fresh := t.TempDir(), t.TempDir(), t.TempDir()
+	run(a, "--seed", "1")
+	from := filepath.Join(a, train.CheckpointFile)
+	run(b, "--seed", "2", "--init", from, "--lr", "1e-12")
+	run(fresh, "--seed", "2", "--lr", "1e-12")
+	wa, wb, wf := weights(from), weights(filepath.Join(b, train.CheckpointFile)), weights(filepath.Join(fresh, train.CheckpointFile))
+	var dInit, dFresh float64
+	for i := range wa {
+		dInit = max(dInit, math.Abs(float64(wa[i]-wb[i])))
+		dFresh = max(dFresh, math.Abs(float64(wa[i]-wf[i])))
+	}
+	if dInit > 1e-6 || dFresh < 1e-3 {
+		t.Errorf("largest weight difference from the --init checkpoint: %g with --init, %g without", dInit, dFresh)
+	}
+
+	code, _, stderr := runTrainCmd("--algo", "proto", "--data", data, "--split", "", "--val-split", "none", "--out", t.TempDir(),
+		"--way", "3", "--shot", "1", "--query", "2", "--hidden", "8", "--episodes", "1", "--cache-dir", cache, "--init", from)
+	if code != 1 || !strings.Contains(stderr, from) || !strings.Contains(stderr, "shape") {
+		t.Errorf("--init with other networks: exit %d, stderr %q; want 1, the file and the shape mismatch", code, stderr)
 	}
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/fewshot-go/fewshot/episode"
@@ -35,12 +36,12 @@ func TestCopyWeights(t *testing.T) {
 	}
 	src, dst := p.Networks()[0], l2g.Networks()[0]
 	for i, v := range src.Params() {
-		if !equalData(v.Value().Data(), dst.Params()[i].Value().Data()) {
+		if !slices.Equal(v.Value().Data(), dst.Params()[i].Value().Data()) {
 			t.Fatalf("parameter %d differs after CopyWeights", i)
 		}
 	}
 	for i, v := range src.State() {
-		if !equalData(v.Data(), dst.State()[i].Data()) {
+		if !slices.Equal(v.Data(), dst.State()[i].Data()) {
 			t.Fatalf("batch-norm statistic %d differs after CopyWeights", i)
 		}
 	}
@@ -48,16 +49,4 @@ func TestCopyWeights(t *testing.T) {
 	if err := c.CopyWeights(wide); err == nil {
 		t.Error("CopyWeights into networks of other shapes succeeded")
 	}
-}
-
-func equalData(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -69,21 +69,28 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 		return nil, dGamma, dBeta, sumG, sumGXhat
 	}
 	dx = deferred(x.shape, func(dst []T, overwrite bool) {
-		forChannels(c, len(xd), func(ch int) {
-			// The dense part, then a·g where g is not zero, plane by
-			// plane while the plane is in cache.
-			a, b, d := ta[ch], tb[ch], td[ch]
-			e.poolPlanes(ch, func(o, po int) {
-				ds := dst[o : o+hw]
-				affineInto(ds, xd[o:o+hw], b, d, overwrite)
-				am := e.argmax[po : po+ohw]
-				for j, gv := range gd[po : po+ohw] {
-					ds[am[j]] += a * gv
-				}
-			})
-		})
+		e.poolInputGrad(dst, xd, gd, ta, tb, td, overwrite)
 	})
 	return dx, dGamma, dBeta, sumG, sumGXhat
+}
+
+// poolInputGrad sets dst, or adds to it unless overwrite, to the input
+// gradient a·g + b·x + d with per-channel a, b and d, where the pooled g
+// lands on each window's argmax: the dense part first, then a·g, plane by
+// plane while the plane is in cache.
+func (e *bnEpilogue[T]) poolInputGrad(dst, xd, gd, a, b, d []T, overwrite bool) {
+	hw, ohw := e.poolHW()
+	forChannels(len(a), len(xd), func(ch int) {
+		ac, bc, dc := a[ch], b[ch], d[ch]
+		e.poolPlanes(ch, func(o, po int) {
+			ds := dst[o : o+hw]
+			affineInto(ds, xd[o:o+hw], bc, dc, overwrite)
+			am := e.argmax[po : po+ohw]
+			for j, gv := range gd[po : po+ohw] {
+				ds[am[j]] += ac * gv
+			}
+		})
+	})
 }
 
 // affineInto sets dst = a·x + b, or adds a·x + b to it unless overwrite.
@@ -191,17 +198,7 @@ func bnPoolGradGammaVJP[T Float](e *bnEpilogue[T], h, g, x *Tensor[T], s *bnStat
 	})
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
 	dx := deferred(x.shape, func(dst []T, overwrite bool) {
-		forChannels(c, len(xd), func(ch int) {
-			k0, k1, k2 := tc0[ch], tc1[ch], tc2[ch]
-			e.poolPlanes(ch, func(o, po int) {
-				ds := dst[o : o+hw]
-				affineInto(ds, xd[o:o+hw], k0, k2, overwrite)
-				am := e.argmax[po : po+ohw]
-				for j, gv := range gd[po : po+ohw] {
-					ds[am[j]] += k1 * gv
-				}
-			})
-		})
+		e.poolInputGrad(dst, xd, gd, tc1, tc0, tc2, overwrite)
 	})
 	return []*Var[T]{freshConst(dg), dx}
 }

@@ -144,11 +144,71 @@ func BatchNormReLU2D[T Float](x, gamma, beta *Var[T], st *BNState[T], training b
 // maximum is not positive is zero either way).
 func BatchNormReLUMaxPool2D[T Float](x, gamma, beta *Var[T], st *BNState[T], training bool, p PoolParams) *Var[T] {
 	if !training {
+		if !(x.tracked || gamma.tracked || beta.tracked) {
+			eps := checkBatchNorm("BatchNormReLUMaxPool2D", x, gamma, beta, st)
+			return bnInferReLUMaxPool(x.value, gamma.value, beta.value, st, eps, p.shape("BatchNormReLUMaxPool2D", x.Shape()))
+		}
 		return MaxPool2D(ReLU(BatchNorm2D(x, gamma, beta, st, false)), p)
 	}
 	eps := checkBatchNorm("BatchNormReLUMaxPool2D", x, gamma, beta, st)
 	s := p.shape("BatchNormReLUMaxPool2D", x.Shape())
 	return batchNormTrain(x, gamma, beta, st, eps, true, &s)
+}
+
+// bnInferReLUMaxPool is evaluation-mode BatchNormReLUMaxPool2D of
+// constants: with running statistics, an affine map per channel, then the
+// rectifier and the pooling, which poolAffineReLU fuses.
+func bnInferReLUMaxPool[T Float](x, gamma, beta *Tensor[T], st *BNState[T], eps float64, s kernel.PoolShape) *Var[T] {
+	scale, shift := make([]T, s.C), make([]T, s.C)
+	for ch := range scale {
+		// Rounded as batchNormInfer rounds them.
+		invStd := T(1 / math.Sqrt(float64(st.RunningVar.data[ch])+eps))
+		sc := float64(gamma.data[ch]) * float64(invStd)
+		scale[ch], shift[ch] = T(sc), T(float64(beta.data[ch])-float64(st.RunningMean.data[ch])*sc)
+	}
+	out, _ := poolAffineReLU(s, x.data, scale, shift)
+	return freshConst(out)
+}
+
+// poolAffineReLU returns ReLU(MaxPool(a·x + b)) for x of the pooling's
+// input shape, a and b per channel, and the argmax of the pooling. For
+// a > 0 the map is monotone (so is its float rounding): pooling x first and
+// mapping the maxima gives the values of mapping every element and pooling,
+// without the full-size intermediate (in float32 up to a rounding of a·x, as
+// ScaleShift32 fuses the multiply-add in its vector part only). Channels
+// with a ≤ 0 (rare: γ ≤ 0) are mapped first, plane by plane. A window with
+// no input position (all padding) gets argmax 0; the ReLU cuts it.
+func poolAffineReLU[T Float](s kernel.PoolShape, x, scale, shift []T) (*Tensor[T], []int32) {
+	n, c := s.N, s.C
+	hw, ohw := s.H*s.W, s.OutH()*s.OutW()
+	out := New[T](n, c, s.OutH(), s.OutW())
+	argmax := make([]int32, out.Len())
+	kernel.MaxPool2D(s, x, out.data, argmax)
+	plane := s
+	plane.N, plane.C = 1, 1
+	forChannels(c, len(out.data), func(ch int) {
+		sc, sh := scale[ch], shift[ch]
+		var tmp []T
+		for i := 0; i < n; i++ {
+			o := out.data[(i*c+ch)*ohw:][:ohw]
+			if sc > 0 {
+				scaleShiftRun(o, o, sc, sh)
+				continue
+			}
+			if tmp == nil {
+				tmp = make([]T, hw)
+			}
+			scaleShiftRun(tmp, x[(i*c+ch)*hw:][:hw], sc, sh)
+			kernel.MaxPool2D(plane, tmp, o, argmax[(i*c+ch)*ohw:][:ohw])
+		}
+	})
+	leakyKernel(out.data, out.data, out.data, 0)
+	for i, a := range argmax {
+		if a < 0 {
+			argmax[i] = 0
+		}
+	}
+	return out, argmax
 }
 
 // batchNormTrain is training-mode BatchNorm2D, followed by a ReLU when relu
@@ -159,10 +219,15 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 	c := shape[1]
 	n, hw, m := bnPlanes(shape)
 	xd, gd, bd := x.value.data, gamma.value.data, beta.value.data
-	// out is the op's result; with pooling, the normalised values are a
-	// transient that the op does not keep.
-	out := New[T](shape...)
-	yd := out.data
+	// Without pooling, out is the op's result; with pooling, the
+	// normalised values are never stored (poolAffineReLU).
+	var out *Tensor[T]
+	var yd []T
+	if pool == nil {
+		out = New[T](shape...)
+		yd = out.data
+	}
+	scales, shifts := make([]T, c), make([]T, c)
 	// mean and invStd are kept for the fused backward pass; batchVar for the
 	// running-statistics update.
 	mean, invStd, batchVar := make([]float64, c), make([]float64, c), make([]float64, c)
@@ -187,10 +252,14 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		scale := float64(gd[ch]) * is
 		shift := float64(bd[ch]) - mu*scale
 		sc, sh := T(scale), T(shift)
+		scales[ch], shifts[ch] = sc, sh
+		if pool != nil {
+			return
+		}
 		for i := 0; i < n; i++ {
 			o := (i*c + ch) * hw
 			scaleShiftRun(yd[o:o+hw], xd[o:o+hw], sc, sh)
-			if relu && pool == nil {
+			if relu {
 				leakyKernel(yd[o:o+hw], yd[o:o+hw], yd[o:o+hw], 0)
 			}
 		}
@@ -213,19 +282,10 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 	switch {
 	case pool != nil:
 		op = "BatchNormReLUMaxPool2D"
-		full := out
-		out = New[T](pool.N, pool.C, pool.OutH(), pool.OutW())
-		argmax = make([]int32, out.Len())
-		kernel.MaxPool2D(*pool, full.data, out.data, argmax)
-		leakyKernel(out.data, out.data, out.data, 0)
-		for i, a := range argmax {
-			// A window with no input position (all padding) is cut by
-			// the ReLU; pointing it at position 0 lets the backward
-			// passes skip the test (they mask by the output).
-			if a < 0 {
-				argmax[i] = 0
-			}
-		}
+		// A window with no input position (all padding) points at
+		// position 0, which lets the backward passes skip the test
+		// (they mask by the output, which the ReLU cut there).
+		out, argmax = poolAffineReLU(*pool, xd, scales, shifts)
 	case relu:
 		op = "BatchNormReLU2D"
 	}

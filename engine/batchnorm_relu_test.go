@@ -3,6 +3,7 @@ package engine_test
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/fewshot-go/fewshot/engine"
@@ -176,5 +177,56 @@ func checkFusedComposition(t *testing.T, fusedOp, composedOp fusedBN, outHW int)
 	}
 	for i := range s1 {
 		closeAll("second-order gradient or running statistics", s1[i], s2[i])
+	}
+}
+
+// TestBatchNormReLUMaxPool2DEvalConstants checks the evaluation-mode path
+// for constants, which pools before normalising, against the composition:
+// bit for bit in float64, to float32's rounding in float32 (the vector
+// kernel fuses the multiply-add, its scalar tail does not, and pooling moves
+// elements between the two), with negative and zero γ (normalised first) among positive
+// ones, on a large shape (parallel channels), a ragged one, and a padded
+// overlapping window.
+func TestBatchNormReLUMaxPool2DEvalConstants(t *testing.T) {
+	t.Run("float32", func(t *testing.T) { checkEvalPool[float32](t) })
+	t.Run("float64", func(t *testing.T) { checkEvalPool[float64](t) })
+}
+
+func checkEvalPool[T engine.Float](t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 9))
+	cases := []struct {
+		x []int
+		p engine.PoolParams
+	}{
+		{[]int{4, 8, 32, 32}, engine.PoolSquare(2, 2)},
+		{[]int{3, 8, 7, 9}, engine.PoolSquare(2, 2)},
+		{[]int{2, 8, 6, 5}, engine.PoolParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+	}
+	for _, tc := range cases {
+		c := tc.x[1]
+		x := engine.Convert[T](randT(rng, tc.x...))
+		gamma := engine.Convert[T](randT(rng, c))
+		gamma.Data()[0], gamma.Data()[1] = 0, -gamma.Data()[1]*gamma.Data()[1]
+		beta := engine.Convert[T](randT(rng, c))
+		st := engine.NewBNState[T](c)
+		copy(st.RunningMean.Data(), engine.Convert[T](randT(rng, c)).Data())
+		copy(st.RunningVar.Data(), engine.Convert[T](positive(rng, c)).Data())
+		got := engine.BatchNormReLUMaxPool2D(engine.Const(x), engine.Const(gamma), engine.Const(beta), st, false, tc.p)
+		want := engine.MaxPool2D(engine.ReLU(engine.BatchNorm2D(engine.Const(x), engine.Const(gamma), engine.Const(beta), st, false)), tc.p)
+		if got.Tracked() {
+			t.Fatal("result of constants is tracked")
+		}
+		if !slices.Equal(got.Shape(), want.Shape()) {
+			t.Fatalf("%v: shape %v, want %v", tc.x, got.Shape(), want.Shape())
+		}
+		tol := 0.0
+		if _, ok := any(x.Data()).([]float32); ok {
+			tol = 1e-6 // a rounded product of order 1, under cancellation
+		}
+		for i, v := range want.Value().Data() {
+			if g := got.Value().Data()[i]; math.Abs(float64(g-v)) > tol*(1+math.Abs(float64(v))) {
+				t.Fatalf("%v, %+v: element %d = %v, composition %v", tc.x, tc.p, i, g, v)
+			}
+		}
 	}
 }

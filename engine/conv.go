@@ -80,7 +80,7 @@ func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
 		inputs = append(inputs, b)
 	}
 	out := New[T](s.N, s.K, s.OutH(), s.OutW())
-	kernel.Conv2D(s, x.value.data, w.value.data, bias, out.data)
+	convForward(s, x.value.data, w.value.data, bias, out.data)
 	return markFresh(record("Conv2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		res := make([]*Var[T], len(in))
 		if need[0] {
@@ -103,7 +103,7 @@ func Conv2DGradInput[T Float](g, w *Var[T], xShape []int, p ConvParams) *Var[T] 
 	s := p.shape("Conv2DGradInput", xShape, w.Shape())
 	checkConvOut("Conv2DGradInput", s, g.Shape())
 	out := New[T](xShape...)
-	kernel.Conv2DBackwardData(s, g.value.data, w.value.data, out.data)
+	convBackwardData(s, g.value.data, w.value.data, out.data)
 	return markFresh(record("Conv2DGradInput", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		// <gg, Aᵀ_w g> = <A_w gg, g>: the adjoint of the transposed
 		// convolution is the convolution, and as a function of w it is the
@@ -200,4 +200,46 @@ func planeBroadcast[T Float](h *Var[T], shape []int) *Var[T] {
 			})
 		})
 	})
+}
+
+// convForward writes conv(x, w) + bias into y. A float32 3×3 convolution
+// with unit stride that suits Winograd F(4×4, 3×3) goes through it: four
+// times fewer multiplications than the patch-matrix product, for float32
+// rounding a little worse than a direct sum (the weights are transformed on
+// every call because they change with every step). float64, which the
+// gradient checks use, always takes the direct route.
+func convForward[T Float](s kernel.ConvShape, x, w, bias, y []T) {
+	if x32, ok := any(x).([]float32); ok && kernel.WinogradSuits(s) {
+		b32, _ := any(bias).([]float32)
+		kernel.NewWinogradFilter(s.K, s.C, any(w).([]float32)).Conv2D(s, x32, b32, any(y).([]float32), kernel.WinogradFuse{})
+		return
+	}
+	kernel.Conv2D(s, x, w, bias, y)
+}
+
+// convBackwardData writes the input gradient of a convolution into dx. With
+// a 3×3 kernel, unit stride and padding of at most 2 it is the correlation
+// of dy with the flipped, channel-transposed kernel, padded by 2 minus the
+// forward padding, which convForward may hand to Winograd.
+func convBackwardData[T Float](s kernel.ConvShape, dy, w, dx []T) {
+	if dy32, ok := any(dy).([]float32); ok && kernel.WinogradSuits(s) &&
+		max(s.PadTop, s.PadLeft, s.PadBottom, s.PadRight) <= 2 {
+		t := kernel.ConvShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, R: 3, S: 3,
+			PadTop: 2 - s.PadTop, PadLeft: 2 - s.PadLeft, PadBottom: 2 - s.PadBottom, PadRight: 2 - s.PadRight}
+		if kernel.WinogradSuits(t) {
+			w32 := any(w).([]float32)
+			wt := make([]float32, len(w32))
+			for k := 0; k < s.K; k++ {
+				for c := 0; c < s.C; c++ {
+					src, dst := w32[(k*s.C+c)*9:][:9], wt[(c*s.K+k)*9:][:9]
+					for i, v := range src {
+						dst[8-i] = v
+					}
+				}
+			}
+			kernel.NewWinogradFilter(t.K, t.C, wt).Conv2D(t, dy32, nil, any(dx).([]float32), kernel.WinogradFuse{})
+			return
+		}
+	}
+	kernel.Conv2DBackwardData(s, dy, w, dx)
 }

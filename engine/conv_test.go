@@ -240,3 +240,48 @@ func TestConv2DPanicsOnBadShapes(t *testing.T) {
 		}()
 	}
 }
+
+// TestConv2DWinogradMatchesFloat64 covers float32 convolutions that take the
+// Winograd route (3×3, unit stride, at least 3 input and 8 output channels)
+// in the forward pass, the input gradient and a second-order gradient, on
+// ragged image sizes and asymmetric paddings, against float64's direct route.
+// Winograd's transforms cost float32 a little accuracy, hence the bounds.
+func TestConv2DWinogradMatchesFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 7))
+	cases := []struct {
+		name string
+		x, w []int
+		p    engine.ConvParams
+	}{
+		{"same", []int{3, 8, 13, 11}, []int{16, 8, 3, 3}, engine.ConvSame(1, 1)},
+		{"valid", []int{2, 9, 10, 9}, []int{8, 9, 3, 3}, engine.ConvParams{}},
+		{"asymmetric", []int{2, 8, 7, 12}, []int{12, 8, 3, 3}, engine.ConvParams{PadTop: 2, PadLeft: 0, PadBottom: 1, PadRight: 2}},
+	}
+	to32 := func(v *engine.Tensor[float64]) *engine.Var[float32] { return engine.Param(engine.Convert[float32](v)) }
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x, w, b := randT(rng, tc.x...), randT(rng, tc.w...), randT(rng, tc.w[0])
+			x32, w32, b32 := to32(x), to32(w), to32(b)
+			x64, w64, b64 := engine.Param(x), engine.Param(w), engine.Param(b)
+			y32, y64 := engine.Conv2D(x32, w32, b32, tc.p), engine.Conv2D(x64, w64, b64, tc.p)
+			assertTensorsClose(t, "Conv2D", engine.Convert[float64](y32.Value()), y64.Value(), 1e-4)
+
+			g := randT(rng, y64.Shape()...)
+			gx32 := engine.Conv2DGradInput(engine.Const(engine.Convert[float32](g)), w32, tc.x, tc.p)
+			gx64 := engine.Conv2DGradInput(engine.Const(g), w64, tc.x, tc.p)
+			assertTensorsClose(t, "Conv2DGradInput", engine.Convert[float64](gx32.Value()), gx64.Value(), 1e-4)
+
+			// The gradient of ‖∂L/∂x‖² with respect to w runs Conv2D and
+			// Conv2DGradInput inside backward passes.
+			second := func(x, w, b *engine.Var[float32]) *engine.Tensor[float32] {
+				y := engine.Conv2D(x, w, b, tc.p)
+				gx := engine.Grad(engine.Sum(engine.Mul(y, y)), []*engine.Var[float32]{x}, true)[0]
+				return engine.Grad(engine.Sum(engine.Mul(gx, gx)), []*engine.Var[float32]{w}, false)[0].Value()
+			}
+			y := engine.Conv2D(x64, w64, b64, tc.p)
+			gx := engine.Grad(engine.Sum(engine.Mul(y, y)), []*V{x64}, true)[0]
+			want := engine.Grad(engine.Sum(engine.Mul(gx, gx)), []*V{w64}, false)[0].Value()
+			assertTensorsClose(t, "second-order gradient", engine.Convert[float64](second(x32, w32, b32)), want, 1e-3)
+		})
+	}
+}

@@ -23,14 +23,20 @@ func benchSetup(b *testing.B, c, h, w int) (*nn.Network[float32], task[float32],
 
 // BenchmarkConv4Forward embeds one task's 100 images without recording a
 // graph.
-func BenchmarkConv4Forward(b *testing.B) {
+func BenchmarkConv4Forward(b *testing.B) { benchForward(b, nn.TrainFrozenStats) }
+
+// BenchmarkConv4Eval embeds them in evaluation mode (running statistics),
+// as validation and evaluation do.
+func BenchmarkConv4Eval(b *testing.B) { benchForward(b, nn.Eval) }
+
+func benchForward(b *testing.B, mode nn.Mode) {
 	for _, s := range benchSizes {
 		b.Run(s.name, func(b *testing.B) {
 			net, tk, _ := benchSetup(b, s.c, s.h, s.w)
 			params := engine.DetachAll(net.Params())
 			x := engine.Const(tk.x)
 			for b.Loop() {
-				net.Forward(x, params, nn.TrainFrozenStats)
+				net.Forward(x, params, mode)
 			}
 		})
 	}

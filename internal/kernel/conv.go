@@ -391,31 +391,43 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 	wLen := g.K * g.crs
 	dw = dw[:wLen]
 	outer, inner := batchSplit(g.N, Threads())
-	// Each batch worker sums its images into its own partial gradient (the
-	// first worker straight into dw); the partials are added at the end, so
-	// no two goroutines write one slice.
+	// The batch is cut into outer fixed chunks of consecutive images; each
+	// chunk is summed into its own partial gradient (the first straight
+	// into dw) and the partials are added in chunk order at the end. So no
+	// two goroutines write one slice, and the rounding does not depend on
+	// which worker happened to take which image: a training run gives the
+	// same bits every time with the same number of threads.
 	spP, partial := getScratch[E]((outer - 1) * wLen)
 	defer putScratch(spP)
 	clear(dw)
 	clear(partial)
-	acc := func(worker int) []E {
-		if worker == 0 {
+	acc := func(chunk int) []E {
+		if chunk == 0 {
 			return dw
 		}
-		return partial[(worker-1)*wLen : worker*wLen]
+		return partial[(chunk-1)*wLen : chunk*wLen]
+	}
+	// chunks runs fn(n, chunk, worker) for every image n, each chunk's
+	// images in order on one worker.
+	chunks := func(fn func(n, chunk, worker int)) {
+		parallelFor(outer, outer, func(chunk, worker int) {
+			for n := chunk * g.N / outer; n < (chunk+1)*g.N/outer; n++ {
+				fn(n, chunk, worker)
+			}
+		})
 	}
 	if g.strH == 1 && g.strW == 1 && is32[E]() && g.crs <= fewTaps {
 		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
-		s1FilterFewTaps(&sg, g, as[float32](x), as[float32](dy), outer, func(worker int) []float32 {
-			return as[float32](acc(worker))
+		s1FilterFewTaps(&sg, g, as[float32](x), as[float32](dy), outer, func(chunk int) []float32 {
+			return as[float32](acc(chunk))
 		})
 	} else if g.strH == 1 && g.strW == 1 {
 		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
 		bufs := newBatchBufs[E](outer, sg.i*sg.plane)
 		defer bufs.release()
-		parallelFor(outer, g.N, func(n, worker int) {
+		chunks(func(n, chunk, worker int) {
 			p, zeroed := bufs.get(worker)
-			a := acc(worker)
+			a := acc(chunk)
 			for grp := 0; grp < g.groups; grp++ {
 				s1Filter(uk, &sg, x[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw],
 					dy[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw],
@@ -423,12 +435,12 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 			}
 		})
 	} else {
-		parallelFor(outer, g.N, func(n, worker int) {
+		chunks(func(n, chunk, _ int) {
 			sp, col := getScratch[E](g.crs * g.ohw)
 			defer putScratch(sp)
 			xn := x[n*g.xLen : (n+1)*g.xLen]
 			dyn := dy[n*g.yLen : (n+1)*g.yLen]
-			a := acc(worker)
+			a := acc(chunk)
 			for grp := 0; grp < g.groups; grp++ {
 				im2col(g, xn, grp, col)
 				src := matSource[E]{b: col, ld: g.ohw, trans: true}

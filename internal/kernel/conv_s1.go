@@ -331,18 +331,19 @@ func b2i(v bool) int {
 const fewTaps = 16
 
 // s1FilterFewTaps adds the filter gradient of every image to the partial
-// sums acc(worker), using outer batch workers. Per image, dy is copied into
+// sums acc(chunk) of the outer fixed chunks of consecutive images, one
+// batch worker per chunk. Per image, dy is copied into
 // the junk-column layout (zero in the junk columns, rows padded to a
 // multiple of 64 elements), so that tap q's contribution to output channel
 // o is the dot product of row o with P shifted by off(q).
-func s1FilterFewTaps(sg *s1Geom, g *convGeom, x, dy []float32, outer int, acc func(worker int) []float32) {
+func s1FilterFewTaps(sg *s1Geom, g *convGeom, x, dy []float32, outer int, acc func(chunk int) []float32) {
 	ld := (sg.cols + 63) &^ 63
 	// P needs ld−cols readable elements past the last tap's row (zero).
 	pLen := sg.i*sg.plane + ld
 	bufs := newBatchBufs[float32](outer, pLen+sg.o*ld)
 	defer bufs.release()
 	hw := sg.hout * sg.wout
-	parallelFor(outer, g.N, func(n, worker int) {
+	parallelFor(outer, outer, func(chunk, worker int) {
 		buf, used := bufs.get(worker)
 		if !used {
 			// The junk columns of dy and the border of P are the same
@@ -350,17 +351,19 @@ func s1FilterFewTaps(sg *s1Geom, g *convGeom, x, dy []float32, outer int, acc fu
 			clear(buf)
 		}
 		p, dyj := buf[:pLen], buf[pLen:]
-		a := acc(worker)
-		for grp := 0; grp < g.groups; grp++ {
-			padPlanes(sg, x[n*g.xLen+grp*g.cg*g.hw:], p, 1, true)
-			dyg := dy[n*g.yLen+grp*g.kg*g.ohw:]
-			for o := 0; o < sg.o; o++ {
-				row := dyj[o*ld : (o+1)*ld]
-				src := dyg[o*hw : (o+1)*hw]
-				for y := 0; y < sg.hout; y++ {
-					copy(row[y*sg.wp:y*sg.wp+sg.wout], src[y*sg.wout:(y+1)*sg.wout])
+		a := acc(chunk)
+		for n := chunk * g.N / outer; n < (chunk+1)*g.N/outer; n++ {
+			for grp := 0; grp < g.groups; grp++ {
+				padPlanes(sg, x[n*g.xLen+grp*g.cg*g.hw:], p, 1, true)
+				dyg := dy[n*g.yLen+grp*g.kg*g.ohw:]
+				for o := 0; o < sg.o; o++ {
+					row := dyj[o*ld : (o+1)*ld]
+					src := dyg[o*hw : (o+1)*hw]
+					for y := 0; y < sg.hout; y++ {
+						copy(row[y*sg.wp:y*sg.wp+sg.wout], src[y*sg.wout:(y+1)*sg.wout])
+					}
+					dotShifts(row, p, sg.offs, a[grp*g.wGroupLen+o*g.crs:grp*g.wGroupLen+(o+1)*g.crs])
 				}
-				dotShifts(row, p, sg.offs, a[grp*g.wGroupLen+o*g.crs:grp*g.wGroupLen+(o+1)*g.crs])
 			}
 		}
 	})

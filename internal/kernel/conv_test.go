@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -244,4 +245,43 @@ func TestConvShapeValidate(t *testing.T) {
 		s.Groups = 3
 		Conv2D(s, nil, nil, nil, []float32(nil))
 	})
+}
+
+// TestConvBackwardFilterChunks checks that with two threads the filter
+// gradient is the sum, in order, of the gradients of the batch's two
+// halves, each taken on one thread: the partial sums follow fixed chunks
+// of images, not whichever worker took an image, so a training run rounds
+// the same way every time. One shape per route: few taps, stride 1, and
+// the general patch-matrix route.
+func TestConvBackwardFilterChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	shapes := map[string]ConvShape{
+		"fewTaps": {N: 10, C: 1, H: 9, W: 8, K: 4, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		"stride1": {N: 10, C: 8, H: 9, W: 8, K: 16, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		"general": {N: 10, C: 3, H: 9, W: 8, K: 8, R: 3, S: 3, StrideH: 2, StrideW: 2},
+	}
+	defer SetThreads(SetThreads(1))
+	for name, s := range shapes {
+		x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
+		dy := randSlice[float32](rng, s.N*s.K*s.OutH()*s.OutW())
+		wLen := s.K * s.C * s.R * s.S
+		half := s
+		half.N = s.N / 2
+		xl, yl := half.N*s.C*s.H*s.W, half.N*s.K*s.OutH()*s.OutW()
+		SetThreads(1)
+		want, second := make([]float32, wLen), make([]float32, wLen)
+		Conv2DBackwardFilter(half, x[:xl], dy[:yl], want)
+		Conv2DBackwardFilter(half, x[xl:], dy[yl:], second)
+		for i, v := range second {
+			want[i] += v
+		}
+		SetThreads(2)
+		for run := 0; run < 5; run++ {
+			got := make([]float32, wLen)
+			Conv2DBackwardFilter(s, x, dy, got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s, run %d: two threads differ from the ordered sum of the halves", name, run)
+			}
+		}
+	}
 }

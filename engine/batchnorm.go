@@ -161,10 +161,7 @@ func BatchNormReLUMaxPool2D[T Float](x, gamma, beta *Var[T], st *BNState[T], tra
 func bnInferReLUMaxPool[T Float](x, gamma, beta *Tensor[T], st *BNState[T], eps float64, s kernel.PoolShape) *Var[T] {
 	scale, shift := make([]T, s.C), make([]T, s.C)
 	for ch := range scale {
-		// Rounded as batchNormInfer rounds them.
-		invStd := T(1 / math.Sqrt(float64(st.RunningVar.data[ch])+eps))
-		sc := float64(gamma.data[ch]) * float64(invStd)
-		scale[ch], shift[ch] = T(sc), T(float64(beta.data[ch])-float64(st.RunningMean.data[ch])*sc)
+		scale[ch], shift[ch] = inferAffine(gamma.data[ch], beta.data[ch], st.RunningMean.data[ch], inferInvStd(st.RunningVar.data[ch], eps))
 	}
 	out, _ := poolAffineReLU(s, x.data, scale, shift)
 	return freshConst(out)
@@ -659,6 +656,17 @@ func batchNormTrainBackwardGraph[T Float](g, x, gamma *Var[T], eps float64) []*V
 	return []*Var[T]{dx, Reshape(dGamma, c), Reshape(dBeta, c)}
 }
 
+// inferInvStd is 1/√(v+ε) for a running variance v, rounded to T.
+func inferInvStd[T Float](v T, eps float64) T { return T(1 / math.Sqrt(float64(v)+eps)) }
+
+// inferAffine returns the scale and shift of evaluation-mode batch norm for
+// one channel: y = γ·(x − μ)·invStd + β = scale·x + shift. Every
+// evaluation-mode path rounds them here, so they agree bit for bit.
+func inferAffine[T Float](gamma, beta, mean, invStd T) (scale, shift T) {
+	sc := float64(gamma) * float64(invStd)
+	return T(sc), T(float64(beta) - float64(mean)*sc)
+}
+
 func batchNormInfer[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64) *Var[T] {
 	shape := cloneInts(x.Shape())
 	c := shape[1]
@@ -668,13 +676,12 @@ func batchNormInfer[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 	runMean := st.RunningMean.Clone()
 	invStd := New[T](c)
 	for ch, v := range st.RunningVar.data {
-		invStd.data[ch] = T(1 / math.Sqrt(float64(v)+eps))
+		invStd.data[ch] = inferInvStd(v, eps)
 	}
 	xd, gd, bd := x.value.data, gamma.value.data, beta.value.data
 	out := New[T](shape...)
 	forChannels(c, len(xd), func(ch int) {
-		scale := float64(gd[ch]) * float64(invStd.data[ch])
-		sc, sh := T(scale), T(float64(bd[ch])-float64(runMean.data[ch])*scale)
+		sc, sh := inferAffine(gd[ch], bd[ch], runMean.data[ch], invStd.data[ch])
 		for i := 0; i < n; i++ {
 			o := (i*c + ch) * hw
 			scaleShiftRun(out.data[o:o+hw], xd[o:o+hw], sc, sh)

@@ -229,14 +229,7 @@ func convBackwardData[T Float](s kernel.ConvShape, dy, w, dx []T) {
 		if kernel.WinogradSuits(t) {
 			w32 := any(w).([]float32)
 			wt := make([]float32, len(w32))
-			for k := 0; k < s.K; k++ {
-				for c := 0; c < s.C; c++ {
-					src, dst := w32[(k*s.C+c)*9:][:9], wt[(c*s.K+k)*9:][:9]
-					for i, v := range src {
-						dst[8-i] = v
-					}
-				}
-			}
+			kernel.FlipTransposeFilters(1, s.K, s.C, 9, w32, wt)
 			kernel.NewWinogradFilter(t.K, t.C, wt).Conv2D(t, dy32, nil, any(dx).([]float32), kernel.WinogradFuse{})
 			return
 		}

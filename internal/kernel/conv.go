@@ -172,6 +172,35 @@ func col2im[T Float](g *convGeom, col []T, grp int, dx []T) {
 	}
 }
 
+// forChunks cuts n images into outer fixed chunks of consecutive images and
+// runs fn(image, chunk, worker) for each, a chunk's images in order on one
+// worker, so that per-chunk sums round the same way whatever the schedule.
+func forChunks(outer, n int, fn func(image, chunk, worker int)) {
+	parallelFor(outer, outer, func(chunk, worker int) {
+		for i := chunk * n / outer; i < (chunk+1)*n/outer; i++ {
+			fn(i, chunk, worker)
+		}
+	})
+}
+
+// FlipTransposeFilters writes to wt the filters w ([groups·kg, cg, rs])
+// rotated by 180° with input and output channels swapped within each group
+// ([groups·cg, kg, rs]): with unit stride, the input gradient of a
+// convolution is the correlation of the output gradient with them.
+func FlipTransposeFilters[T Float](groups, kg, cg, rs int, w, wt []T) {
+	for grp := 0; grp < groups; grp++ {
+		for k := 0; k < kg; k++ {
+			for c := 0; c < cg; c++ {
+				src := w[((grp*kg+k)*cg+c)*rs:][:rs]
+				dst := wt[((grp*cg+c)*kg+k)*rs:][:rs]
+				for t, v := range src {
+					dst[rs-1-t] = v
+				}
+			}
+		}
+	}
+}
+
 // batchSplit decides how to spend nt goroutines on n images: parallel over
 // images with single-threaded products (no synchronisation, so preferred
 // when the images divide evenly or are many), or images in turn with the
@@ -318,27 +347,16 @@ func conv2DBackwardData[E float32 | float64](g *convGeom, dy, w, dx []E) {
 	// C/Groups rows, so for few input channels (an RGB first layer) the
 	// patch-matrix route, with C/Groups*R*S rows, uses the kernel better.
 	if g.strH == 1 && g.strW == 1 && g.cg >= uk.mr {
-		rs := g.R * g.S
 		spW, wt := getScratch[E](g.K * g.crs)
 		defer putScratch(spW)
-		for grp := 0; grp < g.groups; grp++ {
-			for k := 0; k < g.kg; k++ {
-				for c := 0; c < g.cg; c++ {
-					src := w[((grp*g.kg+k)*g.cg+c)*rs:][:rs]
-					dst := wt[((grp*g.cg+c)*g.kg+k)*rs:][:rs]
-					for t, v := range src {
-						dst[rs-1-t] = v
-					}
-				}
-			}
-		}
+		FlipTransposeFilters(g.groups, g.kg, g.cg, g.R*g.S, w, wt)
 		sg := newS1Geom(g.kg, g.cg, g.R, g.S, g.dilH, g.dilW, g.oh, g.ow, g.H, g.W,
 			(g.R-1)*g.dilH-g.PadTop, (g.S-1)*g.dilW-g.PadLeft)
 		imgs := s1Images(&sg, g.N)
 		sg.setImages(imgs, g.yLen, g.xLen)
 		batches := (g.N + imgs - 1) / imgs
 		outer, inner := batchSplit(batches, Threads())
-		pres := prepackGroups(uk, g, wt, g.cg, g.kg*rs)
+		pres := prepackGroups(uk, g, wt, g.cg, g.kg*g.R*g.S)
 		defer releaseGroups(pres)
 		pLen := sg.i * sg.imgs * sg.plane
 		bufs := newBatchBufs[E](outer, pLen+sg.o*sg.ldt)
@@ -407,15 +425,6 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 		}
 		return partial[(chunk-1)*wLen : chunk*wLen]
 	}
-	// chunks runs fn(n, chunk, worker) for every image n, each chunk's
-	// images in order on one worker.
-	chunks := func(fn func(n, chunk, worker int)) {
-		parallelFor(outer, outer, func(chunk, worker int) {
-			for n := chunk * g.N / outer; n < (chunk+1)*g.N/outer; n++ {
-				fn(n, chunk, worker)
-			}
-		})
-	}
 	if g.strH == 1 && g.strW == 1 && is32[E]() && g.crs <= fewTaps {
 		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
 		s1FilterFewTaps(&sg, g, as[float32](x), as[float32](dy), outer, func(chunk int) []float32 {
@@ -425,7 +434,7 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
 		bufs := newBatchBufs[E](outer, sg.i*sg.plane)
 		defer bufs.release()
-		chunks(func(n, chunk, worker int) {
+		forChunks(outer, g.N, func(n, chunk, worker int) {
 			p, zeroed := bufs.get(worker)
 			a := acc(chunk)
 			for grp := 0; grp < g.groups; grp++ {
@@ -435,7 +444,7 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 			}
 		})
 	} else {
-		chunks(func(n, chunk, _ int) {
+		forChunks(outer, g.N, func(n, chunk, _ int) {
 			sp, col := getScratch[E](g.crs * g.ohw)
 			defer putScratch(sp)
 			xn := x[n*g.xLen : (n+1)*g.xLen]

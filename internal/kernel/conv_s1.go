@@ -343,7 +343,7 @@ func s1FilterFewTaps(sg *s1Geom, g *convGeom, x, dy []float32, outer int, acc fu
 	bufs := newBatchBufs[float32](outer, pLen+sg.o*ld)
 	defer bufs.release()
 	hw := sg.hout * sg.wout
-	parallelFor(outer, outer, func(chunk, worker int) {
+	forChunks(outer, g.N, func(n, chunk, worker int) {
 		buf, used := bufs.get(worker)
 		if !used {
 			// The junk columns of dy and the border of P are the same
@@ -352,18 +352,16 @@ func s1FilterFewTaps(sg *s1Geom, g *convGeom, x, dy []float32, outer int, acc fu
 		}
 		p, dyj := buf[:pLen], buf[pLen:]
 		a := acc(chunk)
-		for n := chunk * g.N / outer; n < (chunk+1)*g.N/outer; n++ {
-			for grp := 0; grp < g.groups; grp++ {
-				padPlanes(sg, x[n*g.xLen+grp*g.cg*g.hw:], p, 1, true)
-				dyg := dy[n*g.yLen+grp*g.kg*g.ohw:]
-				for o := 0; o < sg.o; o++ {
-					row := dyj[o*ld : (o+1)*ld]
-					src := dyg[o*hw : (o+1)*hw]
-					for y := 0; y < sg.hout; y++ {
-						copy(row[y*sg.wp:y*sg.wp+sg.wout], src[y*sg.wout:(y+1)*sg.wout])
-					}
-					dotShifts(row, p, sg.offs, a[grp*g.wGroupLen+o*g.crs:grp*g.wGroupLen+(o+1)*g.crs])
+		for grp := 0; grp < g.groups; grp++ {
+			padPlanes(sg, x[n*g.xLen+grp*g.cg*g.hw:], p, 1, true)
+			dyg := dy[n*g.yLen+grp*g.kg*g.ohw:]
+			for o := 0; o < sg.o; o++ {
+				row := dyj[o*ld : (o+1)*ld]
+				src := dyg[o*hw : (o+1)*hw]
+				for y := 0; y < sg.hout; y++ {
+					copy(row[y*sg.wp:y*sg.wp+sg.wout], src[y*sg.wout:(y+1)*sg.wout])
 				}
+				dotShifts(row, p, sg.offs, a[grp*g.wGroupLen+o*g.crs:grp*g.wGroupLen+(o+1)*g.crs])
 			}
 		}
 	})

@@ -179,7 +179,7 @@ func poolAffineReLU[T Float](s kernel.PoolShape, x, scale, shift []T) (*Tensor[T
 	n, c := s.N, s.C
 	hw, ohw := s.H*s.W, s.OutH()*s.OutW()
 	out := New[T](n, c, s.OutH(), s.OutW())
-	argmax := make([]int32, out.Len())
+	argmax := makeIndex(out.Len())
 	kernel.MaxPool2D(s, x, out.data, argmax)
 	plane := s
 	plane.N, plane.C = 1, 1

@@ -31,7 +31,7 @@ func (e *bnEpilogue[T]) poolHW() (hw, ohw int) {
 // masked returns g (of the output's shape) where the output is positive
 // and zero elsewhere.
 func (e *bnEpilogue[T]) masked(g *Tensor[T]) []T {
-	gm := make([]T, len(g.data))
+	gm := makeData[T](len(g.data))
 	leakyKernel(gm, g.data, e.out.data, 0)
 	return gm
 }

@@ -65,7 +65,7 @@ func (p PoolParams) shape(op string, x []int) kernel.PoolShape {
 func MaxPool2D[T Float](x *Var[T], p PoolParams) *Var[T] {
 	s := p.shape("MaxPool2D", x.Shape())
 	out := New[T](s.N, s.C, s.OutH(), s.OutW())
-	argmax := make([]int32, out.Len())
+	argmax := makeIndex(out.Len())
 	kernel.MaxPool2D(s, x.value.data, out.data, argmax)
 	return record("MaxPool2D", out, func(g, _ *Var[T], _ []*Var[T], _ []bool) []*Var[T] {
 		return []*Var[T]{maxPoolScatter(g, s, argmax)}

@@ -19,7 +19,7 @@ type Tensor[T Float] struct {
 // New returns a zero-filled tensor of the given shape. A tensor with no
 // dimensions is a scalar holding one element.
 func New[T Float](shape ...int) *Tensor[T] {
-	return &Tensor[T]{shape: cloneInts(shape), data: make([]T, numElements(shape))}
+	return &Tensor[T]{shape: cloneInts(shape), data: makeData[T](numElements(shape))}
 }
 
 // FromSlice wraps data (not copied) as a tensor of the given shape.

@@ -3,6 +3,7 @@ package nn_test
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/fewshot-go/fewshot/engine"
@@ -78,6 +79,59 @@ func TestForwardFusionMatchesLayers(t *testing.T) {
 			for i := range s1 {
 				check("running statistic", s1[i], s2[i])
 			}
+		}
+	}
+}
+
+// TestEvalConvFusionMatchesLayers compares the float32 evaluation-mode
+// forward pass on constants, where each convolution, batch norm, ReLU and
+// max-pool run as one Winograd pass with the normalisation folded into the
+// filters, with the layers run one by one. The running statistics and γ are
+// random, some γ negative, so the folded scale changes sign.
+func TestEvalConvFusionMatchesLayers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 7))
+	for _, cfg := range []nn.Conv4Config{
+		{InChannels: 3, Height: 20, Width: 20, Hidden: 16},
+		{InChannels: 1, Height: 28, Width: 28, Hidden: 8}, // first layer too thin for Winograd: unfused
+	} {
+		net := mustConv4[float32](t, cfg, 11)
+		for i, st := range net.State() { // running means, then variances
+			for j := range st.Data() {
+				if i%2 == 0 {
+					st.Data()[j] = float32(rng.NormFloat64())
+				} else {
+					st.Data()[j] = 0.5 + float32(rng.Float64())
+				}
+			}
+		}
+		consts := engine.DetachAll(net.Params())
+		for i, spec := range net.Specs() {
+			if strings.HasSuffix(spec.Name, ".gamma") || strings.HasSuffix(spec.Name, ".beta") {
+				for j := range consts[i].Value().Data() {
+					consts[i].Value().Data()[j] = float32(rng.NormFloat64())
+				}
+			}
+		}
+		x := engine.Const(engine.RandNormal[float32](rng, 1, append([]int{5}, net.InShape()...)...))
+		fused := net.Forward(x, consts, nn.Eval).Value().Data()
+		var y *engine.Var[float32] = x
+		k := 0
+		for _, l := range net.Layers() {
+			n := len(l.Specs())
+			y = l.Forward(y, consts[k:k+n], nn.Eval)
+			k += n
+		}
+		want := y.Value().Data()
+		if len(fused) != len(want) {
+			t.Fatalf("%+v: fused output has %d values, layers %d", cfg, len(fused), len(want))
+		}
+		var maxAbs, maxDiff float64
+		for i := range want {
+			maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
+			maxDiff = math.Max(maxDiff, math.Abs(float64(fused[i]-want[i])))
+		}
+		if maxAbs == 0 || maxDiff > 1e-4*maxAbs {
+			t.Errorf("%+v: fused and layer-by-layer outputs differ by %g (largest value %g)", cfg, maxDiff, maxAbs)
 		}
 	}
 }

@@ -127,6 +127,33 @@ func (l *BatchNorm2D[T]) forwardFused(x *engine.Var[T], params []*engine.Var[T],
 	return engine.BatchNormReLU2D(x, params[0], params[1], st, mode.training()), 1
 }
 
+// forwardFusedEval runs the convolution with the batch norm, ReLU and 2×2
+// max-pool layers that follow it in next, if they do and the engine's fused
+// evaluation op applies, and returns how many of next it ran (0: none, and
+// y is nil). params are the convolution's parameters followed by the batch
+// norm's.
+func (l *Conv2D[T]) forwardFusedEval(x *engine.Var[T], params []*engine.Var[T], next []Layer[T]) (y *engine.Var[T], used int) {
+	if len(next) < 3 {
+		return nil, 0
+	}
+	bn, isBN := next[0].(*BatchNorm2D[T])
+	_, isReLU := next[1].(ReLU[T])
+	pool, isPool := next[2].(MaxPool2D[T])
+	if !isBN || !isReLU || !isPool {
+		return nil, 0
+	}
+	nc := len(l.Specs())
+	var b *engine.Var[T]
+	if l.Bias {
+		b = params[1]
+	}
+	y, ok := engine.ConvBatchNormReLUMaxPool2DEval(x, params[0], b, params[nc], params[nc+1], bn.State, l.Geometry, pool.Window)
+	if !ok {
+		return nil, 0
+	}
+	return y, 3
+}
+
 // modeState returns the statistics state to normalise with in mode.
 func (l *BatchNorm2D[T]) modeState(mode Mode) *engine.BNState[T] {
 	st := l.State

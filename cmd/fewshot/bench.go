@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/fewshot-go/fewshot/engine"
 	"github.com/fewshot-go/fewshot/episode"
+	"github.com/fewshot-go/fewshot/export"
 	"github.com/fewshot-go/fewshot/fewshot"
 	"github.com/fewshot-go/fewshot/nn"
 	"github.com/fewshot-go/fewshot/onnxio"
@@ -41,6 +45,7 @@ type benchFlags struct {
 	hidden                        int
 	seed                          uint64
 	l2g, jsonOut                  bool
+	ort                           string
 	inputShape                    []int // parsed --input, nil if not given
 }
 
@@ -54,8 +59,12 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 			"With --arch conv4: a Conv-4 with random float32 weights; forward_ms (inference mode, no graph),\n"+
 			"train_step_ms (forward in training mode and the first-order gradient of the summed output with\n"+
 			"respect to every parameter) and gflops_forward (convolution FLOPs 2·N·K·C·R·S·OH·OW over the\n"+
-			"forward time). --l2g adds proto_step_ms (one ProtoNet training step) and l2g_pair_ms (one exact\n"+
-			"second-order L2G task pair) on 5-way 5-shot 15-query tasks, and their ratio l2g_over_proto.\n"+
+			"forward time). --l2g adds proto_step_ms (one ProtoNet training step), l2g_pair_ms (one exact\n"+
+			"second-order L2G task pair) and l2g_first_order_pair_ms on 5-way 5-shot 15-query tasks, and their\n"+
+			"ratios to the ProtoNet step. When onnxruntime is installed for the interop module (node and\n"+
+			"interop/ort/node_modules, see --ort), the same network, exported to ONNX, is timed in onnxruntime\n"+
+			"right after on the same batch and threads: ort_forward_ms and the ratios forward_over_ort and\n"+
+			"train_step_over_ort.\n"+
 			"The operations timed together take turns in every iteration, so that the load of a shared\n"+
 			"machine affects them alike.",
 		benchExamples)
@@ -70,6 +79,8 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the random weights and inputs")
 	fl.BoolVar(&f.l2g, "l2g", false, "--arch: also time an L2G task pair and a ProtoNet step")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object")
+	fl.StringVar(&f.ort, "ort", "auto", "--arch: folder of the interop module's onnxruntime runner (run.js and node_modules);\n"+
+		"auto: interop/ort under the current folder if it is installed, else skip; off: skip")
 	if err := parseFlagsNoArgs(fl, args); err != nil {
 		return err
 	}
@@ -117,6 +128,8 @@ func (f *benchFlags) validate() error {
 		return usagef("--arch needs --input CxHxW, such as 3x84x84")
 	case f.model != "" && f.l2g:
 		return usagef("--l2g needs --arch")
+	case f.ort == "":
+		return usagef("--ort needs a folder, auto or off")
 	}
 	for _, c := range []struct {
 		name string
@@ -295,6 +308,10 @@ func benchConv4(ctx context.Context, f *benchFlags, rep map[string]any) error {
 	rep["forward_gflop"] = flops / 1e9
 	rep["gflops_forward"] = flops / 1e9 / (tm[0].median / 1e3)
 	rep["train_step_ms"] = tm[1].median
+	rep["train_step_over_forward"] = tm[1].median / tm[0].median
+	if err := benchORT(ctx, f, net, rep); err != nil {
+		return err
+	}
 	if !f.l2g {
 		return nil
 	}
@@ -309,6 +326,11 @@ func benchConv4(ctx context.Context, f *benchFlags, rep map[string]any) error {
 	if err != nil {
 		return err
 	}
+	spec.FirstOrder = true
+	l2gFirst, err := train.New(spec)
+	if err != nil {
+		return err
+	}
 	const way, shot, query = 5, 5, 15
 	pair := &episode.Pair{First: randomTask(rng, way, shot, query, c, h, w), Second: randomTask(rng, way, shot, query, c, h, w)}
 	tm, err = timeIt(ctx, f.warmup, f.iters, func() error {
@@ -317,14 +339,83 @@ func benchConv4(ctx context.Context, f *benchFlags, rep map[string]any) error {
 	}, func() error {
 		l2g.Step(&train.Batch{Pairs: []*episode.Pair{pair}})
 		return nil
+	}, func() error {
+		l2gFirst.Step(&train.Batch{Pairs: []*episode.Pair{pair}})
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	protoMS, l2gMS := tm[0].median, tm[1].median
+	protoMS := tm[0].median
 	rep["task"] = fmt.Sprintf("%d-way %d-shot %d-query", way, shot, query)
-	rep["proto_step_ms"], rep["l2g_pair_ms"] = protoMS, l2gMS
-	rep["l2g_over_proto"] = l2gMS / protoMS
+	rep["proto_step_ms"], rep["l2g_pair_ms"], rep["l2g_first_order_pair_ms"] = protoMS, tm[1].median, tm[2].median
+	rep["l2g_over_proto"] = tm[1].median / protoMS
+	rep["l2g_first_order_over_proto"] = tm[2].median / protoMS
+	return nil
+}
+
+// benchORT times net in onnxruntime through the interop module's runner,
+// when one is installed (see --ort), on a batch of f.batch on f.threads.
+func benchORT(ctx context.Context, f *benchFlags, net *nn.Network[float32], rep map[string]any) error {
+	dir := f.ort
+	if dir == "off" {
+		return nil
+	}
+	auto := dir == "auto"
+	if auto {
+		dir = filepath.Join("interop", "ort")
+	}
+	node, err := exec.LookPath("node")
+	_, errMod := os.Stat(filepath.Join(dir, "node_modules", "onnxruntime-node"))
+	_, errRun := os.Stat(filepath.Join(dir, "run.js"))
+	if err != nil || errMod != nil || errRun != nil {
+		if auto {
+			return nil
+		}
+		return fmt.Errorf("--ort %s: needs node on the PATH, %s and %s (interop/run.sh installs them)",
+			dir, filepath.Join(dir, "run.js"), filepath.Join(dir, "node_modules", "onnxruntime-node"))
+	}
+	layers, err := export.FromNetwork(net)
+	if err != nil {
+		return err
+	}
+	in := net.InShape()
+	m, err := export.Model(export.Spec{Embedding: layers, Metric: fewshot.Euclidean, Algorithm: "random",
+		Preprocess: episode.Preprocess{Channels: in[0], Height: in[1], Width: in[2]}})
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "fewshot-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	file := filepath.Join(tmp, "conv4.onnx")
+	if err := export.WriteFile(file, m); err != nil {
+		return err
+	}
+	threads := f.threads
+	if threads == 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "run.js"), "--model", file,
+		"--shape", fmt.Sprintf("%s=%d,%d,%d,%d", export.InputName, f.batch, in[0], in[1], in[2]),
+		"--threads", strconv.Itoa(threads), "--runs", strconv.Itoa(f.iters), "--warmup", strconv.Itoa(max(f.warmup, 1)))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("onnxruntime (%s): %v: %s", filepath.Join(dir, "run.js"), err, strings.TrimSpace(stderr.String()))
+	}
+	var res struct {
+		Median float64 `json:"median_ms"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Median <= 0 {
+		return fmt.Errorf("onnxruntime (%s): unexpected output %q", filepath.Join(dir, "run.js"), out)
+	}
+	rep["ort_forward_ms"] = res.Median
+	rep["forward_over_ort"] = rep["forward_ms"].(float64) / res.Median
+	rep["train_step_over_ort"] = rep["train_step_ms"].(float64) / res.Median
 	return nil
 }
 
@@ -368,8 +459,9 @@ func randomTask(rng *rand.Rand, way, shot, query, c, h, w int) *episode.Task {
 
 // benchKeys orders the human-readable report.
 var benchKeys = []string{"model", "arch", "hidden", "input", "params", "batch", "threads", "iters", "warmup", "forward_ms",
-	"forward_ms_min", "images_per_s", "forward_gflop", "gflops_forward", "train_step_ms", "task", "proto_step_ms",
-	"l2g_pair_ms", "l2g_over_proto"}
+	"forward_ms_min", "images_per_s", "forward_gflop", "gflops_forward", "train_step_ms", "train_step_over_forward",
+	"ort_forward_ms", "forward_over_ort", "train_step_over_ort", "task", "proto_step_ms", "l2g_pair_ms",
+	"l2g_first_order_pair_ms", "l2g_over_proto", "l2g_first_order_over_proto"}
 
 func printBench(env *cmdEnv, rep map[string]any) error {
 	for _, k := range benchKeys {
@@ -380,7 +472,7 @@ func printBench(env *cmdEnv, rep map[string]any) error {
 		if x, isFloat := v.(float64); isFloat {
 			v = strconv.FormatFloat(x, 'f', 3, 64)
 		}
-		if _, err := fmt.Fprintf(env.stdout, "%-15s %v\n", k, v); err != nil {
+		if _, err := fmt.Fprintf(env.stdout, "%-27s %v\n", k, v); err != nil {
 			return err
 		}
 	}

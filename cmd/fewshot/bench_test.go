@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,10 +63,35 @@ func abs(x float64) float64 {
 
 func TestBenchL2G(t *testing.T) {
 	rep := benchJSON(t, "--arch", "conv4", "--input", "1x16x16", "--hidden", "4", "--batch", "2", "--iters", "1", "--warmup", "0", "--l2g")
-	checkPositive(t, rep, "proto_step_ms", "l2g_pair_ms", "l2g_over_proto")
+	checkPositive(t, rep, "proto_step_ms", "l2g_pair_ms", "l2g_over_proto", "l2g_first_order_pair_ms", "l2g_first_order_over_proto")
+	if r, want := rep["l2g_first_order_over_proto"].(float64), rep["l2g_first_order_pair_ms"].(float64)/rep["proto_step_ms"].(float64); abs(r-want) > 1e-9*want {
+		t.Errorf("l2g_first_order_over_proto %v, want %v", r, want)
+	}
 	if rep["task"] != "5-way 5-shot 15-query" {
 		t.Errorf("task %v", rep["task"])
 	}
+}
+
+// TestBenchORT times the network in onnxruntime when the interop module
+// has it installed (interop/run.sh), and otherwise checks that --ort names
+// what is missing.
+func TestBenchORT(t *testing.T) {
+	code, _, errOut := invoke(t, "bench", "--arch", "conv4", "--input", "1x16x16", "--batch", "2", "--iters", "1", "--ort", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "run.js") || !strings.Contains(errOut, "node_modules") {
+		t.Errorf("--ort on an empty folder: exit %d, stderr %q; want 1 and a message naming run.js and node_modules", code, errOut)
+	}
+	if rep := benchJSON(t, "--arch", "conv4", "--input", "1x16x16", "--batch", "2", "--iters", "1", "--ort", "off"); rep["ort_forward_ms"] != nil {
+		t.Errorf("--ort off reported ort_forward_ms %v", rep["ort_forward_ms"])
+	}
+	dir := filepath.Join("..", "..", "interop", "ort")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "onnxruntime-node")); err != nil {
+		t.Skipf("onnxruntime is not installed for the interop module (interop/run.sh installs it): %v", err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not on the PATH")
+	}
+	rep := benchJSON(t, "--arch", "conv4", "--input", "3x16x16", "--batch", "2", "--iters", "1", "--ort", dir)
+	checkPositive(t, rep, "ort_forward_ms", "forward_over_ort", "train_step_over_ort")
 }
 
 func TestConvFLOPs(t *testing.T) {

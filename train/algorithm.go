@@ -72,24 +72,37 @@ type Spec struct {
 	// Blocks is the number of Conv-4 blocks (not for the relation
 	// learners); 0 means 4.
 	Blocks int `json:"blocks,omitempty"`
-	// Way is the output size of MAML's linear head: MAML trains and
-	// predicts Way-way tasks only. Ignored by the other algorithms.
+	// Way is the output size of the linear head of maml and meta-lstm,
+	// which train and predict Way-way tasks only. Ignored by the other
+	// algorithms.
 	Way int `json:"way,omitempty"`
 	// InnerLR is the inner-step learning rate α: 0 means 0.01 (L2G, MAML
-	// family).
+	// family). For meta-lstm it is the initial input gate, its bias
+	// starting at logit(α), so that training starts near SGD with step α.
 	InnerLR float64 `json:"inner_lr,omitempty"`
 	// InnerSteps is the number of MAML inner steps in training (0 means 1
-	// for maml-proto and maml-relation, 5 for maml); TestInnerSteps at
+	// for maml-proto and maml-relation, 5 for maml), or of meta-learner
+	// updates T for meta-lstm (0 means 5); TestInnerSteps at
 	// evaluation (0 means InnerSteps: with running batch-norm statistics
 	// more test-time steps than training steps tend to overshoot).
 	InnerSteps     int `json:"inner_steps,omitempty"`
 	TestInnerSteps int `json:"test_inner_steps,omitempty"`
 	// MetaBatch is the number of task pairs per L2G step (0 means 5) or of
-	// tasks per MAML-family step (0 means 4 for maml, 1 otherwise).
+	// tasks per MAML-family or meta-lstm step (0 means 4 for maml, 1
+	// otherwise).
 	MetaBatch int `json:"meta_batch,omitempty"`
 	// FirstOrder detaches the inner gradient (L2G and MAML family): the
 	// outer gradient is then ∇L(θ') instead of the exact meta-gradient.
+	// meta-lstm rejects it: it always takes the learner's gradient as an
+	// input, without second derivatives.
 	FirstOrder bool `json:"first_order,omitempty"`
+	// BPTTSteps truncates meta-lstm's backpropagation through its unrolled
+	// updates: the meta-gradient flows through the meta-learner's gates
+	// and first LSTM layer of only the last BPTTSteps updates, and through
+	// the cell-state chain θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇_t of all of them
+	// (so it always reaches the learner's initial weights). 0 means no
+	// truncation, as in the paper. Ignored by the other algorithms.
+	BPTTSteps int `json:"bptt_steps,omitempty"`
 	// Scale multiplies Matching Networks' cosine similarities before the
 	// softmax; 0 means 1, the original unscaled attention.
 	Scale float64 `json:"scale,omitempty"`
@@ -100,7 +113,7 @@ type Spec struct {
 // MaxSpec holds the largest value [New] accepts for each size field of a
 // [Spec].
 var MaxSpec = Spec{InChannels: 16, Height: 512, Width: 512, Hidden: 1024, Blocks: 8, Way: 64,
-	MetaBatch: 1024, InnerSteps: 1000, TestInnerSteps: 1000}
+	MetaBatch: 1024, InnerSteps: 1000, TestInnerSteps: 1000, BPTTSteps: 1000}
 
 // builders maps algorithm names to their constructors.
 var builders = map[string]func(Spec, *rand.Rand) (Algorithm, error){
@@ -112,6 +125,7 @@ var builders = map[string]func(Spec, *rand.Rand) (Algorithm, error){
 	"maml-relation": newMAMLRelation,
 	"l2g-proto":     newL2GProto,
 	"l2g-relation":  newL2GRelation,
+	"meta-lstm":     newMetaLSTM,
 }
 
 // Algorithms returns the names [New] accepts, sorted.
@@ -135,14 +149,15 @@ func New(spec Spec) (Algorithm, error) {
 	if spec.InChannels < 1 || spec.Height < 1 || spec.Width < 1 {
 		return nil, fmt.Errorf("train: %s: input shape %d×%d×%d must be positive", spec.Algo, spec.InChannels, spec.Height, spec.Width)
 	}
-	if spec.Hidden < 0 || spec.Blocks < 0 || spec.InnerSteps < 0 || spec.TestInnerSteps < 0 || spec.MetaBatch < 0 || spec.InnerLR < 0 || spec.Way < 0 {
+	if spec.Hidden < 0 || spec.Blocks < 0 || spec.InnerSteps < 0 || spec.TestInnerSteps < 0 || spec.MetaBatch < 0 || spec.InnerLR < 0 || spec.Way < 0 || spec.BPTTSteps < 0 {
 		return nil, fmt.Errorf("train: %s: negative setting in %+v", spec.Algo, spec)
 	}
 	// Specs also come from checkpoint files; the limits keep a damaged or
 	// hostile one from asking for networks of unbounded size.
 	if spec.InChannels > MaxSpec.InChannels || spec.Height > MaxSpec.Height || spec.Width > MaxSpec.Width ||
 		spec.Hidden > MaxSpec.Hidden || spec.Blocks > MaxSpec.Blocks || spec.Way > MaxSpec.Way ||
-		spec.MetaBatch > MaxSpec.MetaBatch || spec.InnerSteps > MaxSpec.InnerSteps || spec.TestInnerSteps > MaxSpec.TestInnerSteps {
+		spec.MetaBatch > MaxSpec.MetaBatch || spec.InnerSteps > MaxSpec.InnerSteps || spec.TestInnerSteps > MaxSpec.TestInnerSteps ||
+		spec.BPTTSteps > MaxSpec.BPTTSteps {
 		return nil, fmt.Errorf("train: %s: setting beyond the limits %+v in %+v", spec.Algo, MaxSpec, spec)
 	}
 	return b(spec, rand.New(rand.NewPCG(spec.Seed, 0x1417)))

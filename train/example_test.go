@@ -13,7 +13,7 @@ import (
 func ExampleAlgorithms() {
 	fmt.Println(train.Algorithms())
 	// Output:
-	// [l2g-proto l2g-relation maml maml-proto maml-relation matching proto relation]
+	// [l2g-proto l2g-relation maml maml-proto maml-relation matching meta-lstm proto relation]
 }
 
 // Train L2G-ProtoNet on Omniglot, keep the best checkpoint by validation

@@ -17,8 +17,13 @@ import (
 //
 // The exported model classifies without test-time adaptation: for
 // maml-proto and maml-relation that is the metric learner at the
-// meta-learned weights. MAML with a linear head and Matching Networks with
-// a similarity scale other than 1 have no exported form and return an error.
+// meta-learned weights. For meta-lstm it is the learner's Conv-4 embedding
+// at its meta-learned initial weights θ_0, classifying by the nearest
+// support mean (Euclidean): not the model the method evaluates, which
+// adapts the whole learner (head included) with the meta-learner LSTM on
+// each task's supports; the model's algorithm field and description say
+// so (see [ExportWarning]). MAML with a linear head and Matching Networks with a
+// similarity scale other than 1 have no exported form and return an error.
 func ExportSpec(a Algorithm, pre episode.Preprocess, trainingData string) (export.Spec, error) {
 	spec := a.Spec()
 	nets := a.Networks()
@@ -39,6 +44,10 @@ func ExportSpec(a Algorithm, pre episode.Preprocess, trainingData string) (expor
 			return export.Spec{}, err
 		}
 		s.Relation = rel
+	case "meta-lstm":
+		s.Metric = fewshot.Euclidean
+		s.Algorithm = "meta-lstm (initial embedding only, not the evaluated model)"
+		s.Description += ". " + ExportWarning(spec.Algo)
 	default:
 		return export.Spec{}, fmt.Errorf("train: %s models have no exported form (only metric-based learners do)", spec.Algo)
 	}
@@ -51,6 +60,19 @@ func ExportSpec(a Algorithm, pre episode.Preprocess, trainingData string) (expor
 	}
 	s.Embedding = emb
 	return s, nil
+}
+
+// ExportWarning returns a warning for an algorithm whose exported model is
+// not the model it evaluates, for programs to show when they export one,
+// or "" when the export is the model (or there is none). Only meta-lstm has
+// one: its export is the embedding without the meta-learner's updates.
+func ExportWarning(algo string) string {
+	if algo == "meta-lstm" {
+		return "Warning: NOT the model meta-lstm evaluates. This is the learner's Conv-4 embedding at its meta-learned " +
+			"initial weights, classifying by the nearest support mean (Euclidean) with no meta-learner updates on the " +
+			"supports and no linear head; evaluate the method itself with fewshot eval --checkpoint"
+	}
+	return ""
 }
 
 // ExportFile writes a's model as an ONNX file at path (atomically); see

@@ -80,6 +80,11 @@ func TestAlgorithmsLearn(t *testing.T) {
 			if name == "maml" {
 				spec.InnerSteps = 1
 			}
+			if name == "meta-lstm" {
+				// Each update runs a 20-unit LSTM over every one of the
+				// learner's 7.3k weights; two keep the test short.
+				spec.InnerSteps = 2
+			}
 			if name == "l2g-proto" || name == "l2g-relation" {
 				spec.MetaBatch = 1 // each pair costs about four ProtoNet steps
 				spec.InnerLR = 0   // the L2G default, 0.01
@@ -92,6 +97,11 @@ func TestAlgorithmsLearn(t *testing.T) {
 			episodes := 80
 			if testing.Short() {
 				episodes = 50
+			}
+			if name == "meta-lstm" {
+				// At 50 episodes the last training window's accuracy
+				// is only just above the bar (77 %); at 80 it is 85 %.
+				episodes = 80
 			}
 			bar := 0.6
 			if name == "maml" {

@@ -69,10 +69,12 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 			"(mini-ImageNet) and none (a folder of class folders) otherwise.\n\n"+
 			"--checkpoint evaluates a training checkpoint (checkpoint.fsckpt or best.fsckpt of \"fewshot train\")\n"+
 			"with its own algorithm instead of an ONNX file: this is how the MAML learners (maml, maml-proto,\n"+
-			"maml-relation), which adapt their weights to each episode's support set, are evaluated; an export\n"+
-			"of maml-proto or maml-relation classifies without that adaptation. Images are preprocessed as\n"+
-			"\"fewshot train\" does, with the dataset's usual preprocessing (no --preprocess or --metric), and the\n"+
-			"episodes are the same as with --model. A maml checkpoint classifies only the way it was trained for.\n\n"+
+			"maml-relation) and meta-lstm, which adapt their weights to each episode's support set, are evaluated;\n"+
+			"an export of maml-proto, maml-relation or meta-lstm classifies without that adaptation. Images are\n"+
+			"preprocessed as \"fewshot train\" does, with the dataset's usual preprocessing (no --preprocess or\n"+
+			"--metric), and the episodes are the same as with --model. A maml or meta-lstm checkpoint classifies\n"+
+			"only the way it was trained for; meta-lstm normalises the queries of an episode with their own batch\n"+
+			"statistics, as its paper does.\n\n"+
 			"With --json the result is one object: model (the file evaluated, ONNX model or checkpoint), checkpoint\n"+
 			"(with --checkpoint: {algorithm, episode}, its algorithm and training episodes), data, split, way and shot\n"+
 			"(fixed-shape episodes), ways, shots, query, episodes, seed, runs, accuracy, ci95, per_run (runs > 1:\n"+
@@ -463,13 +465,14 @@ func openCheckpointSource(ctx context.Context, env *cmdEnv, f *evalFlags, worker
 		return nil, err
 	}
 	spec := ckpt.Spec
-	// MAML's linear head has one output per class of its training way
-	// (train.Spec.Way); every other algorithm scores any number of classes.
-	if spec.Algo == "maml" {
+	// The linear head of maml and meta-lstm has one output per class of
+	// its training way (train.Spec.Way); every other algorithm scores any
+	// number of classes.
+	if spec.Algo == "maml" || spec.Algo == "meta-lstm" {
 		for _, w := range f.ways {
 			if w != spec.Way {
-				return nil, fmt.Errorf("checkpoint %s holds a maml model trained for %d-way tasks: its softmax head has %d outputs, "+
-					"so it cannot classify %d-way episodes (evaluate it with --way %d)", path, spec.Way, spec.Way, w, spec.Way)
+				return nil, fmt.Errorf("checkpoint %s holds a %s model trained for %d-way tasks: its softmax head has %d outputs, "+
+					"so it cannot classify %d-way episodes (evaluate it with --way %d)", path, spec.Algo, spec.Way, spec.Way, w, spec.Way)
 			}
 		}
 	}

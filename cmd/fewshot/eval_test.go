@@ -439,3 +439,38 @@ func TestEvalCheckpointErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMetaLSTMCommands trains meta-lstm with the command, evaluates its
+// checkpoint at its training way (and refuses another way), and exports
+// its initial embedding with a warning that it is not the evaluated model.
+func TestMetaLSTMCommands(t *testing.T) {
+	ckpt := trainFixtureRun(t, "meta-lstm", "--inner-steps", "2")
+	c, err := train.LoadCheckpoint(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Spec.Algo != "meta-lstm" || c.Spec.Way != 3 || c.Spec.InnerSteps != 2 {
+		t.Fatalf("checkpoint spec %+v", c.Spec)
+	}
+	data := []string{"--data", omniglotFixture, "--cache-dir", t.TempDir(), "--query", "2", "--episodes", "4"}
+	r := evalJSON(t, append([]string{"--checkpoint", ckpt, "--way", "3", "--shot", "1"}, data...)...)
+	if !(r.Accuracy >= 0 && r.Accuracy <= 1) || r.Checkpoint == nil || r.Checkpoint.Algorithm != "meta-lstm" {
+		t.Errorf("meta-lstm at its training way: %+v", r)
+	}
+	code, out, errOut := invoke(t, append([]string{"eval", "--checkpoint", ckpt, "--way", "4"}, data...)...)
+	if code != 1 || out != "" || !strings.Contains(errOut, "meta-lstm model trained for 3-way") || !strings.Contains(errOut, "4-way") {
+		t.Errorf("meta-lstm checkpoint at 4-way: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	onnx := filepath.Join(t.TempDir(), "m.onnx")
+	code, out, errOut = runCmd("export", "--checkpoint", ckpt, "--data", omniglotFixture, "--split", "", "--out", onnx)
+	if code != 0 || !strings.Contains(out, "exported meta-lstm") || !strings.Contains(errOut, "NOT the model meta-lstm evaluates") {
+		t.Fatalf("export: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	m, err := fewshot.LoadModel(onnx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := m.Info(); info.Metric != fewshot.Euclidean || !strings.Contains(info.Algorithm, "not the evaluated model") {
+		t.Errorf("exported model info %+v", info)
+	}
+}

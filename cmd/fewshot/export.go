@@ -100,5 +100,8 @@ func runExport(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "exported %s (episode %d) to %s\n", ckpt.Spec.Algo, ckpt.Progress.Episode, out)
+	if w := train.ExportWarning(ckpt.Spec.Algo); w != "" {
+		fmt.Fprintln(env.stderr, w)
+	}
 	return nil
 }

@@ -45,7 +45,7 @@ type trainFlags struct {
 	episodes, valEvery, valEpisodes, testEpisodes                 int
 	logEvery, checkpointEvery, lrDecayEvery                       int
 	lr, lrDecay, clip, innerLR                                    float64
-	innerSteps, metaBatch, hidden, threads                        int
+	innerSteps, metaBatch, hidden, threads, bpttSteps             int
 	seed                                                          uint64
 	resume, changeSchedule, firstOrder                            bool
 }
@@ -57,7 +57,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 			"checkpoint.fsckpt (latest, for --resume), best.fsckpt (best validation accuracy) and metrics.jsonl.\n"+
 			"Omniglot (a folder with background.zip and evaluation.zip) defaults to the Vinyals splits, 28×28×1\n"+
 			"and 60-way 5-shot 5-query training; other datasets to 84×84×3, splits train/val and 20-way\n"+
-			"(5-way for the relation and MAML learners) 5-shot 15-query training. Validation is 5-way.",
+			"(5-way for the relation and MAML learners) 5-shot 15-query training. Validation is 5-way.\n"+
+			"meta-lstm (Ravi & Larochelle's meta-learner LSTM) trains --val-way-way tasks, since its linear head\n"+
+			"is tied to the way, with --clip 0.25 unless given, as in the paper.",
 		trainExamples)
 	fl.StringVar(&f.algo, "algo", "proto", "algorithm: "+strings.Join(train.Algorithms(), ", "))
 	fl.StringVar(&f.data, "data", "", "dataset folder or zip (required; see episode.Load)")
@@ -82,11 +84,12 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.Float64Var(&f.lr, "lr", 1e-3, "Adam learning rate")
 	fl.Float64Var(&f.lrDecay, "lr-decay", 0.5, "learning-rate factor applied every --lr-decay-every episodes")
 	fl.IntVar(&f.lrDecayEvery, "lr-decay-every", 0, "episodes between learning-rate decays (default 100000 for the relation learners, else 10000)")
-	fl.Float64Var(&f.clip, "clip", 0, "clip the gradient norm to this value (0: off)")
-	fl.Float64Var(&f.innerLR, "inner-lr", 0, "inner-step learning rate of L2G and MAML (default 0.01)")
-	fl.IntVar(&f.innerSteps, "inner-steps", 0, "MAML inner steps (default 5 for maml, 1 for maml-proto/-relation)")
-	fl.IntVar(&f.metaBatch, "meta-batch", 0, "task pairs per L2G step (default 5) or tasks per MAML step (default 4 for maml, else 1)")
+	fl.Float64Var(&f.clip, "clip", 0, "clip the gradient norm to this value (0: off; default 0.25 for meta-lstm)")
+	fl.Float64Var(&f.innerLR, "inner-lr", 0, "inner-step learning rate of L2G and MAML (default 0.01); meta-lstm: the initial input gate")
+	fl.IntVar(&f.innerSteps, "inner-steps", 0, "MAML inner steps (default 5 for maml, 1 for maml-proto/-relation); meta-lstm: updates T (default 5)")
+	fl.IntVar(&f.metaBatch, "meta-batch", 0, "task pairs per L2G step (default 5) or tasks per MAML or meta-lstm step (default 4 for maml, else 1)")
 	fl.BoolVar(&f.firstOrder, "first-order", false, "L2G/MAML: detach the inner gradient (first-order approximation)")
+	fl.IntVar(&f.bpttSteps, "bptt-steps", 0, "meta-lstm: backpropagate through the LSTM of only the last K updates (0: all, as in the paper)")
 	fl.IntVar(&f.hidden, "hidden", 0, "channels of every convolution (default 64)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initialisation and of every training episode")
 	fl.IntVar(&f.threads, "threads", 0, "compute threads (default: all CPUs)")
@@ -126,8 +129,8 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	c, h, w := trainSet.Shape()
 	spec := train.Spec{Algo: f.algo, InChannels: c, Height: h, Width: w, Hidden: f.hidden, InnerLR: f.innerLR,
-		InnerSteps: f.innerSteps, MetaBatch: f.metaBatch, FirstOrder: f.firstOrder, Seed: f.seed}
-	if f.algo == "maml" {
+		InnerSteps: f.innerSteps, MetaBatch: f.metaBatch, FirstOrder: f.firstOrder, BPTTSteps: f.bpttSteps, Seed: f.seed}
+	if f.algo == "maml" || f.algo == "meta-lstm" {
 		spec.Way = f.way
 	}
 	algo, err := train.New(spec)
@@ -174,6 +177,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "exported the model of episode %d to %s\n", ckpt.Progress.Episode, f.export)
+		if w := train.ExportWarning(f.algo); w != "" {
+			fmt.Fprintln(env.stderr, w)
+		}
 	}
 	if f.testSplit != "" {
 		return testBest(ctx, env, f, valCfg, best, ckpt)
@@ -217,7 +223,7 @@ func (f *trainFlags) validate() error {
 		{"val-query", f.valQuery, 1}, {"episodes", f.episodes, 1}, {"val-every", f.valEvery, 0}, {"val-episodes", f.valEpisodes, 1},
 		{"test-episodes", f.testEpisodes, 1}, {"log-every", f.logEvery, 1}, {"checkpoint-every", f.checkpointEvery, 0},
 		{"lr-decay-every", f.lrDecayEvery, 0}, {"inner-steps", f.innerSteps, 0}, {"meta-batch", f.metaBatch, 0},
-		{"hidden", f.hidden, 0}, {"threads", f.threads, 0}} {
+		{"hidden", f.hidden, 0}, {"threads", f.threads, 0}, {"bptt-steps", f.bpttSteps, 0}} {
 		if c.v < c.min {
 			return usagef("--%s %d, want >= %d", c.name, c.v, c.min)
 		}
@@ -240,6 +246,8 @@ func (f *trainFlags) applyDefaults(omniglot bool, set map[string]bool) {
 	relation := strings.HasSuffix(f.algo, "relation")
 	if f.way == 0 {
 		switch {
+		case f.algo == "meta-lstm":
+			f.way = f.valWay
 		case omniglot:
 			f.way = 60
 		case relation || strings.HasPrefix(f.algo, "maml"):
@@ -256,6 +264,9 @@ func (f *trainFlags) applyDefaults(omniglot bool, set map[string]bool) {
 	}
 	if f.valShot == 0 {
 		f.valShot = f.shot
+	}
+	if f.algo == "meta-lstm" && !set["clip"] {
+		f.clip = 0.25
 	}
 	if f.lrDecayEvery == 0 {
 		f.lrDecayEvery = 10000

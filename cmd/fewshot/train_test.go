@@ -199,3 +199,24 @@ func TestTrainInit(t *testing.T) {
 		t.Errorf("--init with other networks: exit %d, stderr %q; want 1, the file and the shape mismatch", code, stderr)
 	}
 }
+
+// TestTrainDefaultsMetaLSTM checks meta-lstm's flag defaults: tasks of the
+// validation way (its head is tied to the way, on Omniglot too) and the
+// paper's gradient clipping at 0.25 unless --clip is given.
+func TestTrainDefaultsMetaLSTM(t *testing.T) {
+	f := trainFlags{algo: "meta-lstm", valWay: 7, shot: 1}
+	f.applyDefaults(true, map[string]bool{})
+	if f.way != 7 || f.clip != 0.25 {
+		t.Errorf("meta-lstm on Omniglot: way %d, clip %g; want 7 and 0.25", f.way, f.clip)
+	}
+	g := trainFlags{algo: "meta-lstm", valWay: 5, shot: 1}
+	g.applyDefaults(false, map[string]bool{"clip": true})
+	if g.way != 5 || g.clip != 0 {
+		t.Errorf("meta-lstm with --clip 0: way %d, clip %g; want 5 and 0", g.way, g.clip)
+	}
+	p := trainFlags{algo: "proto", valWay: 5, shot: 1}
+	p.applyDefaults(true, map[string]bool{})
+	if p.clip != 0 {
+		t.Errorf("proto got clip %g by default", p.clip)
+	}
+}

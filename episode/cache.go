@@ -49,6 +49,10 @@ func cacheKey(pre Preprocess, uniq []Item) [32]byte {
 	h := sha256.New()
 	fmt.Fprintf(h, "fewshot episode cache v1\nsize %dx%d channels %d filter %s\n",
 		pre.Width, pre.Height, pre.Channels, pre.filterName())
+	if pre.ResizeShorter > 0 {
+		// Absent for the stretching resize, so older caches stay valid.
+		fmt.Fprintf(h, "resize shorter %d, centre crop\n", pre.ResizeShorter)
+	}
 	for _, it := range uniq {
 		id := it.id
 		if id == "" {

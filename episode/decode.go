@@ -82,9 +82,9 @@ type CacheInfo struct {
 // Decode reads and preprocesses every image of ds into memory, in parallel,
 // using and refreshing the on-disk cache (see [DecodeOptions]). The cache
 // key covers each source file's identity (path, size, modification time;
-// for zip entries also name, size and CRC-32) and the size, channel count
-// and filter of pre; Invert, Mean and Std are applied when images are read
-// and do not affect the cache. An image that cannot be read, is not a
+// for zip entries also name, size and CRC-32) and the size, channel count,
+// filter and ResizeShorter of pre; Invert, Mean and Std are applied when
+// images are read and do not affect the cache. An image that cannot be read, is not a
 // PNG/JPEG/GIF, or exceeds the pixel limit is an error naming the file,
 // unless opt.SkipBad. ctx cancels a running decode.
 func Decode(ctx context.Context, ds *Dataset, pre Preprocess, opt DecodeOptions) (*Decoded, error) {

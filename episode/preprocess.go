@@ -23,8 +23,12 @@ const MaxSide = 4096
 // Preprocess describes how an image becomes a CHW float32 tensor. The steps,
 // in order, are:
 //
-//  1. resize to Width × Height with Filter (skipped when the size already
-//     matches; the aspect ratio is not preserved);
+//  1. bring the image to Width × Height with Filter: when ResizeShorter is
+//     0, resize it to exactly that size (skipped when the size already
+//     matches; the aspect ratio is not preserved); when ResizeShorter is
+//     set, resize it keeping the aspect ratio so that its shorter side is
+//     ResizeShorter pixels, then cut out the central Width × Height region
+//     (see [Preprocess.ResizeShorter]);
 //  2. colour conversion: Channels 3 keeps R, G, B; Channels 1 takes the
 //     luminance 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, as PIL's "L"),
 //     rounded to 8 bits; alpha is ignored;
@@ -37,8 +41,8 @@ const MaxSide = 4096
 // values for the same image.
 //
 // The zero value is not usable; start from [OmniglotPreprocess],
-// [MiniImageNetPreprocess] or fill in the fields and call
-// [Preprocess.Validate]. A Preprocess serialises to JSON with
+// [MiniImageNetPreprocess], [ImageNetPreprocess] (or [PresetPreprocess] by
+// name) or fill in the fields and call [Preprocess.Validate]. A Preprocess serialises to JSON with
 // [Preprocess.String] and back with [ParsePreprocess]; models store it so
 // that inference applies the transform they were trained with.
 type Preprocess struct {
@@ -58,7 +62,27 @@ type Preprocess struct {
 	// both of length Channels, with every Std > 0.
 	Mean []float32 `json:"mean,omitempty"`
 	Std  []float32 `json:"std,omitempty"`
+	// ResizeShorter, when > 0, keeps the aspect ratio in step 1: the image
+	// is resized so that its shorter side is ResizeShorter pixels and its
+	// longer side is scaled by the same factor, rounded down (a w×h image
+	// with w <= h becomes ResizeShorter × floor(ResizeShorter·h/w)), and the
+	// central Width × Height region is cut out, at offsets (size − crop)/2
+	// rounded half to even in each direction. This is the evaluation
+	// transform of ImageNet classifiers (torchvision's Resize(256) then
+	// CenterCrop(224)); it needs ResizeShorter >= max(Width, Height), and
+	// at most [MaxSide]. Images already ResizeShorter pixels on their
+	// shorter side are only cropped. An image more elongated than
+	// [MaxAspect]:1 is first trimmed around its centre to that ratio, which
+	// bounds the memory a hostile file can claim and does not change what
+	// the crop sees beyond rounding. 0 (the default, and what models written
+	// before this field existed mean) stretches the image to Width × Height.
+	ResizeShorter int `json:"resize_shorter,omitempty"`
 }
+
+// MaxAspect is the most elongated aspect ratio (longer side over shorter
+// side) that [Preprocess.ResizeShorter] resizes whole; longer images are
+// trimmed to it around their centre first.
+const MaxAspect = 4
 
 // OmniglotPreprocess returns the usual Omniglot transform: 28×28 grayscale,
 // inverted so that strokes are 1 and the background 0, not normalised.
@@ -75,6 +99,43 @@ func MiniImageNetPreprocess() Preprocess {
 		Mean: []float32{0.485, 0.456, 0.406},
 		Std:  []float32{0.229, 0.224, 0.225},
 	}
+}
+
+// ImageNetPreprocess returns the classic evaluation transform of networks
+// trained on ImageNet (such as torchvision's ResNet, MobileNet or
+// EfficientNet classifiers): shorter side resized to 256 pixels keeping the
+// aspect ratio, the central 224×224 region, RGB, scaled to [0, 1] and
+// normalised with the ImageNet channel statistics mean (0.485, 0.456,
+// 0.406) and std (0.229, 0.224, 0.225). Change Width, Height and
+// ResizeShorter for networks that take another size.
+func ImageNetPreprocess() Preprocess {
+	p := MiniImageNetPreprocess()
+	p.Width, p.Height, p.ResizeShorter = 224, 224, 256
+	return p
+}
+
+// Names of the presets [PresetPreprocess] knows.
+const (
+	PresetOmniglot     = "omniglot"      // [OmniglotPreprocess]
+	PresetMiniImageNet = "mini-imagenet" // [MiniImageNetPreprocess]
+	PresetImageNet     = "imagenet"      // [ImageNetPreprocess]
+)
+
+// PresetPreprocess returns the preset transform called name: "omniglot"
+// ([OmniglotPreprocess]), "mini-imagenet" ([MiniImageNetPreprocess]) or
+// "imagenet" ([ImageNetPreprocess]). Any other name is an error that lists
+// the known ones.
+func PresetPreprocess(name string) (Preprocess, error) {
+	switch name {
+	case PresetOmniglot:
+		return OmniglotPreprocess(), nil
+	case PresetMiniImageNet:
+		return MiniImageNetPreprocess(), nil
+	case PresetImageNet:
+		return ImageNetPreprocess(), nil
+	}
+	return Preprocess{}, fmt.Errorf("episode: unknown preprocessing preset %q (want %q, %q or %q)",
+		name, PresetOmniglot, PresetMiniImageNet, PresetImageNet)
 }
 
 var filters = map[string]imaging.ResampleFilter{
@@ -95,6 +156,13 @@ func (p Preprocess) Validate() error {
 	}
 	if _, ok := filters[p.filterName()]; !ok {
 		return fmt.Errorf("episode: unknown resampling filter %q (want nearest, box, linear, catmullrom or lanczos)", p.Filter)
+	}
+	if p.ResizeShorter < 0 || p.ResizeShorter > MaxSide {
+		return fmt.Errorf("episode: preprocess resize_shorter %d out of range 0..%d", p.ResizeShorter, MaxSide)
+	}
+	if p.ResizeShorter > 0 && p.ResizeShorter < max(p.Width, p.Height) {
+		return fmt.Errorf("episode: preprocess resize_shorter %d is smaller than the %dx%d crop (the shorter side must be at least %d)",
+			p.ResizeShorter, p.Width, p.Height, max(p.Width, p.Height))
 	}
 	if len(p.Mean) != len(p.Std) {
 		return fmt.Errorf("episode: preprocess has %d means but %d stds", len(p.Mean), len(p.Std))
@@ -221,15 +289,11 @@ func DecodeImage(name string, data []byte, maxPixels int) (image.Image, error) {
 // pixels writes the 8-bit CHW form of img (steps 1 and 2 of Preprocess)
 // into dst, which must hold p.Len() bytes. img must be non-empty.
 func (p Preprocess) pixels(img image.Image, dst []uint8) {
-	var n *image.NRGBA
-	if b := img.Bounds(); b.Dx() != p.Width || b.Dy() != p.Height {
-		n = imaging.Resize(img, p.Width, p.Height, filters[p.filterName()])
-	} else {
-		n = imaging.Clone(img)
-	}
+	n, x0, y0 := p.fit(img)
 	hw := p.Width * p.Height
 	for y := 0; y < p.Height; y++ {
-		row := n.Pix[y*n.Stride : y*n.Stride+4*p.Width]
+		off := (y0+y)*n.Stride + 4*x0
+		row := n.Pix[off : off+4*p.Width]
 		for x := 0; x < p.Width; x++ {
 			r, g, b := uint32(row[4*x]), uint32(row[4*x+1]), uint32(row[4*x+2])
 			i := y*p.Width + x
@@ -240,6 +304,61 @@ func (p Preprocess) pixels(img image.Image, dst []uint8) {
 			}
 		}
 	}
+}
+
+// fit does step 1 of Preprocess: it returns an image whose region of
+// p.Width × p.Height pixels starting at (x0, y0) (relative to the
+// returned image's Pix, whose bounds start at 0, 0) is the result.
+func (p Preprocess) fit(img image.Image) (n *image.NRGBA, x0, y0 int) {
+	b := img.Bounds()
+	if p.ResizeShorter == 0 {
+		if b.Dx() != p.Width || b.Dy() != p.Height {
+			return imaging.Resize(img, p.Width, p.Height, filters[p.filterName()]), 0, 0
+		}
+		return imaging.Clone(img), 0, 0
+	}
+	if w, h := b.Dx(), b.Dy(); max(w, h) > MaxAspect*min(w, h) {
+		// Trim the longer side around the centre to MaxAspect:1.
+		long := MaxAspect * min(w, h)
+		r := b
+		if w > h {
+			r.Min.X += (w - long) / 2
+			r.Max.X = r.Min.X + long
+		} else {
+			r.Min.Y += (h - long) / 2
+			r.Max.Y = r.Min.Y + long
+		}
+		img = imaging.Crop(img, r)
+		b = img.Bounds()
+	}
+	w, h := b.Dx(), b.Dy()
+	rw, rh := resizedShorter(w, h, p.ResizeShorter)
+	if rw == w && rh == h {
+		n = imaging.Clone(img)
+	} else {
+		n = imaging.Resize(img, rw, rh, filters[p.filterName()])
+	}
+	return n, centreOffset(rw, p.Width), centreOffset(rh, p.Height)
+}
+
+// resizedShorter returns the size of a w×h image resized so that its
+// shorter side is s, the longer side scaled alike and rounded down.
+func resizedShorter(w, h, s int) (rw, rh int) {
+	if w <= h {
+		return s, int(int64(s) * int64(h) / int64(w))
+	}
+	return int(int64(s) * int64(w) / int64(h)), s
+}
+
+// centreOffset returns where a crop of length crop starts in a side of
+// length size: (size - crop)/2, halves rounded to even.
+func centreOffset(size, crop int) int {
+	d := size - crop
+	off := d / 2
+	if d%2 == 1 && off%2 == 1 {
+		off++
+	}
+	return off
 }
 
 // table maps 8-bit values to final float32 values, one row per channel

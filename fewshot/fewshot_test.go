@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -410,7 +411,7 @@ func TestModelErrors(t *testing.T) {
 		{"preprocess mismatch", b, []fewshot.ModelOption{fewshot.WithPreprocess(episode.Preprocess{Width: 16, Height: 16, Channels: 1})}, "preprocessing gives [1 16 16]"},
 		{"input shape metadata", reencode(setMeta(fewshot.KeyInputShape, "[3,32,32]")), nil, "does not match the preprocessing"},
 		{"embedding shape metadata", reencode(setMeta(fewshot.KeyEmbeddingShape, "[7]")), nil, "metadata fewshot.embedding_shape says [7]"},
-		{"newer format", reencode(setMeta(fewshot.KeyFormat, "2")), nil, "newer than this library"},
+		{"newer format", reencode(setMeta(fewshot.KeyFormat, strconv.Itoa(fewshot.FormatVersion+1))), nil, "newer than this library"},
 		{"unknown metric", reencode(setMeta(fewshot.KeyMetric, "manhattan")), nil, "unknown metric"},
 		{"no preprocess", reencode(func(m *onnxio.Model) { m.MetadataProps = nil }), nil, "no fewshot.preprocess metadata"},
 		{"relation without module", b, []fewshot.ModelOption{fewshot.WithMetric(fewshot.Relation)}, "no fewshot.relation_module"},

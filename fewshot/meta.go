@@ -17,7 +17,7 @@ import (
 // ignore them and still run the embedding graph.
 const (
 	// KeyFormat is the version of this metadata layout, a decimal integer
-	// ([FormatVersion]). Models with a newer version are refused.
+	// (at most [FormatVersion]). Models with a newer version are refused.
 	KeyFormat = "fewshot.format"
 	// KeyPreprocess holds the image transform as the JSON of
 	// episode.Preprocess.String.
@@ -54,9 +54,23 @@ const (
 // [KeyPreprocess] metadata) and no [WithPreprocess] option supplies it.
 var ErrNoPreprocess = errors.New("fewshot: the model does not say how to preprocess images")
 
-// FormatVersion is the metadata layout version this package writes and the
-// newest it reads.
-const FormatVersion = 1
+// FormatVersion is the newest metadata layout version this package reads
+// and writes. Version 2 added the aspect-keeping resize and centre crop of
+// [episode.Preprocess.ResizeShorter]; [ModelInfo.Metadata] writes 2 only for
+// a model that uses it and 1 otherwise, so that older releases of this
+// module, which read only version 1, still load every other model and
+// refuse the ones they would preprocess wrongly with a message asking for
+// an upgrade.
+const FormatVersion = 2
+
+// formatVersion returns the oldest metadata layout version that describes
+// i completely.
+func (i ModelInfo) formatVersion() int {
+	if i.Preprocess.ResizeShorter > 0 {
+		return 2
+	}
+	return 1
+}
 
 // Producer is the producer_name that package export writes into models.
 const Producer = "fewshot-go"
@@ -151,7 +165,7 @@ func (i ModelInfo) Metadata() ([]onnxio.StringStringEntry, error) {
 		return nil, err
 	}
 	return []onnxio.StringStringEntry{
-		{Key: KeyFormat, Value: strconv.Itoa(FormatVersion)},
+		{Key: KeyFormat, Value: strconv.Itoa(i.formatVersion())},
 		{Key: KeyPreprocess, Value: i.Preprocess.String()},
 		{Key: KeyInputShape, Value: intsJSON(i.InputShape())},
 		{Key: KeyEmbeddingShape, Value: intsJSON(i.EmbeddingShape)},

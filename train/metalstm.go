@@ -149,14 +149,15 @@ func metaLSTMStep[T engine.Float](w []*engine.Var[T], st metaLSTMState[T], x, gr
 		st.h, st.c, st.f, st.i = detachOrNil(st.h), detachOrNil(st.c), detachOrNil(st.f), detachOrNil(st.i)
 	}
 	n := theta.Shape()[0]
-	// Layer 1: a standard LSTM cell, gates in the order i, f, g, o.
+	// Layer 1: a standard LSTM cell, gates in the order i, f, g, o, each
+	// one product of [x, h_{t−1}] with its rows of [W_ih, W_hh].
+	xh, wxh := x, w[mlWih]
+	if st.h != nil {
+		xh, wxh = engine.Concat(1, x, st.h), engine.Concat(1, w[mlWih], w[mlWhh])
+	}
 	pre := func(k int) *engine.Var[T] {
 		lo, hi := k*h, (k+1)*h
-		z := engine.Linear(x, engine.Slice(w[mlWih], 0, lo, hi), engine.Slice(w[mlB], 0, lo, hi))
-		if st.h != nil {
-			z = engine.Add(z, engine.Linear(st.h, engine.Slice(w[mlWhh], 0, lo, hi), nil))
-		}
-		return z
+		return engine.Linear(xh, engine.Slice(wxh, 0, lo, hi), engine.Slice(w[mlB], 0, lo, hi))
 	}
 	c := engine.Mul(engine.Sigmoid(pre(0)), engine.Tanh(pre(2)))
 	if st.c != nil {

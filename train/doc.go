@@ -21,6 +21,15 @@
 //     a metric learner: an inner step on the support set's own loss (the
 //     supports classified against their prototypes), then the query loss at
 //     the adapted weights.
+//   - "meta-lstm": the meta-learner LSTM of Ravi & Larochelle (2017). The
+//     learner is MAML's Conv-4 classifier with a Way-way linear head; a
+//     two-layer coordinate-wise LSTM (hidden size 20 over the preprocessed
+//     gradient and loss, then a cell whose state is the learner's weights,
+//     θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇_t) updates it InnerSteps times (default
+//     5) on the supports, starting from meta-learned initial weights; the
+//     meta-loss is the query loss after the last update. The learner's
+//     gradients are inputs (no second derivatives), as in the paper;
+//     [Spec.BPTTSteps] truncates the backpropagation through the updates.
 //   - "l2g-proto", "l2g-relation": Learning to Generalize. For each of k task
 //     pairs (T_i, T_j) on disjoint classes, θ' = θ − α∇L_{T_i}(θ) and the
 //     meta-objective is Σ L_{T_j}(θ'), differentiated through the inner
@@ -44,6 +53,14 @@
 // (nn.Eval), so it is not transductive: no query's embedding depends on the
 // other queries or on the supports. MAML's test-time inner steps use them
 // as well.
+//
+// meta-lstm is the exception, following its paper: its learner normalises
+// with batch statistics at test time too (the supports in the updates, all
+// of a task's queries together for the prediction), so its evaluation is
+// transductive over each task's queries. It never uses running statistics;
+// they are updated at θ_0 by the first support pass of each training task
+// only so that its exported embedding (θ_0 without the meta-learner, which
+// is not the model it evaluates) has statistics to fold.
 //
 // # Training loop
 //

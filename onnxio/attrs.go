@@ -32,6 +32,11 @@ var opArity = map[string][2]int{
 	"Reshape": {1, 2}, "Flatten": {1, 1}, "Squeeze": {1, 2}, "Unsqueeze": {1, 2},
 	"Transpose": {1, 1}, "Shape": {1, 1}, "Gather": {2, 2},
 	"Constant": {0, 0}, "ConstantOfShape": {1, 1},
+	"Erf": {1, 1}, "Clip": {1, 3}, "HardSigmoid": {1, 1}, "HardSwish": {1, 1},
+	"Cast": {1, 1}, "Equal": {2, 2}, "Less": {2, 2}, "Greater": {2, 2}, "LessOrEqual": {2, 2},
+	"GreaterOrEqual": {2, 2}, "And": {2, 2}, "Or": {2, 2}, "Xor": {2, 2}, "Not": {1, 1}, "Where": {3, 3},
+	"Slice": {1, 5}, "Split": {1, 2}, "Expand": {2, 2}, "Pad": {1, 4}, "Range": {3, 3},
+	"LayerNormalization": {2, 3},
 }
 
 // checkArity checks the node's inputs against opArity.

@@ -18,6 +18,10 @@ func init() {
 	opTable["Sqrt"] = opDef{compile: compileUnaryFloat(math.Sqrt), attrs: []string{"consumed_inputs"}}
 	opTable["Identity"] = opDef{compile: compileIdentity}
 	opTable["Dropout"] = opDef{compile: compileDropout, attrs: []string{"is_test", "ratio", "seed", "consumed_inputs"}}
+	opTable["Erf"] = opDef{compile: compileUnaryFloat(math.Erf)}
+	opTable["Clip"] = opDef{compile: compileClip, attrs: []string{"min", "max", "consumed_inputs"}}
+	opTable["HardSigmoid"] = opDef{compile: compileHardSigmoid, attrs: []string{"alpha", "beta", "consumed_inputs"}}
+	opTable["HardSwish"] = opDef{compile: compileUnaryFloat(hardSwish)}
 }
 
 // broadcastShapes returns the numpy-broadcast shape of a and b.
@@ -517,5 +521,121 @@ func compileDropout(c *nodeCtx) (opFunc, error) {
 			outs = append(outs, mask)
 		}
 		return outs, nil
+	}, nil
+}
+
+// hardSwish is x·HardSigmoid(x) with ONNX's fixed alpha 1/6 and beta 0.5,
+// which equals PyTorch's x·relu6(x+3)/6.
+func hardSwish(x float64) float64 { return x * max(0, min(1, x/6+0.5)) }
+
+func compileHardSigmoid(c *nodeCtx) (opFunc, error) {
+	alpha, err1 := c.float("alpha", 0.2)
+	beta, err2 := c.float("beta", 0.5)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	a, b := float64(alpha), float64(beta)
+	return compileUnaryFloat(func(x float64) float64 { return max(0, min(1, a*x+b)) })(c)
+}
+
+// clipT bounds x to [lo, hi] where given. NaN stays NaN (both comparisons
+// are false), and lo > hi gives hi everywhere, as the spec asks.
+func clipT[T number](out, x []T, lo, hi T, hasLo, hasHi bool) {
+	for i, v := range x {
+		if hasLo && v < lo {
+			v = lo
+		}
+		if hasHi && v > hi {
+			v = hi
+		}
+		out[i] = v
+	}
+}
+
+// clipBound returns the scalar bound in input i, if present; compileClip
+// has checked its type and size.
+func clipBound[T number](in []*value, i int) (T, bool) {
+	var z T
+	if i >= len(in) || in[i] == nil {
+		return z, false
+	}
+	return in[i].data.([]T)[0], true
+}
+
+// clipRun clips one element type: bounds come from the attributes before
+// opset 11 (attr is true) and from the optional inputs 1 and 2 after.
+func clipRun[T number](out, x []T, in []*value, attr bool, lo, hi float32, hasLo, hasHi bool) {
+	if attr {
+		clipT(out, x, T(lo), T(hi), hasLo, hasHi)
+		return
+	}
+	l, okL := clipBound[T](in, 1)
+	h, okH := clipBound[T](in, 2)
+	clipT(out, x, l, h, okL, okH)
+}
+
+// compileClip handles both forms: min/max attributes (opsets 1-10) and
+// optional scalar inputs (11+, integer types from 12).
+func compileClip(c *nodeCtx) (opFunc, error) {
+	attr := c.opset < 11
+	var lo, hi float32
+	var hasLo, hasHi bool
+	if attr {
+		if err := c.nIn(1, 1); err != nil {
+			return nil, err
+		}
+		var err1, err2 error
+		hasLo, hasHi = c.node.Attr("min") != nil, c.node.Attr("max") != nil
+		lo, err1 = c.float("min", 0)
+		hi, err2 = c.float("max", 0)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := c.nIn(1, 3); err != nil {
+			return nil, err
+		}
+		if c.node.Attr("min") != nil || c.node.Attr("max") != nil {
+			return nil, fmt.Errorf("min and max are inputs from opset 11, not attributes (model opset %d)", c.opset)
+		}
+	}
+	return func(rc *runCtx, in []*value) ([]*value, error) {
+		x := in[0]
+		switch x.dt {
+		case Float, Double:
+		case Int64, Int32, Int8, Uint8:
+			if c.opset < 12 {
+				return nil, fmt.Errorf("data type %v needs opset 12 (model opset %d)", x.dt, c.opset)
+			}
+		default:
+			return nil, fmt.Errorf("data type %v is not supported", x.dt)
+		}
+		for i, what := range []string{"", "min", "max"} {
+			if i == 0 || i >= len(in) || in[i] == nil {
+				continue
+			}
+			if in[i].dt != x.dt || in[i].len() != 1 {
+				return nil, fmt.Errorf("%s must be a %v scalar like the input, got %v %v", what, x.dt, in[i].dt, in[i].shape)
+			}
+		}
+		out, err := unaryOut(rc, in)
+		if err != nil {
+			return nil, err
+		}
+		switch xs := x.data.(type) {
+		case []float32:
+			clipRun(out.f32(), xs, in, attr, lo, hi, hasLo, hasHi)
+		case []float64:
+			clipRun(out.data.([]float64), xs, in, attr, lo, hi, hasLo, hasHi)
+		case []int64:
+			clipRun(out.data.([]int64), xs, in, attr, lo, hi, hasLo, hasHi)
+		case []int32:
+			clipRun(out.data.([]int32), xs, in, attr, lo, hi, hasLo, hasHi)
+		case []int8:
+			clipRun(out.data.([]int8), xs, in, attr, lo, hi, hasLo, hasHi)
+		case []uint8:
+			clipRun(out.data.([]uint8), xs, in, attr, lo, hi, hasLo, hasHi)
+		}
+		return []*value{out}, nil
 	}, nil
 }

@@ -581,7 +581,9 @@ func compileSoftmax(logOut bool) func(c *nodeCtx) (opFunc, error) {
 		return func(rc *runCtx, in []*value) ([]*value, error) {
 			x := in[0]
 			ax, err := normAxis(int(axis), len(x.shape))
-			if err != nil && !(len(x.shape) == 0) {
+			if err != nil && (len(x.shape) > 0 || c.opset >= 13) {
+				// A scalar is a one-element softmax only in the coerced
+				// 2-D form before opset 13; from 13 the axis must exist.
 				return nil, err
 			}
 			var outer, n, inner int

@@ -3,6 +3,7 @@ package onnxio
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -17,6 +18,7 @@ func init() {
 	opTable["Gather"] = opDef{compile: compileGather, attrs: []string{"axis"}}
 	opTable["Constant"] = opDef{compile: compileConstant, attrs: []string{"value", "value_float", "value_floats", "value_int", "value_ints"}}
 	opTable["ConstantOfShape"] = opDef{compile: compileConstantOfShape, attrs: []string{"value"}}
+	opTable["Range"] = opDef{compile: compileRange}
 }
 
 // resolveReshape applies Reshape's rules for 0 (copy the input dim unless
@@ -492,4 +494,111 @@ func fillT[T any](d []T, v T) {
 	for i := range d {
 		d[i] = v
 	}
+}
+
+// rangeScalar returns the one element of a Range input, which must have T.
+func rangeScalar[T number](v *value, what string) (T, error) {
+	s, ok := v.data.([]T)
+	if !ok || len(s) != 1 {
+		var z T
+		return z, fmt.Errorf("%s must be a scalar of the start's type, got %v %v", what, v.dt, v.shape)
+	}
+	return s[0], nil
+}
+
+// rangeCount is Range's element count max(ceil((limit-start)/delta), 0),
+// or an error when it is not finite or exceeds maxElems. Integer counts are
+// computed in uint64 so that extreme bounds cannot overflow.
+func rangeCount[T number](start, limit, delta T, maxElems int64) (int, error) {
+	if delta == 0 {
+		return 0, errors.New("delta is 0")
+	}
+	if isFloatType[T]() {
+		n := math.Ceil((float64(limit) - float64(start)) / float64(delta))
+		if n != n {
+			return 0, fmt.Errorf("range %v to %v by %v has no length", start, limit, delta)
+		}
+		if n > float64(maxElems) {
+			return 0, fmt.Errorf("range %v to %v by %v exceeds the %d-element limit", start, limit, delta, maxElems)
+		}
+		return int(max(n, 0)), nil
+	}
+	s, l, d := int64(start), int64(limit), int64(delta)
+	var span, step uint64
+	switch {
+	case d > 0 && l > s:
+		span, step = uint64(l)-uint64(s), uint64(d)
+	case d < 0 && l < s:
+		span, step = uint64(s)-uint64(l), -uint64(d)
+	default:
+		return 0, nil
+	}
+	n := span / step
+	if span%step != 0 {
+		n++
+	}
+	if n > uint64(maxElems) {
+		return 0, fmt.Errorf("range %v to %v by %v exceeds the %d-element limit", start, limit, delta, maxElems)
+	}
+	return int(n), nil
+}
+
+func rangeT[T number](rc *runCtx, in []*value, first []T) (*value, error) {
+	limit, err1 := rangeScalar[T](in[1], "limit")
+	delta, err2 := rangeScalar[T](in[2], "delta")
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	n, err := rangeCount(first[0], limit, delta, rc.lim.MaxTensorElements)
+	if err != nil {
+		return nil, err
+	}
+	out, err := rc.alloc(in[0].dt, []int{n})
+	if err != nil {
+		return nil, err
+	}
+	o := out.data.([]T)
+	for i := range o {
+		if isFloatType[T]() {
+			// start + i·delta rather than repeated addition, whose
+			// rounding error would grow along the range.
+			o[i] = T(float64(first[0]) + float64(i)*float64(delta))
+		} else {
+			o[i] = first[0] + T(i)*delta
+		}
+	}
+	return out, nil
+}
+
+// compileRange builds Range-11: start, limit and delta are scalars of one
+// numeric type.
+func compileRange(c *nodeCtx) (opFunc, error) {
+	if err := c.nIn(3, 3); err != nil {
+		return nil, err
+	}
+	return func(rc *runCtx, in []*value) ([]*value, error) {
+		if in[0].len() != 1 {
+			return nil, fmt.Errorf("start must be a scalar, got shape %v", in[0].shape)
+		}
+		var out *value
+		var err error
+		switch s := in[0].data.(type) {
+		case []float32:
+			out, err = rangeT(rc, in, s)
+		case []float64:
+			out, err = rangeT(rc, in, s)
+		case []int64:
+			out, err = rangeT(rc, in, s)
+		case []int32:
+			out, err = rangeT(rc, in, s)
+		case []int16:
+			out, err = rangeT(rc, in, s)
+		default:
+			err = fmt.Errorf("data type %v is not supported", in[0].dt)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []*value{out}, nil
+	}, nil
 }

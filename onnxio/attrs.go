@@ -36,7 +36,7 @@ var opArity = map[string][2]int{
 	"Cast": {1, 1}, "Equal": {2, 2}, "Less": {2, 2}, "Greater": {2, 2}, "LessOrEqual": {2, 2},
 	"GreaterOrEqual": {2, 2}, "And": {2, 2}, "Or": {2, 2}, "Xor": {2, 2}, "Not": {1, 1}, "Where": {3, 3},
 	"Slice": {1, 5}, "Split": {1, 2}, "Expand": {2, 2}, "Pad": {1, 4}, "Range": {3, 3},
-	"LayerNormalization": {2, 3},
+	"LayerNormalization": {2, 3}, "Mod": {2, 2}, "ScatterND": {3, 3},
 }
 
 // checkArity checks the node's inputs against opArity.

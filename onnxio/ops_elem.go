@@ -22,6 +22,7 @@ func init() {
 	opTable["Clip"] = opDef{compile: compileClip, attrs: []string{"min", "max", "consumed_inputs"}}
 	opTable["HardSigmoid"] = opDef{compile: compileHardSigmoid, attrs: []string{"alpha", "beta", "consumed_inputs"}}
 	opTable["HardSwish"] = opDef{compile: compileUnaryFloat(hardSwish)}
+	opTable["Mod"] = opDef{compile: compileMod, attrs: []string{"fmod"}}
 }
 
 // broadcastShapes returns the numpy-broadcast shape of a and b.
@@ -490,6 +491,15 @@ func compileIdentity(c *nodeCtx) (opFunc, error) {
 	}, nil
 }
 
+// zeroRatio reports whether Dropout's ratio input is present and 0 (its
+// default is 0.5).
+func zeroRatio(r *value) bool {
+	if r == nil || r.len() != 1 {
+		return false
+	}
+	return r.float64s()[0] == 0
+}
+
 // compileDropout is inference-mode Dropout: the identity, with an all-true
 // mask when the mask output is requested.
 func compileDropout(c *nodeCtx) (opFunc, error) {
@@ -505,8 +515,14 @@ func compileDropout(c *nodeCtx) (opFunc, error) {
 	trainingInput := c.opset >= 12 && len(c.node.Inputs) >= 3 && c.node.Inputs[2] != ""
 	return func(rc *runCtx, in []*value) ([]*value, error) {
 		if trainingInput {
-			if tm := in[2]; tm.len() != 1 || tm.dt != Bool || tm.data.([]bool)[0] {
-				return nil, errors.New("training-mode Dropout is not supported")
+			tm := in[2]
+			if tm.len() != 1 || tm.dt != Bool {
+				return nil, fmt.Errorf("training_mode must be a bool scalar, got %v %v", tm.dt, tm.shape)
+			}
+			// Training mode drops nothing at ratio 0 (PyTorch exports
+			// F.dropout(p=0, training=True) so, in Swin's attention).
+			if tm.data.([]bool)[0] && !zeroRatio(in[1]) {
+				return nil, errors.New("training-mode Dropout with a non-zero ratio is not supported")
 			}
 		}
 		outs := []*value{rc.alias(in[0], in[0].shape)}
@@ -635,6 +651,97 @@ func compileClip(c *nodeCtx) (opFunc, error) {
 			clipRun(out.data.([]int8), xs, in, attr, lo, hi, hasLo, hasHi)
 		case []uint8:
 			clipRun(out.data.([]uint8), xs, in, attr, lo, hi, hasLo, hasHi)
+		}
+		return []*value{out}, nil
+	}, nil
+}
+
+// modInt is Mod on integers: with fmod the remainder takes the dividend's
+// sign (C's %, which Go's % is), without it the divisor's (Python's %).
+func modInt[T integer](out, a []T, as []int, b []T, bs []int, os []int, fmod bool) error {
+	for _, y := range b {
+		if y == 0 {
+			return errors.New("integer modulo by zero")
+		}
+	}
+	if fmod {
+		bcast(out, os, a, as, b, bs, func(x, y T) T { return x % y })
+		return nil
+	}
+	bcast(out, os, a, as, b, bs, func(x, y T) T {
+		r := x % y
+		if r != 0 && (r < 0) != (y < 0) {
+			r += y
+		}
+		return r
+	})
+	return nil
+}
+
+func modFloat[T float](out, a []T, as []int, b []T, bs []int, os []int) {
+	bcast(out, os, a, as, b, bs, func(x, y T) T { return T(math.Mod(float64(x), float64(y))) })
+}
+
+// compileMod builds Mod-10/13. Floating-point inputs need fmod=1, as the
+// spec requires; the sign rule of fmod=0 is only defined for integers.
+func compileMod(c *nodeCtx) (opFunc, error) {
+	if err := c.nIn(2, 2); err != nil {
+		return nil, err
+	}
+	fm, err := c.int("fmod", 0)
+	if err != nil {
+		return nil, err
+	}
+	if fm != 0 && fm != 1 {
+		return nil, fmt.Errorf("fmod is %d, want 0 or 1", fm)
+	}
+	fmod := fm == 1
+	return func(rc *runCtx, in []*value) ([]*value, error) {
+		a, b := in[0], in[1]
+		if a.dt != b.dt {
+			return nil, fmt.Errorf("input types %v and %v differ", a.dt, b.dt)
+		}
+		if (a.dt == Float || a.dt == Double) && !fmod {
+			return nil, fmt.Errorf("Mod on %v needs fmod=1", a.dt)
+		}
+		switch a.dt {
+		case Float, Double, Int64, Int32, Int16, Int8, Uint64, Uint32, Uint16, Uint8:
+		default:
+			return nil, fmt.Errorf("data type %v is not supported", a.dt)
+		}
+		oshape, err := broadcastShapes(a.shape, b.shape)
+		if err != nil {
+			return nil, err
+		}
+		out, err := rc.alloc(a.dt, oshape)
+		if err != nil {
+			return nil, err
+		}
+		switch x := a.data.(type) {
+		case []float32:
+			modFloat(out.f32(), x, a.shape, b.data.([]float32), b.shape, oshape)
+		case []float64:
+			modFloat(out.data.([]float64), x, a.shape, b.data.([]float64), b.shape, oshape)
+		case []int64:
+			err = modInt(out.data.([]int64), x, a.shape, b.data.([]int64), b.shape, oshape, fmod)
+		case []int32:
+			err = modInt(out.data.([]int32), x, a.shape, b.data.([]int32), b.shape, oshape, fmod)
+		case []int16:
+			err = modInt(out.data.([]int16), x, a.shape, b.data.([]int16), b.shape, oshape, fmod)
+		case []int8:
+			err = modInt(out.data.([]int8), x, a.shape, b.data.([]int8), b.shape, oshape, fmod)
+		case []uint64:
+			err = modInt(out.data.([]uint64), x, a.shape, b.data.([]uint64), b.shape, oshape, fmod)
+		case []uint32:
+			err = modInt(out.data.([]uint32), x, a.shape, b.data.([]uint32), b.shape, oshape, fmod)
+		case []uint16:
+			err = modInt(out.data.([]uint16), x, a.shape, b.data.([]uint16), b.shape, oshape, fmod)
+		case []uint8:
+			err = modInt(out.data.([]uint8), x, a.shape, b.data.([]uint8), b.shape, oshape, fmod)
+		}
+		if err != nil {
+			rc.release(out)
+			return nil, err
 		}
 		return []*value{out}, nil
 	}, nil

@@ -8,7 +8,7 @@ import (
 )
 
 // Ops that copy a strided region of one tensor into another: Slice, Split,
-// Expand and Pad. Each result is bounded by the input or by an allocation
+// Expand, Pad and ScatterND. Each result is bounded by the input or by an allocation
 // that rc.alloc checks and charges, so their work needs no extra charge.
 
 func init() {
@@ -16,6 +16,7 @@ func init() {
 	opTable["Split"] = opDef{compile: compileSplit, attrs: []string{"axis", "split", "num_outputs"}}
 	opTable["Expand"] = opDef{compile: compileExpand}
 	opTable["Pad"] = opDef{compile: compilePad, attrs: []string{"mode", "pads", "paddings", "value"}}
+	opTable["ScatterND"] = opDef{compile: compileScatterND, attrs: []string{"reduction"}}
 }
 
 // rowStrides returns the row-major element strides of shape.
@@ -565,5 +566,121 @@ func padT[T any](dst, src []T, shape, oshape []int, maps [][]int, fill T) {
 			}
 			idx[d] = 0
 		}
+	}
+}
+
+// scatterT writes (or adds or multiplies) each slice of upd into out at the
+// flat offsets offs, in order, so later indices win as in the reference.
+func scatterT[T number](out, upd []T, offs []int, slice int, reduction string) {
+	for j, off := range offs {
+		dst, src := out[off:off+slice], upd[j*slice:(j+1)*slice]
+		switch reduction {
+		case "add":
+			for i, v := range src {
+				dst[i] += v
+			}
+		case "mul":
+			for i, v := range src {
+				dst[i] *= v
+			}
+		default:
+			copy(dst, src)
+		}
+	}
+}
+
+// compileScatterND builds ScatterND-11/13/16: a copy of data with the
+// slices addressed by the last axis of indices replaced by updates, or
+// (reduction, opset 16) combined with them by addition or multiplication.
+func compileScatterND(c *nodeCtx) (opFunc, error) {
+	if err := c.nIn(3, 3); err != nil {
+		return nil, err
+	}
+	reduction, err := c.str("reduction", "none")
+	if err != nil {
+		return nil, err
+	}
+	if c.node.Attr("reduction") != nil && c.opset < 16 {
+		return nil, fmt.Errorf("attribute reduction needs opset 16 (model opset %d)", c.opset)
+	}
+	switch reduction {
+	case "none", "add", "mul":
+	default:
+		return nil, fmt.Errorf("reduction %q is not supported", reduction)
+	}
+	return func(rc *runCtx, in []*value) ([]*value, error) {
+		data, ind, upd := in[0], in[1], in[2]
+		if upd.dt != data.dt {
+			return nil, fmt.Errorf("updates have type %v, data %v", upd.dt, data.dt)
+		}
+		if len(ind.shape) == 0 {
+			return nil, errors.New("indices must have at least one dim")
+		}
+		k := ind.shape[len(ind.shape)-1]
+		if k > len(data.shape) {
+			return nil, fmt.Errorf("indices address %d axes of rank-%d data", k, len(data.shape))
+		}
+		want := append(slices.Clone(ind.shape[:len(ind.shape)-1]), data.shape[k:]...)
+		if !shapeEq(upd.shape, want) {
+			return nil, fmt.Errorf("updates shape %v, want %v", upd.shape, want)
+		}
+		idx, err := ind.ints()
+		if err != nil {
+			return nil, fmt.Errorf("indices: %w", err)
+		}
+		st := rowStrides(data.shape)
+		nrows := shapeSize(ind.shape[:len(ind.shape)-1])
+		offs := make([]int, nrows)
+		for j := range offs {
+			off := 0
+			for a := range k {
+				i, n := idx[j*k+a], data.shape[a]
+				if i < -n || i >= n {
+					return nil, fmt.Errorf("index %d out of range for axis %d of size %d", i, a, n)
+				}
+				if i < 0 {
+					i += n
+				}
+				off += i * st[a]
+			}
+			offs[j] = off
+		}
+		if err := rc.charge(int64(upd.len())); err != nil {
+			return nil, err
+		}
+		out, err := rc.alloc(data.dt, data.shape)
+		if err != nil {
+			return nil, err
+		}
+		moveElems(data.data, out.data,
+			func(s, d []uint8) { copy(d, s) }, func(s, d []uint16) { copy(d, s) },
+			func(s, d []uint32) { copy(d, s) }, func(s, d []uint64) { copy(d, s) })
+		slice := shapeSize(data.shape[k:])
+		switch o := out.data.(type) {
+		case []float32:
+			scatterT(o, upd.data.([]float32), offs, slice, reduction)
+		case []float64:
+			scatterT(o, upd.data.([]float64), offs, slice, reduction)
+		case []int64:
+			scatterT(o, upd.data.([]int64), offs, slice, reduction)
+		case []int32:
+			scatterT(o, upd.data.([]int32), offs, slice, reduction)
+		default:
+			if reduction != "none" {
+				rc.release(out)
+				return nil, fmt.Errorf("reduction %s on %v is not supported", reduction, data.dt)
+			}
+			moveElems(upd.data, out.data,
+				func(s, d []uint8) { scatterCopy(d, s, offs, slice) }, func(s, d []uint16) { scatterCopy(d, s, offs, slice) },
+				func(s, d []uint32) { scatterCopy(d, s, offs, slice) }, func(s, d []uint64) { scatterCopy(d, s, offs, slice) })
+		}
+		return []*value{out}, nil
+	}, nil
+}
+
+// scatterCopy is scatterT's "none" reduction for any element type.
+func scatterCopy[T any](out, upd []T, offs []int, slice int) {
+	for j, off := range offs {
+		copy(out[off:off+slice], upd[j*slice:(j+1)*slice])
 	}
 }

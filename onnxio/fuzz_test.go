@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -216,14 +217,79 @@ func fuzzSeedModels() []*Model {
 		Inputs:      []*ValueInfo{NewValueInfo("x", Float, []int64{-1, 3}, "N")},
 		Outputs:     []*ValueInfo{{Name: "y"}},
 	}}
-	return []*Model{conv, shape}
+	// The patterns of PyTorch's torchvision exports: padding and
+	// activations, then the run-time shape arithmetic around Reshape
+	// (Shape, Gather, Unsqueeze, Concat) and a strided Slice.
+	i64 := func(name string, v ...int64) *Tensor { return NewInt64Tensor(name, []int64{int64(len(v))}, v) }
+	scalar := func(name string, v int64) *Tensor { return NewInt64Tensor(name, nil, []int64{v}) }
+	ones := make([]float32, 12)
+	for i := range ones {
+		ones[i] = 1
+	}
+	tvnet := &Model{IRVersion: RecommendedIRVersion, OpsetImport: opset, Graph: &Graph{
+		Name: "torchvision",
+		Nodes: []*Node{
+			NewNode("Pad", "pad", []string{"x", "pads"}, []string{"p"}, AttrString("mode", "reflect")),
+			NewNode("Clip", "clip", []string{"p", "zero", "six"}, []string{"c"}),
+			NewNode("HardSigmoid", "hsig", []string{"c"}, []string{"hs"}, AttrFloat("alpha", 1.0/6)),
+			NewNode("HardSwish", "hswish", []string{"p"}, []string{"hw"}),
+			NewNode("Mul", "mul", []string{"hs", "hw"}, []string{"m"}),
+			NewNode("Split", "split", []string{"m", "halves"}, []string{"s1", "s2"}, AttrInt("axis", 1)),
+			NewNode("Add", "add", []string{"s1", "s2"}, []string{"a"}),
+			NewNode("Shape", "shape", []string{"a"}, []string{"sh"}),
+			NewNode("Gather", "batch", []string{"sh", "i0"}, []string{"n0"}, AttrInt("axis", 0)),
+			NewNode("Unsqueeze", "unsq", []string{"n0", "ax0"}, []string{"n1"}),
+			NewNode("Concat", "cat", []string{"n1", "minus1"}, []string{"newshape"}, AttrInt("axis", 0)),
+			NewNode("Reshape", "reshape", []string{"a", "newshape"}, []string{"r"}),
+			NewNode("Slice", "slice", []string{"r", "st", "en", "ax1", "step2"}, []string{"sl"}),
+			NewNode("Erf", "erf", []string{"sl"}, []string{"e"}),
+			NewNode("LayerNormalization", "ln", []string{"e", "scale", "bias"}, []string{"y"}),
+		},
+		Initializer: []*Tensor{
+			i64("pads", 0, 0, 1, 1, 0, 0, 1, 1), NewFloatTensor("zero", nil, []float32{0}), NewFloatTensor("six", nil, []float32{6}),
+			i64("halves", 1, 1), scalar("i0", 0), i64("ax0", 0), i64("minus1", -1),
+			i64("st", 1), i64("en", math.MaxInt64), i64("ax1", 1), i64("step2", 2),
+			NewFloatTensor("scale", []int64{12}, ones), NewFloatTensor("bias", []int64{12}, make([]float32, 12)),
+		},
+		Inputs:  []*ValueInfo{NewValueInfo("x", Float, []int64{-1, 2, 3, 3}, "N")},
+		Outputs: []*ValueInfo{{Name: "y"}},
+	}}
+	// ViT's class-token expand (Shape, Equal, Where, Expand) and masking
+	// ops on a run-time batch.
+	mask := &Model{IRVersion: RecommendedIRVersion, OpsetImport: opset, Graph: &Graph{
+		Name: "mask",
+		Nodes: []*Node{
+			NewNode("Shape", "shape", []string{"x"}, []string{"s"}),
+			NewNode("Equal", "eq", []string{"s", "neg"}, []string{"eq"}),
+			NewNode("Where", "where", []string{"eq", "one", "s"}, []string{"s2"}),
+			NewNode("Expand", "expand", []string{"tok", "s2"}, []string{"e"}),
+			NewNode("Add", "add", []string{"x", "e"}, []string{"a"}),
+			NewNode("Range", "range", []string{"r0", "r3", "r1"}, []string{"r"}),
+			NewNode("Mod", "mod", []string{"r", "two"}, []string{"md"}),
+			NewNode("Cast", "cast", []string{"md"}, []string{"mf"}, AttrInt("to", int64(Float))),
+			NewNode("Mul", "mul", []string{"a", "mf"}, []string{"b"}),
+			NewNode("ScatterND", "scatter", []string{"b", "idx", "upd"}, []string{"sc"}),
+			NewNode("Less", "less", []string{"x", "fzero"}, []string{"lt"}),
+			NewNode("Not", "not", []string{"lt"}, []string{"nt"}),
+			NewNode("Where", "keep", []string{"nt", "sc", "fzero"}, []string{"y"}),
+		},
+		Initializer: []*Tensor{
+			i64("neg", -1, -1), scalar("one", 1), NewFloatTensor("tok", []int64{1, 3}, []float32{0.5, -1, 2}),
+			scalar("r0", 0), scalar("r3", 3), scalar("r1", 1), scalar("two", 2),
+			NewInt64Tensor("idx", []int64{1, 2}, []int64{0, 0}), NewFloatTensor("upd", []int64{1}, []float32{5}),
+			NewFloatTensor("fzero", nil, []float32{0}),
+		},
+		Inputs:  []*ValueInfo{NewValueInfo("x", Float, []int64{-1, 3}, "N")},
+		Outputs: []*ValueInfo{{Name: "y"}},
+	}}
+	return []*Model{conv, shape, tvnet, mask}
 }
 
 // TestFuzzSeedModels checks that the synthetic seeds are valid models, so
 // the fuzzer starts from inputs that reach the executor.
 func TestFuzzSeedModels(t *testing.T) {
 	seeds := fuzzSeedModels()
-	want := []int{18, 2}
+	want := []int{18, 2, 12, 3}
 	for i, m := range seeds {
 		plan, err := Compile(m, fuzzLimits)
 		if err != nil {
@@ -251,6 +317,16 @@ func TestFuzzSeedModels(t *testing.T) {
 	v, _ := out[0].Float32s()
 	if want := 1 / (1 + math.Exp(6)); math.Abs(float64(v[0])-want) > 1e-6 || math.Abs(float64(v[0]+v[1])-1) > 1e-6 {
 		t.Errorf("softmax %v, want [%g, %g]", v, want, 1-want)
+	}
+	// mask at batch 2: (x + tok) · [0 1 0], element [0,0] set to 5, and
+	// elements where x < 0 zeroed.
+	plan, _ = Compile(seeds[3])
+	out, err = plan.RunPositional(NewFloatTensor("x", []int64{2, 3}, []float32{0, 0, 0, 1, -1, 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := out[0].Float32s(); !slices.Equal(v, []float32{5, -1, 0, 0, 0, 0}) || !slices.Equal(out[0].Dims, []int64{2, 3}) {
+		t.Errorf("mask: %v %v, want [2 3] [5 -1 0 0 0 0]", out[0].Dims, v)
 	}
 }
 

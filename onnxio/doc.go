@@ -30,4 +30,58 @@
 // supported by runtimes and every operator this package executes has its
 // modern form there (axes as inputs for Squeeze/Unsqueeze/ReduceSum,
 // single-axis Softmax, BatchNormalization-15).
+//
+// # Operators
+//
+// [Compile] runs the operators below from the default domain (ai.onnx) at
+// opsets 1 to 18, in each form their versions define (attributes that later
+// became inputs, changed defaults such as Softmax's axis). Data types are
+// float32 and float64, and the integer and bool types where the operator
+// defines them; float16, bfloat16 and string tensors are not executed. A
+// node using an attribute or form not listed fails at Compile with an error
+// naming it, rather than computing something else. A number in parentheses
+// is the opset that introduced the operator or form. Every torchvision
+// classification network that PyTorch exports at opsets 13 to 17 runs.
+//
+//   - Elementwise: Add, Sub, Mul, Div (numpy broadcasting; broadcast and
+//     axis before opset 7), Pow, Sum, Mod (10; fmod 0 for integers, 1 for
+//     any type), Relu, LeakyRelu, Sigmoid, Sqrt, Erf (9), HardSigmoid,
+//     HardSwish (14), Clip (min/max attributes before 11, optional inputs
+//     from 11, integer types from 12), Identity, Dropout (inference; in
+//     training mode only with ratio 0, which drops nothing).
+//   - Logic: Equal, Less, Greater (broadcast and axis before 7),
+//     LessOrEqual, GreaterOrEqual (12), And, Or, Xor, Not, Where (9), Cast
+//     (6; Cast-1's string type names too; not to or from float16, bfloat16
+//     or string; no saturate, opset 19).
+//   - Convolution and pooling: Conv (1-D to 3-D, groups, dilations,
+//     auto_pad), BatchNormalization (inference statistics, and training mode
+//     from 14), MaxPool (ceil_mode, dilations, indices output with
+//     storage_order), AveragePool (count_include_pad), GlobalAveragePool,
+//     LRN. Not ConvTranspose, GlobalMaxPool or LpPool.
+//   - Linear algebra and normalization: Gemm, MatMul (batched, with
+//     broadcast batch dims), Softmax and LogSoftmax (the 2-D coercion before
+//     opset 13, one axis from 13), LayerNormalization (17; stash_type 1,
+//     optional Mean and InvStdDev outputs), ReduceSum (axes as input from
+//     13), ReduceMean (axes as input from 18). Not InstanceNormalization,
+//     GroupNormalization or the other reductions.
+//   - Shape and data movement: Reshape (shape attribute before 5,
+//     allowzero), Flatten, Squeeze, Unsqueeze (axes attribute before 13,
+//     input from 13), Transpose, Concat, Shape (start and end, 15), Gather,
+//     Slice (attributes before 10, then inputs with steps), Split (split
+//     attribute before 13, input from 13, num_outputs from 18), Expand (8),
+//     Pad (pads attribute, named paddings in Pad-1, before 11, then inputs;
+//     axes input from 18; constant, reflect and edge modes, not wrap),
+//     ScatterND (11; reduction none, add or mul from 16, not max or min),
+//     Constant, ConstantOfShape, Range (11).
+//
+// Not supported, among others: control flow (If, Loop, Scan), recurrent
+// layers (LSTM, GRU, RNN), Resize and Upsample, GatherND, GatherElements,
+// ScatterElements, Tile, TopK, ArgMax, NonZero, Einsum, Tanh, Exp, Log and
+// the other unary functions not listed, quantized operators, and operators
+// from other domains (com.microsoft).
+//
+// Nodes whose inputs are all constant are evaluated by Compile; the shape
+// arithmetic that exporters emit around Reshape (Shape, Gather, Unsqueeze,
+// Concat on a dynamic batch axis) runs on the actual shapes at run time,
+// where it costs microseconds.
 package onnxio

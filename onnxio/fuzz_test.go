@@ -347,3 +347,23 @@ func TestOpArityComplete(t *testing.T) {
 		t.Errorf("Sum with an empty input: %v", err)
 	}
 }
+
+// TestOperatorDocs checks that the package documentation's operator list
+// names every operator the executor registers.
+func TestOperatorDocs(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := map[string]bool{}
+	for _, w := range strings.FieldsFunc(string(doc), func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}) {
+		words[w] = true
+	}
+	for op := range opTable {
+		if !words[op] {
+			t.Errorf("operator %s is missing from the list in doc.go", op)
+		}
+	}
+}

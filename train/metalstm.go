@@ -37,7 +37,8 @@ import (
 //
 // Initialisation makes training start near plain SGD: b_F = 5 (f ≈ 0.993),
 // b_I = logit(α) with α the inner learning rate (i ≈ α), W_F and W_I
-// uniform in ±0.01, layer 1 as PyTorch initialises an LSTM.
+// uniform in ±0.01, layer 1 uniform in ±1/√20 as PyTorch initialises an
+// LSTM (with one bias instead of two).
 
 // metaLSTMHidden is the hidden size of the first LSTM layer (the paper's).
 const metaLSTMHidden = 20

@@ -3,7 +3,7 @@
 # executor (see README.md). Installs onnxruntime-node into ort/ when it is
 # missing or not the pinned version, then runs the Go tests of this module.
 # Extra arguments go to `go test` (for example -v or -run).
-# Needs Go, Node.js 20+ and npm; nothing else.
+# Needs Go, Node.js 20+ and npm; torchvision.sh installs PyTorch with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,5 +14,14 @@ if [ "$installed" != "$pinned" ]; then
 	# The package ships its native library; its install script only fetches
 	# optional GPU files, so it is skipped.
 	(cd ort && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+# PyTorch exports of torchvision networks for TestTorchvision; set
+# FEWSHOT_TORCHVISION=skip to leave them out (the test then skips, or fails
+# under FEWSHOT_REQUIRE_SHARED=1).
+if [ "${FEWSHOT_TORCHVISION:-}" != skip ]; then
+	tv=$(./torchvision.sh)
+	FEWSHOT_TORCHVISION_DIR=$(sed -n 1p <<<"$tv")
+	FEWSHOT_TORCHVISION_CASES=$(sed -n 2p <<<"$tv")
+	export FEWSHOT_TORCHVISION_DIR FEWSHOT_TORCHVISION_CASES
 fi
 go test "$@" ./...

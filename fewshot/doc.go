@@ -39,6 +39,16 @@
 // that metadata be used. [WithLimits] bounds what decoding and running an
 // untrusted file may allocate.
 //
+// # Bring your own backbone
+//
+// A pretrained ONNX classification network (a ResNet, MobileNet or
+// EfficientNet exported from PyTorch, for instance) becomes a fewshot model
+// with [ImportBackbone] or [ImportBackboneFile] (the command line has
+// "fewshot import"): the graph is cut at the input of its final classifier
+// layer, or at a tensor you name, and the metadata is attached, by default
+// the ImageNet evaluation transform ([episode.ImageNetPreprocess]) and the
+// [Euclidean] metric. Prototypes on such features need no training.
+//
 // # Classes and probabilities
 //
 // Classes are the distinct labels, sorted byte-wise; [Prediction.Scores] and

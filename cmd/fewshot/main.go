@@ -1,5 +1,5 @@
-// Command fewshot trains, evaluates, exports, inspects and benchmarks few-shot
-// image classification models.
+// Command fewshot trains, evaluates, exports, imports, inspects and benchmarks
+// few-shot image classification models.
 //
 // Usage:
 //

@@ -212,6 +212,17 @@ func BenchmarkWinogradLayer(b *testing.B) {
 					}
 					fm.stop()
 				})
+				// Unfused, as a training step's convolutions run: the
+				// full-size output is written.
+				full := make([]float32, s.N*s.K*s.OutH()*s.OutW())
+				b.Run(fmt.Sprintf("batch%d/threads%d/L%d/full", batch, threads, i+1), func(b *testing.B) {
+					defer SetThreads(SetThreads(threads))
+					fm := startFlops(b, convFlops(s))
+					for b.Loop() {
+						f.Conv2D(s, net.x[i], nil, full, WinogradFuse{})
+					}
+					fm.stop()
+				})
 			}
 		}
 	}

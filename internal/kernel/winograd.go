@@ -1,6 +1,9 @@
 package kernel
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // Winograd convolution F(4×4, 3×3) (Lavin & Gray, 2015). A 3×3 stride-1
 // correlation is computed on 4×4 output tiles: each 6×6 input tile d becomes
@@ -208,6 +211,11 @@ type winoLanes struct {
 	in, out [16]int32
 	inMask  [36]uint16 // tap (i, j) of the 6×6 input tile, i*6+j
 	outMask [16]uint16 // output (a, b) of the tile (a*2+b when pooled)
+	// store[a*16+ℓ] has a bit per column of output row a of lane ℓ's tile
+	// that lies inside the image, placed where the vector code holds that
+	// row: four floats, or two in the lower or upper half (ℓ odd) of four
+	// when pooled.
+	store [64]uint16
 	// The vector code reads the input rows without gathers: the lanes
 	// split into runs of tiles that share a tile row, and each run loads
 	// 80 consecutive floats per tile row and splits them into the six
@@ -305,6 +313,24 @@ func (g *winoGeom) lanes(l *winoLanes, t0, n0 int) {
 	for a := 0; a < side; a++ {
 		for b := 0; b < side; b++ {
 			l.outMask[a*side+b] = orow[a] & ocol[b]
+		}
+	}
+	l.fillStore(side)
+}
+
+// fillStore sets l.store from l.outMask for tiles of side × side outputs.
+func (l *winoLanes) fillStore(side int) {
+	l.store = [64]uint16{}
+	for a := 0; a < side; a++ {
+		for b := 0; b < side; b++ {
+			for m := l.outMask[a*side+b]; m != 0; m &= m - 1 {
+				lane := bits.TrailingZeros16(m)
+				shift := b
+				if side == 2 {
+					shift += 2 * (lane % 2)
+				}
+				l.store[a*16+lane] |= 1 << shift
+			}
 		}
 	}
 }

@@ -54,7 +54,7 @@ func winoOutput(y []float32, l *winoLanes, m []float32, mK, mXi, nk, plane, w in
 		_ = bias[nk-1]
 		bp = &bias[0]
 	}
-	winoOutputAVX512(&y[0], &l.out[0], &l.outMask[0], &m[0], mK, mXi, nk, plane, w, bp, flags)
+	winoOutputAVX512(&y[0], &l.out[0], &l.store[0], &m[0], mK, mXi, nk, plane, w, bp, flags)
 }
 
 // winoSpan returns the smallest and largest offset that the masks select:

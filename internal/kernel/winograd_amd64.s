@@ -6,10 +6,11 @@
 // a ZMM register is one tile. Input taps are read with masked contiguous
 // loads and split into tap columns with permutes (gathers are slow on
 // Intel cores with the gather-data-sampling microcode fix); outputs are
-// scattered with per-lane offsets and border masks. Formulas and their
+// transposed in registers and written with masked 128-bit stores at
+// per-lane offsets (scatters are slow on AMD cores). Formulas and their
 // operation order match winoBT and winoAT, so the portable twins give the
 // same float32 results. The per-row and per-column steps are macros
-// (INROW, INCOL, OUTROW, OUTCOL, OUTSCAT) expanded once per row or column
+// (INROW, INCOL, OUTROW, OUTCOL, OUTST, POOLST) expanded once per row or column
 // rather than loops: the row's mask and frame offsets stay immediates, and
 // a loop would need registers that are all taken (R15 aside, which
 // dynamic linking clobbers).
@@ -314,17 +315,67 @@ inchan:
 	VMOVUPS 1280+64*j(SP), Z5 \
 	WAT(Z0, Z1, Z2, Z3, Z4, Z5, o0, o1, o2, o3)
 
-// OUTSCAT scatters output row a (pixels in o0..o3) to BX + idx[ℓ] + b under
-// masks[4a+b].
-#define OUTSCAT(a, o0, o1, o2, o3) \
-	KMOVW 8*a(DX), K1 \
-	VSCATTERDPS o0, K1, 0(BX)(Z31*4) \
-	KMOVW 8*a+2(DX), K2 \
-	VSCATTERDPS o1, K2, 4(BX)(Z31*4) \
-	KMOVW 8*a+4(DX), K3 \
-	VSCATTERDPS o2, K3, 8(BX)(Z31*4) \
-	KMOVW 8*a+6(DX), K4 \
-	VSCATTERDPS o3, K4, 12(BX)(Z31*4)
+// ST1 stores lane l's row a from 128-bit chunk q of r: mask store[16a+l]
+// (DX), at BX + 4*out[l] (AX) + off.
+#define ST1(a, l, q, r, off) \
+	MOVLQSX 4*l(AX), R14 \
+	KMOVW 32*a+2*l(DX), K1 \
+	VEXTRACTF32X4 $q, r, K1, off(BX)(R14*4)
+
+// OUTST stores output row a (pixels (a, 0..3) of the 16 tiles in o0..o3)
+// to BX + out[ℓ]: two rounds of unpacks transpose each group of four lanes
+// so that chunk q of Z4, Z5, Z22 and Z23 holds the row of tiles 4q .. 4q+3,
+// and masked 128-bit stores write it. (Scatters cost several times as
+// much on AMD cores.)
+#define OUTST(a, o0, o1, o2, o3) \
+	VUNPCKLPS o1, o0, Z0 \
+	VUNPCKHPS o1, o0, Z1 \
+	VUNPCKLPS o3, o2, Z2 \
+	VUNPCKHPS o3, o2, Z3 \
+	VUNPCKLPD Z2, Z0, Z4 \
+	VUNPCKHPD Z2, Z0, Z5 \
+	VUNPCKLPD Z3, Z1, Z22 \
+	VUNPCKHPD Z3, Z1, Z23 \
+	ST1(a, 0, 0, Z4, 0) \
+	ST1(a, 1, 0, Z5, 0) \
+	ST1(a, 2, 0, Z22, 0) \
+	ST1(a, 3, 0, Z23, 0) \
+	ST1(a, 4, 1, Z4, 0) \
+	ST1(a, 5, 1, Z5, 0) \
+	ST1(a, 6, 1, Z22, 0) \
+	ST1(a, 7, 1, Z23, 0) \
+	ST1(a, 8, 2, Z4, 0) \
+	ST1(a, 9, 2, Z5, 0) \
+	ST1(a, 10, 2, Z22, 0) \
+	ST1(a, 11, 2, Z23, 0) \
+	ST1(a, 12, 3, Z4, 0) \
+	ST1(a, 13, 3, Z5, 0) \
+	ST1(a, 14, 3, Z22, 0) \
+	ST1(a, 15, 3, Z23, 0)
+
+// POOLST stores pooled row a (pixels (a, 0) and (a, 1) in o0, o1): one
+// unpack puts tile 4q's pair in the lower half of chunk q of Z0 and tile
+// 4q+1's in the upper half (stored 8 bytes early, its mask shifted to
+// match); Z1 holds tiles 4q+2 and 4q+3.
+#define POOLST(a, o0, o1) \
+	VUNPCKLPS o1, o0, Z0 \
+	VUNPCKHPS o1, o0, Z1 \
+	ST1(a, 0, 0, Z0, 0) \
+	ST1(a, 1, 0, Z0, -8) \
+	ST1(a, 2, 0, Z1, 0) \
+	ST1(a, 3, 0, Z1, -8) \
+	ST1(a, 4, 1, Z0, 0) \
+	ST1(a, 5, 1, Z0, -8) \
+	ST1(a, 6, 1, Z1, 0) \
+	ST1(a, 7, 1, Z1, -8) \
+	ST1(a, 8, 2, Z0, 0) \
+	ST1(a, 9, 2, Z0, -8) \
+	ST1(a, 10, 2, Z1, 0) \
+	ST1(a, 11, 2, Z1, -8) \
+	ST1(a, 12, 3, Z0, 0) \
+	ST1(a, 13, 3, Z0, -8) \
+	ST1(a, 14, 3, Z1, 0) \
+	ST1(a, 15, 3, Z1, -8)
 
 // func winoOutputAVX512(y *float32, idx *int32, masks *uint16, m *float32, mk, mxi, nk, plane, w int, bias *float32, flags int)
 //
@@ -332,13 +383,11 @@ inchan:
 // (OUTROW, element ξ at m + ξ*mxi; the rows' results wait in the 1536-byte
 // frame), then the four columns (OUTCOL, output pixel (a, b) in
 // Z6+4a+b), and, if flags&2, max-pools 2×2; adds *bias (when bias is not
-// nil), applies ReLU if flags&1 and scatters output (a, b) to y + idx[ℓ] +
-// a*w + b under masks[a*side+b]. Then y advances by plane, m by mk
-// elements and bias by one.
+// nil), applies ReLU if flags&1 and stores output row a of lane ℓ to
+// y + idx[ℓ] + a*w under the column mask masks[16a+ℓ] (winoLanes.store).
+// Then y advances by plane, m by mk elements and bias by one.
 TEXT ·winoOutputAVX512(SB), 0, $1536-88
 	MOVQ y+0(FP), DI
-	MOVQ idx+8(FP), AX
-	VMOVDQU32 (AX), Z31
 	MOVQ masks+16(FP), DX
 	MOVQ m+24(FP), SI
 	MOVQ mk+32(FP), R8
@@ -360,6 +409,7 @@ TEXT ·winoOutputAVX512(SB), 0, $1536-88
 	VPBROADCASTD AX, Z28
 	VPXORD Z29, Z29, Z29
 	VPXORD Z30, Z30, Z30
+	MOVQ idx+8(FP), AX
 
 outchan:
 	MOVQ SI, BX
@@ -411,15 +461,9 @@ outbias:
 
 outpoolst:
 	MOVQ DI, BX
-	KMOVW 0(DX), K1
-	VSCATTERDPS Z6, K1, 0(BX)(Z31*4)
-	KMOVW 2(DX), K2
-	VSCATTERDPS Z8, K2, 4(BX)(Z31*4)
+	POOLST(0, Z6, Z8)
 	ADDQ R11, BX
-	KMOVW 4(DX), K3
-	VSCATTERDPS Z14, K3, 0(BX)(Z31*4)
-	KMOVW 6(DX), K4
-	VSCATTERDPS Z16, K4, 4(BX)(Z31*4)
+	POOLST(1, Z14, Z16)
 	JMP outnext
 
 outfull:
@@ -460,13 +504,13 @@ outfull:
 
 outfullst:
 	MOVQ DI, BX
-	OUTSCAT(0, Z6, Z7, Z8, Z9)
+	OUTST(0, Z6, Z7, Z8, Z9)
 	ADDQ R11, BX
-	OUTSCAT(1, Z10, Z11, Z12, Z13)
+	OUTST(1, Z10, Z11, Z12, Z13)
 	ADDQ R11, BX
-	OUTSCAT(2, Z14, Z15, Z16, Z17)
+	OUTST(2, Z14, Z15, Z16, Z17)
 	ADDQ R11, BX
-	OUTSCAT(3, Z18, Z19, Z20, Z21)
+	OUTST(3, Z18, Z19, Z20, Z21)
 
 outnext:
 	ADDQ R10, DI

@@ -98,6 +98,7 @@ func TestWinogradOutputAsm(t *testing.T) {
 					out, masks := gridLanes(rng, h, w, side)
 					l.out = out
 					copy(l.outMask[:], masks)
+					l.fillStore(side)
 					mK, mXi := winoBlock, nk*winoBlock+7
 					m := randSlice[float32](rng, 36*mXi)
 					var bias []float32

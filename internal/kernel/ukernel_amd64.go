@@ -59,7 +59,7 @@ func gatherPanelAsm(dst, src []float32, idx []int32, kc int) {
 }
 
 //go:noescape
-func gatherA8(dst, src *float32, idx *int32, kc int)
+func gatherA8(dst, src *float32, idx *int32, lda, kc int)
 
 // gatherAAsm is gatherA for 8-row panels.
 func gatherAAsm(dst, src []float32, lda, kc int) {
@@ -69,7 +69,7 @@ func gatherAAsm(dst, src []float32, lda, kc int) {
 	for l := range idx {
 		idx[l] = int32((l%8)*lda + l/8)
 	}
-	gatherA8(&dst[0], &src[0], &idx[0], kc)
+	gatherA8(&dst[0], &src[0], &idx[0], lda, kc)
 }
 
 var avx512Kernel = &microKernel[float32]{

@@ -4,6 +4,7 @@ package kernel
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -67,5 +68,34 @@ func TestMicroKernelFlushesDenormals(t *testing.T) {
 				t.Fatalf("c[0] = %g, want %d", c[0], 2*3*kc)
 			}
 		})
+	}
+}
+
+// The 8-row A packing (transposed blocks of eight columns, gathers for the
+// rest) puts element (i, p) at dst[p*8+i] for every width and row stride.
+func TestGatherAAsm(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, kc := range []int{1, 2, 7, 8, 9, 15, 16, 17, 31, 64, 255, 256} {
+		for _, extra := range []int{0, 1, 5, 64} {
+			lda := kc + extra
+			src := randSlice[float32](rng, 7*lda+kc)
+			dst := make([]float32, 8*kc+3)
+			gatherAAsm(dst, src, lda, kc)
+			for p := 0; p < kc; p++ {
+				for i := 0; i < 8; i++ {
+					if got, want := dst[p*8+i], src[i*lda+p]; got != want {
+						t.Fatalf("kc=%d lda=%d: dst[%d] = %v, want A[%d][%d] = %v", kc, lda, p*8+i, got, i, p, want)
+					}
+				}
+			}
+			for _, v := range dst[8*kc:] {
+				if v != 0 {
+					t.Fatalf("kc=%d lda=%d: wrote past the panel", kc, lda)
+				}
+			}
+		}
 	}
 }

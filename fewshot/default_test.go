@@ -15,8 +15,8 @@ import (
 // this keeps the two from drifting apart.
 func TestDefaultModelsMatchPublishedFiles(t *testing.T) {
 	for file, m := range map[string]*fewshot.Model{
-		"omniglot-proto.onnx":      fewshot.DefaultModel(),
-		"mini-imagenet-proto.onnx": fewshot.DefaultPhotoModel(),
+		"omniglot-proto.onnx":            fewshot.DefaultModel(),
+		"mini-imagenet-proto-20way.onnx": fewshot.DefaultPhotoModel(),
 	} {
 		b, err := os.ReadFile(filepath.Join("..", "models", file))
 		if m.Err() != nil {

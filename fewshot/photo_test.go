@@ -67,11 +67,12 @@ func TestDefaultPhotoModelMiniImageNet(t *testing.T) {
 	}
 	acc := float64(correct) / float64(total)
 	t.Logf("5-way 5-shot accuracy %.3f on %d queries", acc, total)
-	// The model is weak (docs/RESULTS.md: 39 % at 5-way 5-shot on 600
-	// test episodes after 1000 training episodes) but must be clearly above chance: with
-	// 500 queries the standard error is about 2 points, so 0.30 is five
-	// of them above the 0.20 of guessing.
-	if acc < 0.30 {
-		t.Errorf("accuracy %.2f on %d queries, want >= 0.30 (chance 0.20)", acc, total)
+	// docs/RESULTS.md: 56.9 % ± 0.4 at 5-way 5-shot over 5 × 600 test
+	// episodes. With 500 queries the standard error is about 2.2 points,
+	// so 0.45 is about five of them below the expected accuracy (and far
+	// above the 0.20 of guessing): a regression to the previous model
+	// (39 %) fails.
+	if acc < 0.45 {
+		t.Errorf("accuracy %.2f on %d queries, want >= 0.45 (chance 0.20)", acc, total)
 	}
 }

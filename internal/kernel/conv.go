@@ -268,7 +268,18 @@ func Conv2D[T Float](s ConvShape, x, w, bias, y []T) {
 	}
 }
 
+// conv2D is the one dispatch point of the forward convolution.
 func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E) {
+	if depthwiseSuits(g) {
+		depthwiseConv(g, x, w, bias, y)
+		return
+	}
+	conv2DGEMM(g, x, w, bias, y)
+}
+
+// conv2DGEMM runs the convolution as GEMMs: implicit for unit stride,
+// through im2col otherwise.
+func conv2DGEMM[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 	uk := kernelFor[E]()
 	outer, inner := batchSplit(g.N, Threads())
 	if g.strH == 1 && g.strW == 1 {

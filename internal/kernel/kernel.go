@@ -17,7 +17,10 @@
 // is itself such a correlation, and the filter gradient packs the
 // transposed patch matrix with vector gathers, or, for a layer with very few
 // taps, takes dot products with shifted input rows. Other strides use an
-// explicit im2col/col2im per image. 2×2 stride-2 max pooling, the common
+// explicit im2col/col2im per image. Depthwise convolutions (one filter per
+// channel, as in MobileNets) are too thin for any GEMM and run as direct
+// loops over padded input rows, with an AVX-512 row kernel (depthwise.go);
+// their gradients take the grouped GEMM routes. 2×2 stride-2 max pooling, the common
 // case, and the float32 element-wise loops of batch normalisation and ReLU
 // have AVX-512 paths.
 //

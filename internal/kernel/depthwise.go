@@ -1,0 +1,172 @@
+package kernel
+
+// Depthwise convolutions (Groups = C = K: one R×S filter per channel, as in
+// MobileNet, MnasNet and EfficientNet) have too little work per channel for
+// the GEMM routes: each channel would be a 1×(R·S) by (R·S)×(OutH·OutW)
+// product, dominated by packing and per-product overhead. They run as direct
+// loops instead, one (image, channel) plane at a time.
+//
+// Each plane is first copied into a row buffer: every input row padded
+// left and right, and for a horizontal stride sw split into sw phases
+// (padded columns p, p+sw, p+2sw, …), so that tap (r, s) of output row y
+// reads one contiguous run, phase s%sw of input row y*sh-padT+r from index
+// s/sw on. An output row is then a sum of R·S shifted, scaled runs with no
+// bounds tests in the loop; rows in the vertical padding drop the kernel
+// rows that fall outside, which leaves a contiguous range of filter rows.
+
+// depthwiseSuits reports whether Conv2D takes the depthwise route:
+// one filter per channel, no dilation.
+func depthwiseSuits(g *convGeom) bool {
+	return g.groups == g.C && g.K == g.C && g.dilH == 1 && g.dilW == 1
+}
+
+// dwGeom is the row-buffer layout of one plane.
+type dwGeom struct {
+	pw, ld int   // phase length and row stride (sw*pw) of the buffer
+	offs   []int // offs[r*S+s]: offset of tap (r, s) from its row's start
+}
+
+func newDWGeom(g *convGeom) dwGeom {
+	d := dwGeom{pw: g.ow + (g.S-1)/g.strW}
+	d.ld = g.strW * d.pw
+	d.offs = make([]int, 0, g.R*g.S)
+	for r := 0; r < g.R; r++ {
+		for s := 0; s < g.S; s++ {
+			d.offs = append(d.offs, r*d.ld+(s%g.strW)*d.pw+s/g.strW)
+		}
+	}
+	return d
+}
+
+// depthwiseConv is Conv2D for depthwise geometries.
+func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E) {
+	d := newDWGeom(g)
+	planes := g.N * g.C
+	// Small planes (7×7 at the end of a MobileNet) are taken several at a
+	// time so each parallel item has a few thousand outputs.
+	per := max(1, 4096/g.ohw)
+	items := (planes + per - 1) / per
+	workers := Threads()
+	if planes*g.ohw*g.R*g.S < 1<<15 {
+		workers = 1 // smaller than the cost of waking a worker
+	}
+	bufs := newBatchBufs[E](min(workers, items), g.H*d.ld)
+	defer bufs.release()
+	taps := g.R * g.S
+	vt := newDWTail(g.ow)
+	parallelFor(workers, items, func(it, worker int) {
+		buf, _ := bufs.get(worker)
+		var rowOffs [64]int
+		ro := rowOffs[:0]
+		if taps > len(rowOffs) {
+			ro = make([]int, 0, taps)
+		}
+		for pl := it * per; pl < min(planes, (it+1)*per); pl++ {
+			c := pl % g.C
+			var b E
+			if bias != nil {
+				b = bias[c]
+			}
+			src := x[pl*g.hw : (pl+1)*g.hw]
+			for iy := 0; iy < g.H; iy++ {
+				dwFillRow(buf[iy*d.ld:(iy+1)*d.ld], src[iy*g.W:(iy+1)*g.W], g.strW, d.pw, g.PadLeft)
+			}
+			wc := w[c*taps : (c+1)*taps]
+			out := y[pl*g.ohw : (pl+1)*g.ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				dst := out[oy*g.ow : (oy+1)*g.ow]
+				iy0 := oy*g.strH - g.PadTop
+				r0, r1 := max(0, -iy0), min(g.R, g.H-iy0)
+				if r0 >= r1 {
+					for i := range dst {
+						dst[i] = b
+					}
+					continue
+				}
+				ro = ro[:0]
+				for _, o := range d.offs[r0*g.S : r1*g.S] {
+					ro = append(ro, iy0*d.ld+o)
+				}
+				// Every tap's run ends inside row iy0+r1-1 of buf (phase
+				// runs are pw ≥ ow+(S-1)/sw long): the vector code's reads
+				// are in bounds.
+				if (iy0+r1)*d.ld > len(buf) || iy0+r0 < 0 {
+					panic("kernel: depthwise: row outside the buffer")
+				}
+				if !is32[E]() || !dwRowVec(as[float32](dst), as[float32](buf), ro, as[float32](wc[r0*g.S:r1*g.S]), float32(b), vt) {
+					dwRowGo(dst, buf, ro, wc[r0*g.S:r1*g.S], b)
+				}
+			}
+		}
+	})
+}
+
+// dwTail describes the vector blocks of an output row of n outputs for dwRowVec: nb
+// whole 64-column blocks, then a partial one with the 16-bit lane masks of
+// its four vectors packed in tail (zero: none). ok is false without a
+// vector kernel.
+type dwTail struct {
+	ok   bool
+	n    int // outputs per row
+	nb   int
+	tail uint64
+}
+
+// dwFillRow writes the padded, phase-split copy of input row src to dst
+// (sw phases of pw elements): dst[p*pw+i] = src[i*sw+p-padL], zero outside.
+func dwFillRow[E float32 | float64](dst, src []E, sw, pw, padL int) {
+	if sw == 1 {
+		lo := min(padL, len(dst))
+		clear(dst[:lo])
+		n := copy(dst[lo:], src)
+		clear(dst[lo+n:])
+		return
+	}
+	// Element t+sw*k of src is padded column pc = t+sw*k+padL: phase
+	// (t+padL)%sw, index k+(t+padL)/sw. Going by t keeps both sides in
+	// order.
+	clear(dst[:sw*pw])
+	for t := 0; t < sw && t < len(src); t++ {
+		ph := (t + padL) % sw
+		d := dst[ph*pw+min(pw, (t+padL)/sw) : (ph+1)*pw]
+		s := src[t:]
+		n := min(len(d), (len(s)+sw-1)/sw)
+		for k := range d[:n] {
+			d[k] = s[k*sw]
+		}
+	}
+}
+
+// dwRowGo sets dst[j] = b + Σ_t w[t]·p[offs[t]+j] for j < len(dst). A full 3×3 filter is one pass with all
+// nine taps; otherwise taps are added three at a time, so the output row is
+// loaded and stored once per three taps.
+func dwRowGo[E float32 | float64](dst, p []E, offs []int, w []E, b E) {
+	n := len(dst)
+	if len(offs) == 9 {
+		a0, a1, a2 := p[offs[0]:][:n], p[offs[1]:][:n], p[offs[2]:][:n]
+		a3, a4, a5 := p[offs[3]:][:n], p[offs[4]:][:n], p[offs[5]:][:n]
+		a6, a7, a8 := p[offs[6]:][:n], p[offs[7]:][:n], p[offs[8]:][:n]
+		w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+		for j := range dst {
+			dst[j] = b + (w0*a0[j] + w1*a1[j] + w2*a2[j]) + (w3*a3[j] + w4*a4[j] + w5*a5[j]) + (w6*a6[j] + w7*a7[j] + w8*a8[j])
+		}
+		return
+	}
+	for j := range dst {
+		dst[j] = b
+	}
+	t := 0
+	for ; t+3 <= len(offs); t += 3 {
+		a0, a1, a2 := p[offs[t]:][:n], p[offs[t+1]:][:n], p[offs[t+2]:][:n]
+		w0, w1, w2 := w[t], w[t+1], w[t+2]
+		for j := range dst {
+			dst[j] += w0*a0[j] + w1*a1[j] + w2*a2[j]
+		}
+	}
+	for ; t < len(offs); t++ {
+		a0, w0 := p[offs[t]:][:n], w[t]
+		for j := range dst {
+			dst[j] += w0 * a0[j]
+		}
+	}
+}

@@ -1,0 +1,37 @@
+//go:build !purego
+
+package kernel
+
+//go:noescape
+func dwRowAVX512(dst, p *float32, offs *int, w *float32, nt, nb int, tail uint64, b float32)
+
+// newDWTail lays out rows of n outputs for dwRowAVX512.
+func newDWTail(n int) dwTail {
+	if !haveAVX512 || n == 0 {
+		return dwTail{}
+	}
+	t := dwTail{ok: true, n: n, nb: n / 64}
+	if rem := n % 64; rem > 0 {
+		for v := 0; v < 4; v++ {
+			c := min(max(rem-16*v, 0), 16)
+			t.tail |= uint64(1<<c-1) << (16 * v)
+		}
+	}
+	return t
+}
+
+// dwRowVec is dwRowGo for float32 with AVX-512, rows laid out by t (from
+// newDWTail(len(dst))); it reports false, doing nothing, when t.ok is
+// false. The caller guarantees p[offs[i]+j] in bounds for j < len(dst),
+// which is not checked again here.
+func dwRowVec(dst, p []float32, offs []int, w []float32, b float32, t dwTail) bool {
+	if !t.ok || len(offs) == 0 {
+		return false
+	}
+	if t.n != len(dst) {
+		panic("kernel: dwRowVec: row layout for " + itoa(t.n) + " outputs, dst has " + itoa(len(dst)))
+	}
+	_ = w[len(offs)-1]
+	dwRowAVX512(&dst[0], &p[0], &offs[0], &w[0], len(offs), t.nb, t.tail, b)
+	return true
+}

@@ -1,0 +1,96 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func dwRowAVX512(dst, p *float32, offs *int, w *float32, nt, nb int, tail uint64, b float32)
+// dst[j] = b + Σ_{t<nt} w[t]·p[offs[t]+j] for j < 64·nb, then for the
+// masked tail block whose four 16-bit lane masks are packed in tail (zero:
+// none). Four accumulators per block keep four FMA chains in flight; the
+// taps are read straight from p, the output row is written once.
+TEXT ·dwRowAVX512(SB), NOSPLIT, $0-60
+	MOVQ dst+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ offs+16(FP), R8
+	MOVQ w+24(FP), R9
+	MOVQ nt+32(FP), R10
+	MOVQ nb+40(FP), CX
+	VBROADCASTSS b+56(FP), Z31
+	XORQ DX, DX // byte offset of the block in the row
+	TESTQ CX, CX
+	JZ    tailblock
+
+block:
+	VMOVAPS Z31, Z0
+	VMOVAPS Z31, Z1
+	VMOVAPS Z31, Z2
+	VMOVAPS Z31, Z3
+	MOVQ R8, R11
+	MOVQ R9, R12
+	MOVQ R10, R13
+
+tap:
+	MOVQ (R11), AX
+	LEAQ (SI)(AX*4), BX
+	ADDQ DX, BX
+	VBROADCASTSS (R12), Z4
+	VFMADD231PS (BX), Z4, Z0
+	VFMADD231PS 64(BX), Z4, Z1
+	VFMADD231PS 128(BX), Z4, Z2
+	VFMADD231PS 192(BX), Z4, Z3
+	ADDQ $8, R11
+	ADDQ $4, R12
+	DECQ R13
+	JNZ  tap
+	LEAQ (DI)(DX*1), BX
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	VMOVUPS Z2, 128(BX)
+	VMOVUPS Z3, 192(BX)
+	ADDQ $256, DX
+	DECQ CX
+	JNZ  block
+
+tailblock:
+	MOVQ tail+48(FP), AX
+	TESTQ AX, AX
+	JZ    done
+	KMOVW AX, K1
+	SHRQ  $16, AX
+	KMOVW AX, K2
+	SHRQ  $16, AX
+	KMOVW AX, K3
+	SHRQ  $16, AX
+	KMOVW AX, K4
+	VMOVAPS Z31, Z0
+	VMOVAPS Z31, Z1
+	VMOVAPS Z31, Z2
+	VMOVAPS Z31, Z3
+
+tailtap:
+	// Masked-off lanes are neither read nor stored, so the block may
+	// reach past the end of p and dst.
+	MOVQ (R8), AX
+	LEAQ (SI)(AX*4), BX
+	ADDQ DX, BX
+	VBROADCASTSS (R9), Z4
+	VMOVUPS.Z (BX), K1, Z5
+	VMOVUPS.Z 64(BX), K2, Z6
+	VMOVUPS.Z 128(BX), K3, Z7
+	VMOVUPS.Z 192(BX), K4, Z8
+	VFMADD231PS Z5, Z4, Z0
+	VFMADD231PS Z6, Z4, Z1
+	VFMADD231PS Z7, Z4, Z2
+	VFMADD231PS Z8, Z4, Z3
+	ADDQ $8, R8
+	ADDQ $4, R9
+	DECQ R10
+	JNZ  tailtap
+	LEAQ (DI)(DX*1), BX
+	VMOVUPS Z0, K1, (BX)
+	VMOVUPS Z1, K2, 64(BX)
+	VMOVUPS Z2, K3, 128(BX)
+	VMOVUPS Z3, K4, 192(BX)
+
+done:
+	VZEROUPPER
+	RET

@@ -1,0 +1,9 @@
+//go:build purego || !amd64
+
+package kernel
+
+// No vector row kernel here: dwRowGo does every row.
+
+func newDWTail(n int) dwTail { return dwTail{} }
+
+func dwRowVec(dst, p []float32, offs []int, w []float32, b float32, t dwTail) bool { return false }

@@ -1,0 +1,83 @@
+package kernel
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// depthwiseShapes covers the depthwise route: 1×1 planes, odd sizes,
+// padding wider than 1, stride 2 on odd sizes, asymmetric strides and
+// pads, 5×5 and 7×7 filters, batches and many small planes.
+func depthwiseShapes() []ConvShape {
+	p := func(s ConvShape, pad int) ConvShape {
+		s.PadTop, s.PadLeft, s.PadBottom, s.PadRight = pad, pad, pad, pad
+		return s
+	}
+	dw := func(n, c, h, w, r, s int) ConvShape {
+		return ConvShape{N: n, C: c, K: c, Groups: c, H: h, W: w, R: r, S: s}
+	}
+	st := func(s ConvShape, sh, sw int) ConvShape { s.StrideH, s.StrideW = sh, sw; return s }
+	return []ConvShape{
+		dw(1, 1, 1, 1, 1, 1),
+		p(dw(2, 3, 1, 1, 3, 3), 1),             // 1×1 plane, all taps but one in the padding
+		p(dw(1, 4, 7, 9, 3, 3), 1),             // odd sizes
+		p(dw(3, 5, 11, 13, 5, 5), 2),           // 5×5
+		p(dw(2, 3, 9, 8, 7, 7), 3),             // 7×7
+		p(dw(2, 4, 6, 5, 5, 5), 4),             // padding larger than the input on one side
+		st(p(dw(2, 6, 15, 17, 3, 3), 1), 2, 2), // stride 2, odd sizes
+		st(p(dw(1, 3, 13, 11, 5, 5), 2), 2, 2),
+		st(p(dw(1, 3, 13, 11, 7, 7), 3), 2, 2),
+		st(p(dw(2, 2, 9, 10, 3, 3), 1), 1, 2), // asymmetric strides
+		st(p(dw(2, 2, 10, 9, 3, 3), 1), 3, 3),
+		{N: 2, C: 4, K: 4, Groups: 4, H: 8, W: 9, R: 3, S: 2, PadTop: 2, PadLeft: 0, PadBottom: 1, PadRight: 1, StrideH: 2},
+		p(dw(3, 40, 7, 7, 3, 3), 1), // many small planes, several per item
+		p(dw(2, 8, 28, 30, 3, 3), 1),
+		st(p(dw(8, 4, 112, 112, 3, 3), 1), 2, 2),
+	}
+}
+
+func TestDepthwiseConv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, nt := range []int{1, 2, 3} {
+		prev := SetThreads(nt)
+		for _, s := range depthwiseShapes() {
+			t.Run(fmt.Sprintf("t%d/%v", nt, s), func(t *testing.T) {
+				g := s.geom("test")
+				if !depthwiseSuits(&g) {
+					t.Fatal("shape does not take the depthwise route")
+				}
+				convCase[float64](t, rng, s, 1e-12)
+				convCase[float32](t, rng, s, 2e-5)
+			})
+		}
+		SetThreads(prev)
+	}
+}
+
+// TestDepthwiseMatchesGEMM compares the depthwise route with the grouped
+// GEMM route it replaces, on a typical MobileNet layer.
+func TestDepthwiseMatchesGEMM(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, s := range []ConvShape{
+		{N: 2, C: 16, K: 16, Groups: 16, H: 28, W: 28, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 1, C: 24, K: 24, Groups: 24, H: 29, W: 29, R: 5, S: 5, StrideH: 2, StrideW: 2, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2},
+	} {
+		g := s.geom("test")
+		x := randSlice[float32](rng, s.N*g.xLen)
+		w := randSlice[float32](rng, s.K*g.crs)
+		b := randSlice[float32](rng, s.K)
+		got := make([]float32, s.N*g.yLen)
+		want := make([]float32, len(got))
+		Conv2D(s, x, w, b, got)
+		for n := 0; n < s.N; n++ {
+			for c := 0; c < s.C; c++ {
+				one := s
+				one.N, one.C, one.K, one.Groups = 1, 1, 1, 1
+				g := one.geom("test")
+				conv2DGEMM(&g, x[(n*s.C+c)*g.hw:][:g.hw], w[c*g.crs:][:g.crs], b[c:c+1], want[(n*s.C+c)*g.ohw:][:g.ohw])
+			}
+		}
+		assertClose(t, fmt.Sprint(s), got, want, 1e-5)
+	}
+}

@@ -38,8 +38,13 @@ type Prediction struct {
 	// shared between predictions and must not be modified.
 	Classes []string
 	// Scores and Probs hold, in Classes order, the metric's score for each
-	// class and the probability derived from it (see [Metric]); Probs sums
-	// to 1.
+	// class and the probability derived from it; Probs sums to 1. With the
+	// model's temperature T ([Model.Temperature], 1 unless the model was
+	// calibrated), Probs = softmax(Metric.Logits(Scores) / T): the logits
+	// are Scores for [Euclidean] and [Cosine] and log Scores for
+	// [Relation], so T = 1 is exactly the rule on each [Metric]. T changes
+	// how confident the probabilities are, never which class is most
+	// probable.
 	Scores []float64
 	Probs  []float64
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +48,37 @@ const (
 	// output holds one relation score in [0, 1] per pair, shape [N, 1] or
 	// [N].
 	KeyRelationModule = "fewshot.relation_module"
+	// KeyTemperature holds the calibration temperature T, a positive finite
+	// decimal in [[MinTemperature], [MaxTemperature]] such as "1.73" (see
+	// [Prediction] for how it scales probabilities). "fewshot calibrate"
+	// fits it on validation episodes. Absent means 1: the probabilities of
+	// models written before calibration existed are unchanged.
+	KeyTemperature = "fewshot.temperature"
 )
+
+// The range of temperatures a model may carry in [KeyTemperature] or be
+// given with [WithTemperature].
+const (
+	MinTemperature = 1e-3
+	MaxTemperature = 1e3
+)
+
+// checkTemperature reports whether t is a usable temperature.
+func checkTemperature(t float64) error {
+	if math.IsNaN(t) || math.IsInf(t, 0) || t < MinTemperature || t > MaxTemperature {
+		return fmt.Errorf("fewshot: temperature %v: want a finite number in [%g, %g]", t, MinTemperature, MaxTemperature)
+	}
+	return nil
+}
+
+// parseTemperature reads the value of [KeyTemperature].
+func parseTemperature(v string) (float64, error) {
+	t, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || checkTemperature(t) != nil {
+		return 0, fmt.Errorf("fewshot: metadata %s = %q: want a positive finite decimal in [%g, %g]", KeyTemperature, v, MinTemperature, MaxTemperature)
+	}
+	return t, nil
+}
 
 // ErrNoPreprocess is wrapped by the error that loading a model reports
 // when the file does not say how images are preprocessed (it has no
@@ -83,7 +114,7 @@ const Version = "0.1.0"
 type Metric string
 
 // Metrics. For every metric a query's per-class Scores turn into Probs as
-// described on [Prediction].
+// described on [Prediction]; the rules below are those at temperature 1.
 const (
 	// Euclidean is the Prototypical Networks rule: each class is the mean of
 	// its support embeddings, Scores[k] = -‖q - p_k‖², Probs = softmax(Scores).
@@ -102,6 +133,20 @@ const (
 	Relation Metric = "relation"
 )
 
+// Logits returns the values whose softmax gives the probabilities at
+// temperature 1 from one query's per-class scores: the scores themselves
+// for [Euclidean] and [Cosine], their logarithms for [Relation] (-Inf for
+// a score of 0). The result is a new slice.
+func (m Metric) Logits(scores []float64) []float64 {
+	out := slices.Clone(scores)
+	if m == Relation {
+		for i, s := range out {
+			out[i] = math.Log(s)
+		}
+	}
+	return out
+}
+
 func (m Metric) valid() bool { return m == Euclidean || m == Cosine || m == Relation }
 
 // ModelInfo is what a fewshot model says about itself in its metadata.
@@ -116,6 +161,11 @@ type ModelInfo struct {
 	// Algorithm and TrainingData are informational free text.
 	Algorithm    string
 	TrainingData string
+	// Temperature divides the logits before the softmax that gives
+	// [Prediction.Probs] (see [KeyTemperature]); 1, the value for a file
+	// without the key, leaves them as the metric defines them. 0 in a
+	// ModelInfo built by hand also means 1.
+	Temperature float64
 	// Producer and ProducerVersion come from the ONNX model header, not from
 	// metadata_props; [ModelInfo.Metadata] does not write them.
 	Producer        string
@@ -152,6 +202,11 @@ func (i ModelInfo) validate() error {
 			return fmt.Errorf("fewshot: embedding shape %v has a dim out of range", i.EmbeddingShape)
 		}
 	}
+	if i.Temperature != 0 {
+		if err := checkTemperature(i.Temperature); err != nil {
+			return err
+		}
+	}
 	if n := i.EmbeddingSize(); n > 1<<24 {
 		return fmt.Errorf("fewshot: embedding shape %v has %d values, more than %d", i.EmbeddingShape, n, 1<<24)
 	}
@@ -159,12 +214,13 @@ func (i ModelInfo) validate() error {
 }
 
 // Metadata returns the metadata_props entries that describe the model, in
-// a fixed order. It does not include [KeyRelationModule].
+// a fixed order. It does not include [KeyRelationModule]. [KeyTemperature]
+// is written only when Temperature is neither 0 nor 1.
 func (i ModelInfo) Metadata() ([]onnxio.StringStringEntry, error) {
 	if err := i.validate(); err != nil {
 		return nil, err
 	}
-	return []onnxio.StringStringEntry{
+	md := []onnxio.StringStringEntry{
 		{Key: KeyFormat, Value: strconv.Itoa(i.formatVersion())},
 		{Key: KeyPreprocess, Value: i.Preprocess.String()},
 		{Key: KeyInputShape, Value: intsJSON(i.InputShape())},
@@ -172,8 +228,16 @@ func (i ModelInfo) Metadata() ([]onnxio.StringStringEntry, error) {
 		{Key: KeyMetric, Value: string(i.Metric)},
 		{Key: KeyAlgorithm, Value: i.Algorithm},
 		{Key: KeyTrainingData, Value: i.TrainingData},
-	}, nil
+	}
+	if i.Temperature != 0 && i.Temperature != 1 {
+		md = append(md, onnxio.StringStringEntry{Key: KeyTemperature, Value: FormatTemperature(i.Temperature)})
+	}
+	return md, nil
 }
+
+// FormatTemperature formats t as the value of [KeyTemperature]: the
+// shortest decimal that parses back to t exactly.
+func FormatTemperature(t float64) string { return strconv.FormatFloat(t, 'g', -1, 64) }
 
 func intsJSON(v []int) string {
 	b, _ := json.Marshal(v) // a []int always marshals
@@ -249,6 +313,20 @@ func parseInfo(m *onnxio.Model, o modelOptions) (ModelInfo, error) {
 	}
 	if !info.Metric.valid() {
 		return ModelInfo{}, fmt.Errorf("fewshot: unknown metric %q (want %q, %q or %q)", info.Metric, Euclidean, Cosine, Relation)
+	}
+	info.Temperature = 1
+	if v, ok := props[KeyTemperature]; ok {
+		t, err := parseTemperature(v)
+		if err != nil {
+			return ModelInfo{}, err
+		}
+		info.Temperature = t
+	}
+	if o.temperature != 0 {
+		if err := checkTemperature(o.temperature); err != nil {
+			return ModelInfo{}, err
+		}
+		info.Temperature = o.temperature
 	}
 	if v, ok := props[KeyEmbeddingShape]; ok {
 		s, err := parseInts(KeyEmbeddingShape, v)

@@ -34,9 +34,10 @@ type Model struct {
 type ModelOption func(*modelOptions)
 
 type modelOptions struct {
-	limits onnxio.Limits
-	pre    *episode.Preprocess
-	metric Metric
+	limits      onnxio.Limits
+	pre         *episode.Preprocess
+	metric      Metric
+	temperature float64 // 0: the file's
 }
 
 // WithLimits bounds what decoding the file and running the graphs may
@@ -57,6 +58,25 @@ func WithPreprocess(p episode.Preprocess) ModelOption {
 func WithMetric(m Metric) ModelOption {
 	return func(o *modelOptions) { o.metric = m }
 }
+
+// WithTemperature sets the calibration temperature, overriding the model's
+// [KeyTemperature] metadata (which defaults to 1 when absent).
+// WithTemperature(1) gives the uncalibrated probabilities of the metric. A
+// t outside [[MinTemperature], [MaxTemperature]], or not finite, makes
+// loading fail.
+func WithTemperature(t float64) ModelOption {
+	return func(o *modelOptions) {
+		o.temperature = t
+		if t == 0 {
+			o.temperature = math.NaN() // rejected when loading, not ignored
+		}
+	}
+}
+
+// Temperature returns the temperature T the model's probabilities use:
+// Probs = softmax(logits / T), see [Prediction]. It is 1 for a model
+// without [KeyTemperature] metadata.
+func (m *Model) Temperature() float64 { return m.info.Temperature }
 
 // LoadModel reads the ONNX model file at path.
 func LoadModel(path string, opts ...ModelOption) (*Model, error) {

@@ -280,12 +280,7 @@ func (p *Prototypes) predict(s *protoSet, emb []float32, nq int) ([]Prediction, 
 	preds := make([]Prediction, nq)
 	for q := range preds {
 		sc := scores[q*nc : (q+1)*nc : (q+1)*nc]
-		var pr []float64
-		if p.c.model.info.Metric == Relation {
-			pr = normalize(sc)
-		} else {
-			pr = softmax(sc)
-		}
+		pr := probs(p.c.model.info.Metric, sc, p.c.model.info.Temperature)
 		best := 0
 		for k := range pr {
 			if pr[k] > pr[best] {
@@ -334,6 +329,26 @@ func (p *Prototypes) relationScores(s *protoSet, emb []float32, nq int, scores [
 	return nil
 }
 
+// probs turns one query's scores into probabilities with temperature t:
+// softmax(Metric.Logits(scores) / t). At t = 1 (or 0) it is exactly the
+// metric's rule, softmax(scores) or, for Relation, scores / Σ scores.
+func probs(m Metric, scores []float64, t float64) []float64 {
+	if t == 0 || t == 1 {
+		if m == Relation {
+			return normalize(scores)
+		}
+		return softmax(scores)
+	}
+	if m == Relation && slices.Max(scores) <= 0 {
+		return normalize(scores) // all 0: uniform at any temperature
+	}
+	z := m.Logits(scores)
+	for i := range z {
+		z[i] /= t
+	}
+	return softmax(z)
+}
+
 func logSumExp(v []float64) float64 {
 	m := slices.Max(v)
 	var s float64
@@ -345,6 +360,13 @@ func logSumExp(v []float64) float64 {
 
 func softmax(v []float64) []float64 {
 	m := slices.Max(v)
+	if math.IsInf(m, 0) { // every logit -Inf (cannot happen for the finite scores of predict)
+		out := make([]float64, len(v))
+		for i := range out {
+			out[i] = 1 / float64(len(v))
+		}
+		return out
+	}
 	out := make([]float64, len(v))
 	var s float64
 	for i, x := range v {

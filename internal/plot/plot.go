@@ -2,7 +2,8 @@
 // convergence curves read from the metrics logs that training writes (loss
 // and validation accuracy against episodes, one line per run), and scatter
 // plots of embeddings laid out by t-SNE (supports as stars, queries as dots,
-// one colour per class).
+// one colour per class), and reliability diagrams of a classifier's
+// calibration (accuracy against confidence per bin).
 //
 // Every figure can be rendered to a writer as PNG or SVG, or written as a
 // pair of files PREFIX.png and PREFIX.svg; files are replaced atomically, so

@@ -54,13 +54,31 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 	defer bufs.release()
 	taps := g.R * g.S
 	vt := newDWTail(g.ow)
+	// The taps of each output row are the same for every plane: the rows
+	// in the vertical padding drop a range of filter rows, and the offsets
+	// into the buffer are tabulated once.
+	type rowTaps struct {
+		t0, t1 int   // the row's taps are [t0, t1) of the filter
+		offs   []int // their offsets in the buffer
+	}
+	rows := make([]rowTaps, g.oh)
+	for oy := range rows {
+		iy0 := oy*g.strH - g.PadTop
+		r0, r1 := max(0, -iy0), min(g.R, g.H-iy0)
+		if r0 >= r1 {
+			continue // all padding: the row is the bias
+		}
+		// Every tap's run ends inside row iy0+r1-1 of the buffer (phase
+		// runs are pw ≥ ow+(S-1)/sw long), so the vector code's reads
+		// are in bounds.
+		rt := rowTaps{t0: r0 * g.S, t1: r1 * g.S}
+		for _, o := range d.offs[rt.t0:rt.t1] {
+			rt.offs = append(rt.offs, iy0*d.ld+o)
+		}
+		rows[oy] = rt
+	}
 	parallelFor(workers, items, func(it, worker int) {
 		buf, _ := bufs.get(worker)
-		var rowOffs [64]int
-		ro := rowOffs[:0]
-		if taps > len(rowOffs) {
-			ro = make([]int, 0, taps)
-		}
 		for pl := it * per; pl < min(planes, (it+1)*per); pl++ {
 			c := pl % g.C
 			var b E
@@ -73,36 +91,25 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 			}
 			wc := w[c*taps : (c+1)*taps]
 			out := y[pl*g.ohw : (pl+1)*g.ohw]
-			for oy := 0; oy < g.oh; oy++ {
+			for oy, rt := range rows {
 				dst := out[oy*g.ow : (oy+1)*g.ow]
-				iy0 := oy*g.strH - g.PadTop
-				r0, r1 := max(0, -iy0), min(g.R, g.H-iy0)
-				if r0 >= r1 {
+				if rt.offs == nil {
 					for i := range dst {
 						dst[i] = b
 					}
 					continue
 				}
-				ro = ro[:0]
-				for _, o := range d.offs[r0*g.S : r1*g.S] {
-					ro = append(ro, iy0*d.ld+o)
-				}
-				// Every tap's run ends inside row iy0+r1-1 of buf (phase
-				// runs are pw ≥ ow+(S-1)/sw long): the vector code's reads
-				// are in bounds.
-				if (iy0+r1)*d.ld > len(buf) || iy0+r0 < 0 {
-					panic("kernel: depthwise: row outside the buffer")
-				}
-				if !is32[E]() || !dwRowVec(as[float32](dst), as[float32](buf), ro, as[float32](wc[r0*g.S:r1*g.S]), float32(b), vt) {
-					dwRowGo(dst, buf, ro, wc[r0*g.S:r1*g.S], b)
+				wr := wc[rt.t0:rt.t1]
+				if !is32[E]() || !dwRowVec(as[float32](dst), as[float32](buf), rt.offs, as[float32](wr), float32(b), vt) {
+					dwRowGo(dst, buf, rt.offs, wr, b)
 				}
 			}
 		}
 	})
 }
 
-// dwTail describes the vector blocks of an output row of n outputs for dwRowVec: nb
-// whole 64-column blocks, then a partial one with the 16-bit lane masks of
+// dwTail describes the vector blocks of an output row of n outputs for
+// dwRowVec: nb whole 64-column blocks, then a partial one with the 16-bit lane masks of
 // its four vectors packed in tail (zero: none). ok is false without a
 // vector kernel.
 type dwTail struct {
@@ -115,6 +122,14 @@ type dwTail struct {
 // dwFillRow writes the padded, phase-split copy of input row src to dst
 // (sw phases of pw elements): dst[p*pw+i] = src[i*sw+p-padL], zero outside.
 func dwFillRow[E float32 | float64](dst, src []E, sw, pw, padL int) {
+	if sw == 2 && is32[E]() && dwFillRow2Vec(as[float32](dst), as[float32](src), pw, padL) {
+		return
+	}
+	dwFillRowGo(dst, src, sw, pw, padL)
+}
+
+// dwFillRowGo is the portable dwFillRow.
+func dwFillRowGo[E float32 | float64](dst, src []E, sw, pw, padL int) {
 	if sw == 1 {
 		lo := min(padL, len(dst))
 		clear(dst[:lo])

@@ -3,6 +3,9 @@
 package kernel
 
 //go:noescape
+func deinterleave2AVX512(even, odd, src *float32, n int)
+
+//go:noescape
 func dwRowAVX512(dst, p *float32, offs *int, w *float32, nt, nb int, tail uint64, b float32)
 
 // newDWTail lays out rows of n outputs for dwRowAVX512.
@@ -33,5 +36,29 @@ func dwRowVec(dst, p []float32, offs []int, w []float32, b float32, t dwTail) bo
 	}
 	_ = w[len(offs)-1]
 	dwRowAVX512(&dst[0], &p[0], &offs[0], &w[0], len(offs), t.nb, t.tail, b)
+	return true
+}
+
+// dwFillRow2Vec is dwFillRowGo for float32 rows with stride 2, the pairs
+// of the row split by AVX-512; false without it.
+func dwFillRow2Vec(dst, src []float32, pw, padL int) bool {
+	if !haveAVX512 {
+		return false
+	}
+	// src[2k] and src[2k+1] are padded columns 2k+padL and 2k+1+padL.
+	a := dst[(padL&1)*pw+min(pw, padL>>1) : (padL&1+1)*pw]
+	b := dst[((padL+1)&1)*pw+min(pw, (padL+1)>>1) : ((padL+1)&1+1)*pw]
+	n := min(len(src)/2, len(a), len(b)) &^ 15
+	if n == 0 {
+		return false
+	}
+	clear(dst[:2*pw])
+	deinterleave2AVX512(&a[0], &b[0], &src[0], n)
+	for k := n; k < min(len(a), (len(src)+1)/2); k++ {
+		a[k] = src[2*k]
+	}
+	for k := n; k < min(len(b), len(src)/2); k++ {
+		b[k] = src[2*k+1]
+	}
 	return true
 }

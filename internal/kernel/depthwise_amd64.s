@@ -94,3 +94,68 @@ tailtap:
 done:
 	VZEROUPPER
 	RET
+
+// Lane indices of the even and odd elements of a pair of vectors, for
+// VPERMT2PS (16..31 pick from the second vector).
+DATA dwEvenIdx<>+0(SB)/4, $0
+DATA dwEvenIdx<>+4(SB)/4, $2
+DATA dwEvenIdx<>+8(SB)/4, $4
+DATA dwEvenIdx<>+12(SB)/4, $6
+DATA dwEvenIdx<>+16(SB)/4, $8
+DATA dwEvenIdx<>+20(SB)/4, $10
+DATA dwEvenIdx<>+24(SB)/4, $12
+DATA dwEvenIdx<>+28(SB)/4, $14
+DATA dwEvenIdx<>+32(SB)/4, $16
+DATA dwEvenIdx<>+36(SB)/4, $18
+DATA dwEvenIdx<>+40(SB)/4, $20
+DATA dwEvenIdx<>+44(SB)/4, $22
+DATA dwEvenIdx<>+48(SB)/4, $24
+DATA dwEvenIdx<>+52(SB)/4, $26
+DATA dwEvenIdx<>+56(SB)/4, $28
+DATA dwEvenIdx<>+60(SB)/4, $30
+GLOBL dwEvenIdx<>(SB), RODATA|NOPTR, $64
+DATA dwOddIdx<>+0(SB)/4, $1
+DATA dwOddIdx<>+4(SB)/4, $3
+DATA dwOddIdx<>+8(SB)/4, $5
+DATA dwOddIdx<>+12(SB)/4, $7
+DATA dwOddIdx<>+16(SB)/4, $9
+DATA dwOddIdx<>+20(SB)/4, $11
+DATA dwOddIdx<>+24(SB)/4, $13
+DATA dwOddIdx<>+28(SB)/4, $15
+DATA dwOddIdx<>+32(SB)/4, $17
+DATA dwOddIdx<>+36(SB)/4, $19
+DATA dwOddIdx<>+40(SB)/4, $21
+DATA dwOddIdx<>+44(SB)/4, $23
+DATA dwOddIdx<>+48(SB)/4, $25
+DATA dwOddIdx<>+52(SB)/4, $27
+DATA dwOddIdx<>+56(SB)/4, $29
+DATA dwOddIdx<>+60(SB)/4, $31
+GLOBL dwOddIdx<>(SB), RODATA|NOPTR, $64
+
+// func deinterleave2AVX512(even, odd, src *float32, n int)
+// even[k] = src[2k], odd[k] = src[2k+1] for k < n, a positive multiple of
+// 16: the two phases of a stride-2 row.
+TEXT ·deinterleave2AVX512(SB), NOSPLIT, $0-32
+	MOVQ even+0(FP), DI
+	MOVQ odd+8(FP), SI
+	MOVQ src+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	VMOVDQU32 dwEvenIdx<>(SB), Z30
+	VMOVDQU32 dwOddIdx<>(SB), Z31
+
+deinterleave:
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z30, Z2
+	VPERMT2PS Z1, Z31, Z0
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z0, (SI)
+	ADDQ $128, DX
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  deinterleave
+	VZEROUPPER
+	RET

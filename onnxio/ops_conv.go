@@ -259,9 +259,9 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 				wf.Conv2D(convShape(geo, n, ch, k, g), xs, biasData[float32](bias), out.f32(), kernel.WinogradFuse{ReLU: relu})
 				return []*value{out}, nil
 			}
-			convT(geo, n, ch, k, g, xs, wt.data.([]float32), biasData[float32](bias), out.data.([]float32))
+			convT(geo, n, ch, k, g, xs, wt.data.([]float32), biasData[float32](bias), out.data.([]float32), relu && pool == nil)
 		case []float64:
-			convT(geo, n, ch, k, g, xs, wt.data.([]float64), biasData[float64](bias), out.data.([]float64))
+			convT(geo, n, ch, k, g, xs, wt.data.([]float64), biasData[float64](bias), out.data.([]float64), relu && pool == nil)
 		default:
 			return nil, fmt.Errorf("data type %v is not supported", x.dt)
 		}
@@ -273,7 +273,7 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 			}
 			out = pooled[0]
 		}
-		if relu {
+		if relu && pool != nil { // otherwise fused into the convolution
 			switch yd := out.data.(type) {
 			case []float32:
 				reluF32(yd, yd)
@@ -333,7 +333,7 @@ func convPool2x2(rc *runCtx, geo, pg *geometry, n, ch, k, groups int, x, w, bias
 	y := out.f32()
 	for b := 0; b < n; b += chunk {
 		nb := min(chunk, n-b)
-		convT(geo, nb, ch, k, groups, x[b*inSize:(b+nb)*inSize], w, bias, tmp.f[:nb*convSize])
+		convT(geo, nb, ch, k, groups, x[b*inSize:(b+nb)*inSize], w, bias, tmp.f[:nb*convSize], false)
 		ps := kernel.PoolShape{N: nb, C: k, H: geo.out[0], W: geo.out[1], KH: 2, KW: 2, StrideH: 2, StrideW: 2}
 		kernel.MaxPool2D(ps, tmp.f[:nb*convSize], y[b*poolSize:(b+nb)*poolSize], argmax)
 	}
@@ -389,13 +389,23 @@ func convShape(g *geometry, n, c, k, groups int) kernel.ConvShape {
 }
 
 // convT runs a 1-D or 2-D convolution on the kernel package (1-D as H=1)
-// and a 3-D one with direct loops.
-func convT[T float](g *geometry, n, c, k, groups int, x, w, bias, y []T) {
+// and a 3-D one with direct loops; relu applies max(y, 0) after it (fused
+// into the kernel's output passes in 1-D and 2-D).
+func convT[T float](g *geometry, n, c, k, groups int, x, w, bias, y []T, relu bool) {
 	if len(g.in) <= 2 {
-		kernel.Conv2D(convShape(g, n, c, k, groups), x, w, bias, y)
+		if relu {
+			kernel.Conv2DReLU(convShape(g, n, c, k, groups), x, w, bias, y)
+		} else {
+			kernel.Conv2D(convShape(g, n, c, k, groups), x, w, bias, y)
+		}
 		return
 	}
 	conv3D(g, n, c, k, groups, x, w, bias, y)
+	if relu {
+		for i, v := range y {
+			y[i] = max(v, 0)
+		}
+	}
 }
 
 // conv3D is a direct 3-D convolution; the conformance cases that need it

@@ -253,33 +253,50 @@ func releaseGroups[E float32 | float64](gp groupPacks[E]) {
 // means cross-correlation: the kernel is not flipped.)
 //
 // Conv2D panics if s is invalid or a slice is too short for s.
-func Conv2D[T Float](s ConvShape, x, w, bias, y []T) {
-	g := s.geom("Conv2D")
-	need("Conv2D", "x", len(x), s.N*g.xLen)
-	need("Conv2D", "w", len(w), s.K*g.crs)
-	need("Conv2D", "y", len(y), s.N*g.yLen)
+func Conv2D[T Float](s ConvShape, x, w, bias, y []T) { convChecked("Conv2D", s, x, w, bias, y, false) }
+
+// Conv2DReLU is Conv2D followed by y = max(y, 0) (NaNs kept), applied to
+// each part of the output as soon as it is computed, by the goroutine that
+// computed it, instead of in a separate pass over y.
+func Conv2DReLU[T Float](s ConvShape, x, w, bias, y []T) {
+	convChecked("Conv2DReLU", s, x, w, bias, y, true)
+}
+
+func convChecked[T Float](fn string, s ConvShape, x, w, bias, y []T, relu bool) {
+	g := s.geom(fn)
+	need(fn, "x", len(x), s.N*g.xLen)
+	need(fn, "w", len(w), s.K*g.crs)
+	need(fn, "y", len(y), s.N*g.yLen)
 	if bias != nil {
-		need("Conv2D", "bias", len(bias), s.K)
+		need(fn, "bias", len(bias), s.K)
 	}
 	if is32[T]() {
-		conv2D(&g, as[float32](x), as[float32](w), as[float32](bias), as[float32](y))
+		conv2D(&g, as[float32](x), as[float32](w), as[float32](bias), as[float32](y), relu)
 	} else {
-		conv2D(&g, as[float64](x), as[float64](w), as[float64](bias), as[float64](y))
+		conv2D(&g, as[float64](x), as[float64](w), as[float64](bias), as[float64](y), relu)
 	}
 }
 
 // conv2D is the one dispatch point of the forward convolution.
-func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E) {
+func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
 	if depthwiseSuits(g) {
-		depthwiseConv(g, x, w, bias, y)
+		depthwiseConv(g, x, w, bias, y, relu)
 		return
 	}
-	conv2DGEMM(g, x, w, bias, y)
+	conv2DGEMM(g, x, w, bias, y, relu)
+}
+
+// reluInPlace sets v = max(v, 0); the builtin max keeps NaNs and compiles
+// without a branch per element.
+func reluInPlace[E float32 | float64](v []E) {
+	for i, a := range v {
+		v[i] = max(a, 0)
+	}
 }
 
 // conv2DGEMM runs the convolution as GEMMs: implicit for unit stride,
 // through im2col otherwise.
-func conv2DGEMM[E float32 | float64](g *convGeom, x, w, bias, y []E) {
+func conv2DGEMM[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
 	uk := kernelFor[E]()
 	outer, inner := batchSplit(g.N, Threads())
 	if g.strH == 1 && g.strW == 1 {
@@ -306,6 +323,9 @@ func conv2DGEMM[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 					x[n0*g.xLen+grp*g.cg*g.hw:], b, y[n0*g.yLen+grp*g.kg*g.ohw:], p, tmp,
 					min(imgs, g.N-n0), zeroed || grp > 0, inner)
 			}
+			if relu {
+				reluInPlace(y[n0*g.yLen : min(g.N, n0+imgs)*g.yLen])
+			}
 		})
 		return
 	}
@@ -328,6 +348,9 @@ func conv2DGEMM[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 					row[i] += b
 				}
 			}
+		}
+		if relu {
+			reluInPlace(yn)
 		}
 	})
 }

@@ -39,7 +39,7 @@ func newDWGeom(g *convGeom) dwGeom {
 }
 
 // depthwiseConv is Conv2D for depthwise geometries.
-func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E) {
+func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
 	d := newDWGeom(g)
 	planes := g.N * g.C
 	// Small planes (7×7 at the end of a MobileNet) are taken several at a
@@ -97,11 +97,14 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E) {
 					for i := range dst {
 						dst[i] = b
 					}
-					continue
+				} else {
+					wr := wc[rt.t0:rt.t1]
+					if !is32[E]() || !dwRowVec(as[float32](dst), as[float32](buf), rt.offs, as[float32](wr), float32(b), vt) {
+						dwRowGo(dst, buf, rt.offs, wr, b)
+					}
 				}
-				wr := wc[rt.t0:rt.t1]
-				if !is32[E]() || !dwRowVec(as[float32](dst), as[float32](buf), rt.offs, as[float32](wr), float32(b), vt) {
-					dwRowGo(dst, buf, rt.offs, wr, b)
+				if relu {
+					reluInPlace(dst) // while the row is in L1
 				}
 			}
 		}

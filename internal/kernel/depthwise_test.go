@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -75,9 +76,40 @@ func TestDepthwiseMatchesGEMM(t *testing.T) {
 				one := s
 				one.N, one.C, one.K, one.Groups = 1, 1, 1, 1
 				g := one.geom("test")
-				conv2DGEMM(&g, x[(n*s.C+c)*g.hw:][:g.hw], w[c*g.crs:][:g.crs], b[c:c+1], want[(n*s.C+c)*g.ohw:][:g.ohw])
+				conv2DGEMM(&g, x[(n*s.C+c)*g.hw:][:g.hw], w[c*g.crs:][:g.crs], b[c:c+1], want[(n*s.C+c)*g.ohw:][:g.ohw], false)
 			}
 		}
 		assertClose(t, fmt.Sprint(s), got, want, 1e-5)
+	}
+}
+
+// TestConv2DReLU checks Conv2DReLU against Conv2D followed by max(y, 0) on
+// every route (GEMM with and without stride, shared products, depthwise),
+// with one and two threads, NaNs kept.
+func TestConv2DReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	shapes := append(convShapes(true), depthwiseShapes()...)
+	for _, nt := range []int{1, 2} {
+		prev := SetThreads(nt)
+		for _, s := range shapes {
+			g := s.geom("test")
+			x := randSlice[float32](rng, s.N*g.xLen)
+			x[0] = float32(math.NaN())
+			w := randSlice[float32](rng, s.K*g.crs)
+			b := randSlice[float32](rng, s.K)
+			want := make([]float32, s.N*g.yLen)
+			Conv2D(s, x, w, b, want)
+			for i, v := range want {
+				want[i] = max(v, 0)
+			}
+			got := randSlice[float32](rng, len(want))
+			Conv2DReLU(s, x, w, b, got)
+			for i := range got {
+				if got[i] != want[i] && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i]))) {
+					t.Fatalf("t%d %v: y[%d] = %v, want %v", nt, s, i, got[i], want[i])
+				}
+			}
+		}
+		SetThreads(prev)
 	}
 }

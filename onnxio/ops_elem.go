@@ -21,7 +21,7 @@ func init() {
 	opTable["Erf"] = opDef{compile: compileUnaryFloat(math.Erf)}
 	opTable["Clip"] = opDef{compile: compileClip, attrs: []string{"min", "max", "consumed_inputs"}}
 	opTable["HardSigmoid"] = opDef{compile: compileHardSigmoid, attrs: []string{"alpha", "beta", "consumed_inputs"}}
-	opTable["HardSwish"] = opDef{compile: compileUnaryFloat(hardSwish)}
+	opTable["HardSwish"] = opDef{compile: compileUnaryFloat32(hardSwish, hardSwish32)}
 	opTable["Mod"] = opDef{compile: compileMod, attrs: []string{"fmod"}}
 }
 
@@ -182,8 +182,140 @@ func arithT[T number](op string, out, a []T, as []int, b []T, bs []int, os []int
 			}
 		}
 	}
+	if arithRows(op, out, a, as, b, bs, os) {
+		return nil
+	}
 	bcast(out, os, a, as, b, bs, arithFunc[T](op))
 	return nil
+}
+
+// arithRows does the common shapes of element-wise arithmetic without a
+// function call per element: both operands of the output's shape, or one
+// of them and the other constant over runs of trailing dims (a scalar, or
+// a per-channel [N,C,1,1] factor such as a squeeze-and-excitation scale).
+// It reports false, doing nothing, for other shapes.
+func arithRows[T number](op string, out, a []T, as []int, b []T, bs []int, os []int) bool {
+	var code int
+	switch op {
+	case "Add":
+		code = 0
+	case "Sub":
+		code = 1
+	case "Mul":
+		code = 2
+	case "Div":
+		code = 3
+	default:
+		return false
+	}
+	aFull, bFull := shapeEq(as, os), shapeEq(bs, os)
+	if aFull && bFull {
+		arithRow(code, out, a, b, 0, false)
+		return true
+	}
+	var run int
+	switch {
+	case aFull:
+		run = constRun(bs, os)
+	case bFull:
+		run = constRun(as, os)
+	}
+	if run == 0 || len(out)%run != 0 {
+		return false
+	}
+	for r := 0; r < len(out)/run; r++ {
+		o := out[r*run : (r+1)*run]
+		if aFull {
+			arithRow(code, o, a[r*run:(r+1)*run], nil, b[r], false)
+		} else {
+			arithRow(code, o, b[r*run:(r+1)*run], nil, a[r], true)
+		}
+	}
+	return true
+}
+
+// constRun returns how many consecutive output elements share one element
+// of an operand of shape s broadcast to os, when s equals os on leading
+// dims and is 1 on the rest; otherwise 0.
+func constRun(s, os []int) int {
+	k := len(os) - len(s)
+	if k < 0 {
+		return 0
+	}
+	at := func(i int) int {
+		if i < k {
+			return 1
+		}
+		return s[i-k]
+	}
+	d := len(os)
+	for d > 0 && at(d-1) == 1 {
+		d--
+	}
+	run := 1
+	for i := range os {
+		if i < d && at(i) != os[i] {
+			return 0
+		}
+		if i >= d {
+			run *= os[i]
+		}
+	}
+	return run
+}
+
+// arithRow sets out[i] = x[i] op y[i], or x[i] op c when y is nil; with
+// swap the operands are the other way round (c op x[i]).
+func arithRow[T number](code int, out, x, y []T, c T, swap bool) {
+	x = x[:len(out)]
+	if y != nil {
+		y = y[:len(out)]
+		switch code {
+		case 0:
+			for i := range out {
+				out[i] = x[i] + y[i]
+			}
+		case 1:
+			for i := range out {
+				out[i] = x[i] - y[i]
+			}
+		case 2:
+			for i := range out {
+				out[i] = x[i] * y[i]
+			}
+		default:
+			for i := range out {
+				out[i] = x[i] / y[i]
+			}
+		}
+		return
+	}
+	switch {
+	case code == 0:
+		for i := range out {
+			out[i] = x[i] + c
+		}
+	case code == 2:
+		for i := range out {
+			out[i] = x[i] * c
+		}
+	case code == 1 && !swap:
+		for i := range out {
+			out[i] = x[i] - c
+		}
+	case code == 1:
+		for i := range out {
+			out[i] = c - x[i]
+		}
+	case !swap:
+		for i := range out {
+			out[i] = x[i] / c
+		}
+	default:
+		for i := range out {
+			out[i] = c / x[i]
+		}
+	}
 }
 
 func compileArith(op string) func(c *nodeCtx) (opFunc, error) {
@@ -482,6 +614,31 @@ func compileUnaryFloat(f func(float64) float64) func(c *nodeCtx) (opFunc, error)
 	}
 }
 
+// compileUnaryFloat32 is compileUnaryFloat with f32, the same function
+// written as a loop over float32 slices, for the activations of
+// convolutional networks (a call per element costs more than the math).
+func compileUnaryFloat32(f func(float64) float64, f32 func(out, x []float32)) func(c *nodeCtx) (opFunc, error) {
+	generic := compileUnaryFloat(f)
+	return func(c *nodeCtx) (opFunc, error) {
+		run, err := generic(c)
+		if err != nil {
+			return nil, err
+		}
+		return func(rc *runCtx, in []*value) ([]*value, error) {
+			x, ok := in[0].data.([]float32)
+			if !ok {
+				return run(rc, in)
+			}
+			out, err := unaryOut(rc, in)
+			if err != nil {
+				return nil, err
+			}
+			f32(out.data.([]float32), x)
+			return []*value{out}, nil
+		}, nil
+	}
+}
+
 func compileIdentity(c *nodeCtx) (opFunc, error) {
 	if err := c.nIn(1, 1); err != nil {
 		return nil, err
@@ -544,6 +701,16 @@ func compileDropout(c *nodeCtx) (opFunc, error) {
 // which equals PyTorch's x·relu6(x+3)/6.
 func hardSwish(x float64) float64 { return x * max(0, min(1, x/6+0.5)) }
 
+// hardSwish32 is hardSwish over a float32 slice, written out so that no
+// function is called per element.
+func hardSwish32(out, x []float32) {
+	out = out[:len(x)]
+	for i, v := range x {
+		w := float64(v)
+		out[i] = float32(w * max(0, min(1, w/6+0.5)))
+	}
+}
+
 func compileHardSigmoid(c *nodeCtx) (opFunc, error) {
 	alpha, err1 := c.float("alpha", 0.2)
 	beta, err2 := c.float("beta", 0.5)
@@ -551,7 +718,13 @@ func compileHardSigmoid(c *nodeCtx) (opFunc, error) {
 		return nil, err
 	}
 	a, b := float64(alpha), float64(beta)
-	return compileUnaryFloat(func(x float64) float64 { return max(0, min(1, a*x+b)) })(c)
+	return compileUnaryFloat32(func(x float64) float64 { return max(0, min(1, a*x+b)) },
+		func(out, x []float32) {
+			out = out[:len(x)]
+			for i, v := range x {
+				out[i] = float32(max(0, min(1, a*float64(v)+b)))
+			}
+		})(c)
 }
 
 // clipT bounds x to [lo, hi] where given. NaN stays NaN (both comparisons

@@ -1,0 +1,48 @@
+package onnxio
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestArithRows compares the direct loops of element-wise arithmetic with
+// the general broadcasting loop, for every operator, both operand orders
+// and the shapes they take (same shape, scalar, per-channel, per-row).
+func TestArithRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	os := []int{2, 3, 4, 5}
+	cases := [][2][]int{
+		{os, os}, {os, {1}}, {os, {}}, {os, {2, 3, 1, 1}}, {os, {3, 1, 1}}, {os, {2, 3, 4, 1}},
+		{os, {1, 3, 1, 1}}, // broadcast on a leading dim: general loop only
+		{os, {5}},          // trailing broadcast: general loop only
+	}
+	for _, op := range []string{"Add", "Sub", "Mul", "Div"} {
+		for _, c := range cases {
+			for _, swap := range []bool{false, true} {
+				as, bs := c[0], c[1]
+				if swap {
+					as, bs = bs, as
+				}
+				a := make([]float32, max(1, shapeSize(as)))
+				b := make([]float32, max(1, shapeSize(bs)))
+				for i := range a {
+					a[i] = float32(rng.Float64() + 0.5)
+				}
+				for i := range b {
+					b[i] = float32(rng.Float64() + 0.5)
+				}
+				n := shapeSize(os)
+				got, want := make([]float32, n), make([]float32, n)
+				bcast(want, os, a, as, b, bs, arithFunc[float32](op))
+				if err := arithT(op, got, a, as, b, bs, os); err != nil {
+					t.Fatal(err)
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%s %v %v: out[%d] = %v, want %v", op, as, bs, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

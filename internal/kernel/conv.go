@@ -286,9 +286,12 @@ func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
 	conv2DGEMM(g, x, w, bias, y, relu)
 }
 
-// reluInPlace sets v = max(v, 0); the builtin max keeps NaNs and compiles
-// without a branch per element.
+// reluInPlace sets v = max(v, 0), keeping NaNs: the builtin max, after an
+// AVX-512 loop for float32 where there is one.
 func reluInPlace[E float32 | float64](v []E) {
+	if is32[E]() {
+		v = v[reluVec(as[float32](v)):]
+	}
 	for i, a := range v {
 		v[i] = max(a, 0)
 	}

@@ -3,6 +3,7 @@
 package kernel
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -57,6 +58,29 @@ func TestDWFillRow2Vec(t *testing.T) {
 					continue // too short for a vector
 				}
 				assertClose(t, "dwFillRow", got, want, 0)
+			}
+		}
+	}
+}
+
+// TestReluVec compares the AVX-512 Relu with the builtin max, NaNs and
+// lengths that are not multiples of 16 included.
+func TestReluVec(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	for n := 0; n <= 70; n++ {
+		x := randSlice[float32](rng, n)
+		if n > 3 {
+			x[3] = float32(math.NaN())
+			x[1] = float32(math.Inf(-1))
+		}
+		want := make([]float32, n)
+		for i, v := range x {
+			want[i] = max(v, 0)
+		}
+		reluInPlace(x)
+		for i := range x {
+			if x[i] != want[i] && !(math.IsNaN(float64(x[i])) && math.IsNaN(float64(want[i]))) {
+				t.Fatalf("n=%d: x[%d] = %v, want %v", n, i, x[i], want[i])
 			}
 		}
 	}

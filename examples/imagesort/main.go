@@ -16,6 +16,12 @@
 // file's original is removed only once its copy is complete and flushed to
 // disk.
 //
+// Without --model the examples choose the built-in model: the photo model
+// (fewshot.DefaultPhotoModel) when most are colour images, the Omniglot
+// model (fewshot.DefaultModel) otherwise; the first line of output names
+// the model used. --min-confidence defaults to 0.75 with the built-in
+// photo model, whose probabilities are calibrated, and 0.5 otherwise.
+//
 // An image that cannot be decoded or placed is reported on standard error
 // (and in the report) and left where it is. The exit status is 0 when every
 // image was sorted, 1 when some failed or the run could not start, 2 for a
@@ -77,8 +83,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&cfg.Examples, "examples", "", "folder with one `folder` of example images per class")
 	fl.StringVar(&cfg.In, "in", "", "`folder` of unsorted images")
 	fl.StringVar(&cfg.Out, "out", "", "`folder` to create the class folders in")
-	fl.StringVar(&modelPath, "model", "", "ONNX model `file` (default: the built-in Omniglot model)")
-	fl.Float64Var(&cfg.MinConfidence, "min-confidence", 0.5, "`probability` below which an image goes to "+UnsureDir)
+	fl.StringVar(&modelPath, "model", "", "ONNX model `file` (default: the built-in photo model when most examples are colour images, else the built-in Omniglot model)")
+	fl.Float64Var(&cfg.MinConfidence, "min-confidence", defaultMinConfidence, fmt.Sprintf("`probability` below which an image goes to %s "+
+		"(default %v with the built-in photo model, %v with any other)", UnsureDir, photoMinConfidence, defaultMinConfidence))
 	fl.BoolVar(&cfg.DryRun, "dry-run", false, "print where each image would go and write nothing")
 	fl.StringVar(&cfg.Report, "report", "", "write a CSV report of every image to `file`")
 	fl.BoolVar(&cfg.Quiet, "quiet", false, "print no progress or summary, only errors")
@@ -131,21 +138,40 @@ Flags:
 		}
 	}
 
-	model := fewshot.DefaultModel()
-	if modelPath != "" {
-		var err error
-		if model, err = fewshot.LoadModel(modelPath); err != nil {
+	chosen := chosenModel{fewshot.DefaultModel(), omniglotModelName + ", the default for -demo"}
+	switch {
+	case modelPath != "":
+		m, err := fewshot.LoadModel(modelPath)
+		if err != nil {
 			fmt.Fprintf(stderr, "imagesort: %v\n", err)
 			return exitFailed
 		}
-	} else if err := model.Err(); err != nil {
+		chosen = chosenModel{m, modelPath + " (--model)"}
+	case !*demo:
+		// The examples decide the built-in model; sortImages reuses them.
+		examples, err := fewshot.LoadExamplesDir(cfg.Examples)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("loading examples: %w", err))
+		}
+		cfg.examples = examples
+		chosen = chooseDefaultModel(examples)
+	}
+	if err := chosen.model.Err(); err != nil {
 		fmt.Fprintf(stderr, "imagesort: %v\nimagesort: pass a model file with --model\n", err)
 		return exitFailed
 	}
-	cfg.Model = model
+	cfg.Model = chosen.model
+	minSet := false
+	fl.Visit(func(f *flag.Flag) { minSet = minSet || f.Name == "min-confidence" })
+	if !minSet && isBuiltinPhotoModel(chosen.model) {
+		cfg.MinConfidence = photoMinConfidence
+	}
+	if !cfg.Quiet {
+		fmt.Fprintf(stdout, "model: %s; min confidence %v\n", chosen.name, cfg.MinConfidence)
+	}
 
 	if *demo {
-		if _, err := runDemo(ctx, model, cfg.MinConfidence, stdout, stderr); err != nil {
+		if _, err := runDemo(ctx, cfg.Model, cfg.MinConfidence, stdout, stderr); err != nil {
 			return fail(stderr, err)
 		}
 		return exitOK

@@ -72,6 +72,8 @@ type Config struct {
 	Quiet bool
 
 	hooks testHooks
+	// examples, when set, are the images of Examples, already loaded.
+	examples []fewshot.Example
 }
 
 // testHooks let tests observe and interrupt a run at precise points; the
@@ -141,9 +143,11 @@ func sortImages(ctx context.Context, cfg Config) (Summary, error) {
 		return sum, err
 	}
 	sum.Ignored = ignored
-	examples, err := fewshot.LoadExamplesDir(cfg.Examples)
-	if err != nil {
-		return sum, fmt.Errorf("loading examples: %w", err)
+	examples := cfg.examples
+	if examples == nil {
+		if examples, err = fewshot.LoadExamplesDir(cfg.Examples); err != nil {
+			return sum, fmt.Errorf("loading examples: %w", err)
+		}
 	}
 	protos, err := clf.Fit(examples)
 	if err != nil {

@@ -279,11 +279,69 @@ func convChecked[T Float](fn string, s ConvShape, x, w, bias, y []T, relu bool) 
 
 // conv2D is the one dispatch point of the forward convolution.
 func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
-	if depthwiseSuits(g) {
+	switch {
+	case depthwiseSuits(g):
 		depthwiseConv(g, x, w, bias, y, relu)
-		return
+	case pointwiseSuits(g):
+		pointwise(g, x, w, bias, y, relu)
+	default:
+		conv2DGEMM(g, x, w, bias, y, relu)
 	}
-	conv2DGEMM(g, x, w, bias, y, relu)
+}
+
+// pointwiseSuits reports whether Conv2D takes the pointwise route: a 1×1
+// convolution without stride, padding or groups on planes large enough to
+// fill a product on their own. Its patch matrix is the input itself.
+func pointwiseSuits(g *convGeom) bool {
+	return g.R == 1 && g.S == 1 && g.strH == 1 && g.strW == 1 && g.groups == 1 &&
+		g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0 &&
+		(g.N == 1 || g.hw >= 256)
+}
+
+// pointwise computes each image's output as one product of the weights
+// (K×C) with the image's input planes (C×H·W) read in place: no padded
+// copy and no output compaction, unlike the general stride-1 route. Bias
+// and Relu are applied to each block of the product while it is in cache.
+// Small planes at batch > 1 keep the stride-1 route, which gives several
+// images one product.
+func pointwise[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
+	uk := kernelFor[E]()
+	outer, inner := batchSplit(g.N, Threads())
+	pres := prepackGroups(uk, g, w, g.K, g.C)
+	defer releaseGroups(pres)
+	parallelFor(outer, g.N, func(n, _ int) {
+		xn := x[n*g.xLen : (n+1)*g.xLen]
+		yn := y[n*g.yLen : (n+1)*g.yLen]
+		var epi epilogue
+		if bias != nil || relu {
+			epi = func(i0, i1, j0, j1 int) {
+				for o := i0; o < i1; o++ {
+					row := yn[o*g.hw+j0 : o*g.hw+j1]
+					if bias != nil && bias[o] != 0 {
+						addScalar(row, bias[o])
+					}
+					if relu {
+						reluInPlace(row)
+					}
+				}
+			}
+		}
+		src := matSource[E]{b: xn, ld: g.hw}
+		gemmDriver(uk, false, g.K, g.hw, g.C, 1, w, g.C, pres.packed[0], &src, 0, yn, g.hw, inner, epi)
+	})
+}
+
+// addScalar adds b to every element of v, with AVX-512 for float32 where
+// there is one (1·v + b rounds as v + b).
+func addScalar[E float32 | float64](v []E, b E) {
+	if is32[E]() {
+		w := as[float32](v)
+		d := scaleShiftVec(w, w, 1, float32(b))
+		v = v[d:]
+	}
+	for i := range v {
+		v[i] += b
+	}
 }
 
 // reluInPlace sets v = max(v, 0), keeping NaNs: the builtin max, after an

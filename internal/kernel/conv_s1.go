@@ -245,10 +245,7 @@ func s1Forward[E float32 | float64](uk *microKernel[E], g *s1Geom, wt, pre, in, 
 		addBias := func(i0, i1, j0, j1 int) {
 			for o := i0; o < i1; o++ {
 				if b := bias[o]; b != 0 {
-					row := out[o*hw+j0 : o*hw+j1]
-					for i := range row {
-						row[i] += b
-					}
+					addScalar(out[o*hw+j0:o*hw+j1], b)
 				}
 			}
 		}

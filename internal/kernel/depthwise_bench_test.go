@@ -39,3 +39,44 @@ func BenchmarkDepthwise(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPointwise compares the 1×1 route with the general stride-1
+// route on typical expansion and projection layers, 2 threads.
+func BenchmarkPointwise(b *testing.B) {
+	layers := []struct {
+		name string
+		s    ConvShape
+	}{
+		{"16to48_112", ConvShape{C: 16, K: 48, H: 112, W: 112, R: 1, S: 1}},
+		{"48to24_56", ConvShape{C: 48, K: 24, H: 56, W: 56, R: 1, S: 1}},
+		{"240to480_14", ConvShape{C: 240, K: 480, H: 14, W: 14, R: 1, S: 1}},
+		{"576to96_7", ConvShape{C: 576, K: 96, H: 7, W: 7, R: 1, S: 1}},
+	}
+	prev := SetThreads(2)
+	defer SetThreads(prev)
+	for _, l := range layers {
+		for _, n := range []int{1, 8} {
+			s := l.s
+			s.N = n
+			g := s.geom("bench")
+			for _, route := range []string{"dispatch", "gemm"} {
+				b.Run(fmt.Sprintf("%s/batch=%d/%s", l.name, n, route), func(b *testing.B) {
+					rng := rand.New(rand.NewPCG(1, 2))
+					x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
+					w := randSlice[float32](rng, s.K*s.C)
+					bias := randSlice[float32](rng, s.K)
+					y := make([]float32, s.N*s.K*s.H*s.W)
+					fm := startFlops(b, convFlops(s))
+					for b.Loop() {
+						if route == "gemm" {
+							conv2DGEMM(&g, x, w, bias, y, true)
+						} else {
+							conv2D(&g, x, w, bias, y, true)
+						}
+					}
+					fm.stop()
+				})
+			}
+		}
+	}
+}

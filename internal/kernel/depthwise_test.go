@@ -113,3 +113,34 @@ func TestConv2DReLU(t *testing.T) {
 		SetThreads(prev)
 	}
 }
+
+// TestPointwise checks the 1×1 route against the reference loops and the
+// general stride-1 route, with bias, Relu, batches and threads.
+func TestPointwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, nt := range []int{1, 2} {
+		prev := SetThreads(nt)
+		for _, s := range []ConvShape{
+			{N: 1, C: 1, H: 1, W: 1, K: 1, R: 1, S: 1},
+			{N: 1, C: 16, H: 7, W: 7, K: 96, R: 1, S: 1},
+			{N: 3, C: 24, H: 17, W: 19, K: 8, R: 1, S: 1},
+			{N: 2, C: 3, H: 30, W: 31, K: 70, R: 1, S: 1},
+			{N: 1, C: 200, H: 14, W: 14, K: 40, R: 1, S: 1},
+		} {
+			g := s.geom("test")
+			if !pointwiseSuits(&g) {
+				t.Fatalf("%v does not take the pointwise route", s)
+			}
+			convCase[float64](t, rng, s, 1e-12)
+			convCase[float32](t, rng, s, 2e-5)
+			x := randSlice[float32](rng, s.N*g.xLen)
+			w := randSlice[float32](rng, s.K*g.crs)
+			b := randSlice[float32](rng, s.K)
+			got, want := make([]float32, s.N*g.yLen), make([]float32, s.N*g.yLen)
+			Conv2DReLU(s, x, w, b, got)
+			conv2DGEMM(&g, x, w, b, want, true)
+			assertClose(t, fmt.Sprint(s), got, want, 1e-5)
+		}
+		SetThreads(prev)
+	}
+}

@@ -20,7 +20,9 @@
 // explicit im2col/col2im per image. Depthwise convolutions (one filter per
 // channel, as in MobileNets) are too thin for any GEMM and run as direct
 // loops over padded input rows, with an AVX-512 row kernel (depthwise.go);
-// their gradients take the grouped GEMM routes. 2×2 stride-2 max pooling, the common
+// their gradients take the grouped GEMM routes. A 1×1 convolution without
+// stride or padding is a plain product with the input planes, read in
+// place. 2×2 stride-2 max pooling, the common
 // case, and the float32 element-wise loops of batch normalisation and ReLU
 // have AVX-512 paths.
 //

@@ -50,6 +50,10 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu boo
 	if planes*g.ohw*g.R*g.S < 1<<15 {
 		workers = 1 // smaller than the cost of waking a worker
 	}
+	if g.strH == 1 && g.strW == 1 && g.ow < dwPlaneMaxW {
+		depthwisePlanes(g, x, w, bias, y, relu, workers, per, items)
+		return
+	}
 	bufs := newBatchBufs[E](min(workers, items), g.H*d.ld)
 	defer bufs.release()
 	taps := g.R * g.S
@@ -110,6 +114,66 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu boo
 		}
 	})
 }
+
+// dwPlaneMaxW is the output width below which stride-1 planes are done
+// whole (depthwisePlanes) rather than row by row: a row of 7 or 14 outputs
+// would fill one vector, and its R·S multiply-adds would form one
+// dependent chain.
+const dwPlaneMaxW = 32
+
+// depthwisePlanes is depthwiseConv for stride 1 and narrow planes. The
+// plane is padded on all sides into rows of ld = ow+S−1, so output (y, x)
+// numbered j = y*ld + x is Σ w[r,s]·P[j + r*ld + s] for every tap: one long
+// row of (oh−1)*ld + ow outputs, including ld−ow junk columns per output
+// row, which are dropped when the result is copied out.
+func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, workers, per, items int) {
+	ld, hp := g.ow+g.S-1, g.oh+g.R-1
+	long := (g.oh-1)*ld + g.ow
+	taps := g.R * g.S
+	offs := make([]int, 0, taps)
+	for r := 0; r < g.R; r++ {
+		for s := 0; s < g.S; s++ {
+			offs = append(offs, r*ld+s)
+		}
+	}
+	// The last tap reads up to (oh−1+R−1)*ld + ow−1+S−1 = hp*ld − 1.
+	vt := newDWTail(long)
+	bufs := newBatchBufs[E](min(workers, items), hp*ld+long)
+	defer bufs.release()
+	parallelFor(workers, items, func(it, worker int) {
+		buf, _ := bufs.get(worker)
+		p, tmp := buf[:hp*ld], buf[hp*ld:hp*ld+long]
+		for pl := it * per; pl < min(planes(g), (it+1)*per); pl++ {
+			c := pl % g.C
+			var b E
+			if bias != nil {
+				b = bias[c]
+			}
+			src := x[pl*g.hw : (pl+1)*g.hw]
+			for i := 0; i < hp; i++ {
+				row := p[i*ld : (i+1)*ld]
+				if iy := i - g.PadTop; iy >= 0 && iy < g.H {
+					dwFillRow(row, src[iy*g.W:(iy+1)*g.W], 1, ld, g.PadLeft)
+				} else {
+					clear(row)
+				}
+			}
+			wc := w[c*taps : (c+1)*taps]
+			if !is32[E]() || !dwRowVec(as[float32](tmp), as[float32](p), offs, as[float32](wc), float32(b), vt) {
+				dwRowGo(tmp, p, offs, wc, b)
+			}
+			out := y[pl*g.ohw : (pl+1)*g.ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				copy(out[oy*g.ow:(oy+1)*g.ow], tmp[oy*ld:])
+			}
+			if relu {
+				reluInPlace(out)
+			}
+		}
+	})
+}
+
+func planes(g *convGeom) int { return g.N * g.C }
 
 // dwTail describes the vector blocks of an output row of n outputs for
 // dwRowVec: nb whole 64-column blocks, then a partial one with the 16-bit lane masks of

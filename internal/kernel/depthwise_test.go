@@ -34,6 +34,9 @@ func depthwiseShapes() []ConvShape {
 		{N: 2, C: 4, K: 4, Groups: 4, H: 8, W: 9, R: 3, S: 2, PadTop: 2, PadLeft: 0, PadBottom: 1, PadRight: 1, StrideH: 2},
 		p(dw(3, 40, 7, 7, 3, 3), 1), // many small planes, several per item
 		p(dw(2, 8, 28, 30, 3, 3), 1),
+		p(dw(2, 3, 5, 40, 3, 3), 1), // stride 1, wide: row by row
+		p(dw(1, 3, 6, 33, 5, 5), 2),
+		p(dw(1, 2, 6, 31, 5, 5), 0), // narrow and no padding: whole planes
 		st(p(dw(8, 4, 112, 112, 3, 3), 1), 2, 2),
 	}
 }

@@ -50,7 +50,7 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu boo
 	if planes*g.ohw*g.R*g.S < 1<<15 {
 		workers = 1 // smaller than the cost of waking a worker
 	}
-	if g.strH == 1 && g.strW == 1 && g.ow < dwPlaneMaxW {
+	if g.ow < dwPlaneMaxW {
 		depthwisePlanes(g, x, w, bias, y, relu, workers, per, items)
 		return
 	}
@@ -115,47 +115,56 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu boo
 	})
 }
 
-// dwPlaneMaxW is the output width below which stride-1 planes are done
-// whole (depthwisePlanes) rather than row by row: a row of 7 or 14 outputs
-// would fill one vector, and its R·S multiply-adds would form one
-// dependent chain.
+// dwPlaneMaxW is the output width below which planes are done whole
+// (depthwisePlanes) rather than row by row: a row of 7 or 14 outputs would
+// fill one vector, and its R·S multiply-adds would form one dependent
+// chain.
 const dwPlaneMaxW = 32
 
-// depthwisePlanes is depthwiseConv for stride 1 and narrow planes. The
-// plane is padded on all sides into rows of ld = ow+S−1, so output (y, x)
-// numbered j = y*ld + x is Σ w[r,s]·P[j + r*ld + s] for every tap: one long
-// row of (oh−1)*ld + ow outputs, including ld−ow junk columns per output
-// row, which are dropped when the result is copied out.
+// depthwisePlanes is depthwiseConv for narrow planes. The padded plane is
+// split into sh·sw phase planes of hq×pw, phase (a, b) holding padded rows
+// a, a+sh, … and columns b, b+sw, …. Output (y, x), numbered j = y*pw + x,
+// is then Σ w[r,s]·P[j + off(r,s)] with off(r,s) the start of phase
+// (r%sh, s%sw) plus (r/sh)*pw + s/sw: one long row of (oh−1)*pw + ow
+// outputs for the whole plane, with pw−ow junk columns per output row that
+// are dropped when the result is copied out.
 func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, workers, per, items int) {
-	ld, hp := g.ow+g.S-1, g.oh+g.R-1
-	long := (g.oh-1)*ld + g.ow
+	sh, sw := g.strH, g.strW
+	pw, hq := g.ow+(g.S-1)/sw, g.oh+(g.R-1)/sh
+	phase := hq * pw
+	long := (g.oh-1)*pw + g.ow
 	taps := g.R * g.S
 	offs := make([]int, 0, taps)
 	for r := 0; r < g.R; r++ {
 		for s := 0; s < g.S; s++ {
-			offs = append(offs, r*ld+s)
+			// The last tap of a phase reads up to row hq−1, column pw−1.
+			offs = append(offs, ((r%sh)*sw+s%sw)*phase+(r/sh)*pw+s/sw)
 		}
 	}
-	// The last tap reads up to (oh−1+R−1)*ld + ow−1+S−1 = hp*ld − 1.
 	vt := newDWTail(long)
-	bufs := newBatchBufs[E](min(workers, items), hp*ld+long)
+	pLen := sh * sw * phase
+	bufs := newBatchBufs[E](min(workers, items), pLen+long+sw*pw)
 	defer bufs.release()
 	parallelFor(workers, items, func(it, worker int) {
 		buf, _ := bufs.get(worker)
-		p, tmp := buf[:hp*ld], buf[hp*ld:hp*ld+long]
-		for pl := it * per; pl < min(planes(g), (it+1)*per); pl++ {
+		p, tmp, row := buf[:pLen], buf[pLen:pLen+long], buf[pLen+long:pLen+long+sw*pw]
+		for pl := it * per; pl < min(g.N*g.C, (it+1)*per); pl++ {
 			c := pl % g.C
 			var b E
 			if bias != nil {
 				b = bias[c]
 			}
 			src := x[pl*g.hw : (pl+1)*g.hw]
-			for i := 0; i < hp; i++ {
-				row := p[i*ld : (i+1)*ld]
-				if iy := i - g.PadTop; iy >= 0 && iy < g.H {
-					dwFillRow(row, src[iy*g.W:(iy+1)*g.W], 1, ld, g.PadLeft)
+			for pr := 0; pr < sh*hq; pr++ {
+				iy := pr - g.PadTop
+				if iy >= 0 && iy < g.H {
+					dwFillRow(row, src[iy*g.W:(iy+1)*g.W], sw, pw, g.PadLeft)
 				} else {
 					clear(row)
+				}
+				for q := 0; q < sw; q++ {
+					at := ((pr%sh)*sw+q)*phase + (pr/sh)*pw
+					copy(p[at:at+pw], row[q*pw:(q+1)*pw])
 				}
 			}
 			wc := w[c*taps : (c+1)*taps]
@@ -164,7 +173,7 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 			}
 			out := y[pl*g.ohw : (pl+1)*g.ohw]
 			for oy := 0; oy < g.oh; oy++ {
-				copy(out[oy*g.ow:(oy+1)*g.ow], tmp[oy*ld:])
+				copy(out[oy*g.ow:(oy+1)*g.ow], tmp[oy*pw:])
 			}
 			if relu {
 				reluInPlace(out)
@@ -172,8 +181,6 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 		}
 	})
 }
-
-func planes(g *convGeom) int { return g.N * g.C }
 
 // dwTail describes the vector blocks of an output row of n outputs for
 // dwRowVec: nb whole 64-column blocks, then a partial one with the 16-bit lane masks of

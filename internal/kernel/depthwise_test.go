@@ -38,6 +38,8 @@ func depthwiseShapes() []ConvShape {
 		p(dw(1, 3, 6, 33, 5, 5), 2),
 		p(dw(1, 2, 6, 31, 5, 5), 0), // narrow and no padding: whole planes
 		st(p(dw(8, 4, 112, 112, 3, 3), 1), 2, 2),
+		st(p(dw(1, 3, 9, 90, 5, 5), 2), 2, 2), // stride 2, wide: row by row
+		st(p(dw(1, 3, 11, 70, 3, 3), 1), 1, 2),
 	}
 }
 

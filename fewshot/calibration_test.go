@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -262,6 +263,20 @@ func TestTemperatureProbs(t *testing.T) {
 			base, err := newClassifier(t, b).Classify(sup, queries)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// T = 1, written explicitly, gives bit-identical probabilities.
+			one, err := fewshot.SetTemperature(b, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same, err := newClassifier(t, one).Classify(sup, queries)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for q := range same {
+				if !slices.Equal(same[q].Probs, base[q].Probs) || same[q].Prob != base[q].Prob {
+					t.Errorf("T = 1 in metadata: query %d probs %v, without it %v", q, same[q].Probs, base[q].Probs)
+				}
 			}
 			for _, temp := range []float64{0.25, 3} {
 				cal, err := fewshot.SetTemperature(b, temp)

@@ -53,7 +53,13 @@
 //
 // Classes are the distinct labels, sorted byte-wise; [Prediction.Scores] and
 // [Prediction.Probs] follow that order. How scores become probabilities
-// depends on the metric, see [Euclidean], [Cosine] and [Relation].
+// depends on the metric, see [Euclidean], [Cosine] and [Relation], and on
+// the model's temperature T ([KeyTemperature], [Model.Temperature]):
+// Probs = softmax([Metric.Logits](Scores) / T), which at T = 1 is the
+// metric's rule. A temperature fitted on validation episodes ("fewshot
+// calibrate", [FitTemperature]) makes the probabilities calibrated: among
+// predictions made with confidence p, about a fraction p is right.
+// [ComputeReliability] measures that as the expected calibration error.
 //
 // # Concurrency
 //

@@ -1,5 +1,5 @@
-// Command fewshot trains, evaluates, exports, imports, inspects and benchmarks
-// few-shot image classification models.
+// Command fewshot trains, evaluates, calibrates, exports, imports, inspects and
+// benchmarks few-shot image classification models.
 //
 // Usage:
 //

@@ -35,7 +35,7 @@ type ReliabilitySeries struct {
 type ReliabilityOptions struct {
 	// Title is printed above the plot; "" prints none.
 	Title string
-	// Size defaults to 750×750 pixels at 144 DPI.
+	// Size defaults to 640×640 pixels at 120 DPI.
 	Size Size
 }
 
@@ -44,7 +44,10 @@ type ReliabilityOptions struct {
 // as a line with a point per bin, and the diagonal that a perfectly
 // calibrated model follows. Points below the diagonal are overconfident.
 func RenderReliability(w io.Writer, f Format, series []ReliabilitySeries, opt ReliabilityOptions) error {
-	size, err := opt.Size.withDefaults(750, 750)
+	if opt.Size.DPI == 0 {
+		opt.Size.DPI = 120
+	}
+	size, err := opt.Size.withDefaults(640, 640)
 	if err != nil {
 		return err
 	}
@@ -97,5 +100,6 @@ func RenderReliability(w io.Writer, f Format, series []ReliabilitySeries, opt Re
 		p.Legend.Add(s.Name, l, pts)
 	}
 	p.Legend.Top, p.Legend.Left = true, true
-	return render(w, f, size, func(c draw.Canvas) { p.Draw(c) })
+	pad := vg.Points(6)
+	return render(w, f, size, func(c draw.Canvas) { p.Draw(draw.Crop(c, pad, -pad, pad, -pad)) })
 }

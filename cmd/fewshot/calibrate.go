@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fewshot-go/fewshot/engine"
@@ -339,49 +338,19 @@ func (f *calibrateFlags) decode(ctx context.Context, env *cmdEnv, model *fewshot
 // number of workers.
 func collectLogits(ctx context.Context, env *cmdEnv, f *calibrateFlags, clf *fewshot.Classifier, dec *episode.Decoded,
 	cfg episode.Config, n int, seed uint64, workers int, what string) ([]fewshot.Labelled, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	bar := progress.New(env.stderr, int64(n), what, progress.Options{Quiet: f.quiet})
 	defer bar.Finish()
 	res := make([][]fewshot.Labelled, n)
-	next := make(chan int, n)
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if ctx.Err() != nil {
-					return
-				}
-				l, err := episodeLogits(clf, dec, cfg, seed, i)
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					cancel()
-					return
-				}
-				res[i] = l
-				bar.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
+	err := runEpisodes(ctx, n, workers, func(_, i int) error {
+		l, err := episodeLogits(clf, dec, cfg, seed, i)
+		if err != nil {
+			return err
+		}
+		res[i] = l
+		bar.Add(1)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	var out []fewshot.Labelled

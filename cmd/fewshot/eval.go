@@ -510,9 +510,29 @@ func openCheckpointSource(ctx context.Context, env *cmdEnv, f *evalFlags, worker
 // called after each episode with its accuracy.
 func evalRun(ctx context.Context, dec *episode.Decoded, cfg episode.Config, n int, seed uint64,
 	scorers []episodeScorer, done func(acc float64)) ([]episodeResult, error) {
+	res := make([]episodeResult, n)
+	err := runEpisodes(ctx, n, len(scorers), func(w, i int) error {
+		r, err := evalEpisode(dec, cfg, seed, i, scorers[w])
+		if err != nil {
+			return err
+		}
+		res[i] = r
+		done(r.acc)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runEpisodes calls do(w, i) for every episode index i in [0, n) on
+// min(workers, n) goroutines, w being the caller's worker number (for
+// per-worker state such as a scorer). It stops handing out episodes at the
+// first error or when ctx ends, and returns that error.
+func runEpisodes(ctx context.Context, n, workers int, do func(w, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res := make([]episodeResult, n)
 	next := make(chan int, n)
 	for i := range n {
 		next <- i
@@ -523,7 +543,7 @@ func evalRun(ctx context.Context, dec *episode.Decoded, cfg episode.Config, n in
 		mu       sync.Mutex
 		firstErr error
 	)
-	for _, score := range scorers[:min(len(scorers), n)] {
+	for w := range min(workers, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -531,8 +551,7 @@ func evalRun(ctx context.Context, dec *episode.Decoded, cfg episode.Config, n in
 				if ctx.Err() != nil {
 					return
 				}
-				r, err := evalEpisode(dec, cfg, seed, i, score)
-				if err != nil {
+				if err := do(w, i); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -541,19 +560,14 @@ func evalRun(ctx context.Context, dec *episode.Decoded, cfg episode.Config, n in
 					cancel()
 					return
 				}
-				res[i] = r
-				done(r.acc)
 			}
 		}()
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return nil, firstErr
+		return firstErr
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return ctx.Err()
 }
 
 // evalEpisode draws episode i of (cfg, seed), the same task whatever

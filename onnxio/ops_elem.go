@@ -727,17 +727,28 @@ func compileHardSigmoid(c *nodeCtx) (opFunc, error) {
 		})(c)
 }
 
-// clipT bounds x to [lo, hi] where given. NaN stays NaN (both comparisons
-// are false), and lo > hi gives hi everywhere, as the spec asks.
+// clipT bounds x to [lo, hi] where given. NaN stays NaN (the builtin min
+// and max keep it), and lo > hi gives hi everywhere, as the spec asks. The
+// builtins compile without branches: a compare per element mispredicts
+// about half the time on activations (ReLU6 after every convolution of
+// MobileNetV2).
 func clipT[T number](out, x []T, lo, hi T, hasLo, hasHi bool) {
-	for i, v := range x {
-		if hasLo && v < lo {
-			v = lo
+	out = out[:len(x)]
+	switch {
+	case hasLo && hasHi:
+		for i, v := range x {
+			out[i] = min(max(v, lo), hi)
 		}
-		if hasHi && v > hi {
-			v = hi
+	case hasLo:
+		for i, v := range x {
+			out[i] = max(v, lo)
 		}
-		out[i] = v
+	case hasHi:
+		for i, v := range x {
+			out[i] = min(v, hi)
+		}
+	default:
+		copy(out, x)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/fewshot-go/fewshot/internal/kernel"
 )
 
 func init() {
@@ -614,9 +616,14 @@ func compileUnaryFloat(f func(float64) float64) func(c *nodeCtx) (opFunc, error)
 	}
 }
 
+// elemPart is the smallest part of an element-wise pass that is handed to
+// another thread: 32768 float32s, 128 KiB.
+const elemPart = 1 << 15
+
 // compileUnaryFloat32 is compileUnaryFloat with f32, the same function
 // written as a loop over float32 slices, for the activations of
 // convolutional networks (a call per element costs more than the math).
+// Large tensors are cut into parts done on all threads.
 func compileUnaryFloat32(f func(float64) float64, f32 func(out, x []float32)) func(c *nodeCtx) (opFunc, error) {
 	generic := compileUnaryFloat(f)
 	return func(c *nodeCtx) (opFunc, error) {
@@ -633,7 +640,8 @@ func compileUnaryFloat32(f func(float64) float64, f32 func(out, x []float32)) fu
 			if err != nil {
 				return nil, err
 			}
-			f32(out.data.([]float32), x)
+			y := out.data.([]float32)
+			kernel.ParallelRange(len(x), elemPart, func(lo, hi int) { f32(y[lo:hi], x[lo:hi]) })
 			return []*value{out}, nil
 		}, nil
 	}

@@ -85,3 +85,35 @@ func TestParallelForCrewSlowItems(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelRange checks that the parts cover [0, n) exactly once, in
+// contiguous pieces no smaller than asked, with one part per thread at most.
+func TestParallelRange(t *testing.T) {
+	defer SetThreads(SetThreads(3))
+	for _, c := range []struct{ n, minPart, parts int }{
+		{0, 10, 1}, {5, 10, 1}, {19, 10, 1}, {20, 10, 2}, {31, 10, 3}, {1000, 10, 3}, {7, 0, 3},
+	} {
+		var mu sync.Mutex
+		seen := make([]int, c.n)
+		parts := 0
+		ParallelRange(c.n, c.minPart, func(lo, hi int) {
+			mu.Lock()
+			defer mu.Unlock()
+			parts++
+			if c.parts > 1 && hi-lo < c.minPart {
+				t.Errorf("n=%d minPart=%d: part [%d, %d) is too small", c.n, c.minPart, lo, hi)
+			}
+			for i := lo; i < hi; i++ {
+				seen[i]++
+			}
+		})
+		if parts != c.parts {
+			t.Errorf("n=%d minPart=%d: %d parts, want %d", c.n, c.minPart, parts, c.parts)
+		}
+		for i, s := range seen {
+			if s != 1 {
+				t.Fatalf("n=%d minPart=%d: element %d covered %d times", c.n, c.minPart, i, s)
+			}
+		}
+	}
+}

@@ -115,3 +115,17 @@ func need(fn, arg string, have, want int) {
 }
 
 func itoa(v int) string { return strconv.Itoa(v) }
+
+// ParallelRange cuts [0, n) into contiguous parts of at least minPart
+// elements, at most one per thread, and calls fn(lo, hi) for each part on
+// the worker crew; with one part it calls fn(0, n) on the caller's
+// goroutine. For element-wise passes too large for one core to be worth
+// the wait.
+func ParallelRange(n, minPart int, fn func(lo, hi int)) {
+	parts := min(Threads(), n/max(minPart, 1))
+	if parts <= 1 {
+		fn(0, n)
+		return
+	}
+	parallelFor(parts, parts, func(i, _ int) { fn(i*n/parts, (i+1)*n/parts) })
+}

@@ -16,7 +16,7 @@ func init() {
 	opTable["Sum"] = opDef{compile: compileSum, attrs: []string{"consumed_inputs"}}
 	opTable["Relu"] = opDef{compile: compileRelu, attrs: []string{"consumed_inputs"}}
 	opTable["LeakyRelu"] = opDef{compile: compileLeakyRelu, attrs: []string{"alpha", "consumed_inputs"}}
-	opTable["Sigmoid"] = opDef{compile: compileUnaryFloat32(sigmoid, sigmoid32), attrs: []string{"consumed_inputs"}}
+	opTable["Sigmoid"] = opDef{compile: compileUnaryFloat32(sigmoid, kernel.Sigmoid32), attrs: []string{"consumed_inputs"}}
 	opTable["Sqrt"] = opDef{compile: compileUnaryFloat(math.Sqrt), attrs: []string{"consumed_inputs"}}
 	opTable["Identity"] = opDef{compile: compileIdentity}
 	opTable["Dropout"] = opDef{compile: compileDropout, attrs: []string{"is_test", "ratio", "seed", "consumed_inputs"}}
@@ -721,44 +721,6 @@ func hardSwish32(out, x []float32) {
 
 // sigmoid is the logistic function 1/(1+e^−x).
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
-
-// sigmoid32 is sigmoid over a float32 slice with a float32 exponential
-// inlined, for the SiLU and squeeze-and-excitation gates of EfficientNet
-// and MobileNetV3 (math.Exp through a call per element was most of
-// EfficientNet's time). Within 3e-7 relative (5 float32 ulps) of the
-// float64 sigmoid; 1.3e-7 measured (TestSigmoid32).
-func sigmoid32(out, x []float32) {
-	out = out[:len(x)]
-	for i, v := range x {
-		out[i] = sigmoidOne32(v)
-	}
-}
-
-func sigmoidOne32(v float32) float32 {
-	const (
-		log2e = 1.44269504088896341
-		ln2Hi = 0.693145751953125 // ln 2 in 12 bits: k·ln2Hi is exact
-		ln2Lo = 1.42860682030941723212e-6
-		round = 12582912 // 1.5·2²³: adding and subtracting it rounds to an integer
-	)
-	t := -v // sigmoid(v) = 1/(1+e^t)
-	switch {
-	case t != t:
-		return v // NaN
-	case t >= 88:
-		return 0 // e^t overflows float32; the true value is below 7e-39
-	case t < -87:
-		return 1 // e^t < 2e-38
-	}
-	// e^t = 2^k · e^r with k the integer nearest t/ln 2 and |r| ≤ ln2/2,
-	// e^r by its Taylor polynomial of degree 7 (remainder < 1e-8).
-	k := t*log2e + round
-	k -= round
-	r := t - k*ln2Hi - k*ln2Lo
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
-	scale := math.Float32frombits(uint32(int32(k)+127) << 23)
-	return 1 / (1 + p*scale)
-}
 
 func compileHardSigmoid(c *nodeCtx) (opFunc, error) {
 	alpha, err1 := c.float("alpha", 0.2)

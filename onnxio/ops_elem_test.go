@@ -159,40 +159,20 @@ func TestSoftmaxScalar(t *testing.T) {
 	wantValue(t, out[0], []int{}, []float32{1})
 }
 
-// TestSigmoid32 compares the float32 sigmoid with the float64 one over the
-// whole useful range, at the edges of its special cases, and on NaN and
-// infinities.
-func TestSigmoid32(t *testing.T) {
-	var xs []float32
-	for x := -100.0; x <= 100; x += 0.001 {
-		xs = append(xs, float32(x))
+// TestSigmoid runs the operator on float32 (kernel.Sigmoid32, long enough
+// for its vector code) and float64 against the float64 formula.
+func TestSigmoid(t *testing.T) {
+	x32 := make([]float32, 37)
+	x64 := make([]float64, len(x32))
+	want := make([]float64, len(x32))
+	for i := range x32 {
+		x64[i] = float64(i-18) * 1.7
+		x32[i] = float32(x64[i])
+		want[i] = 1 / (1 + math.Exp(-x64[i]))
 	}
-	xs = append(xs, 0, float32(math.Copysign(0, -1)), -88, -87.99999, 87, 87.00001, -87.5, 88.5,
-		math.MaxFloat32, -math.MaxFloat32, 1e-30, -1e-30)
-	got := make([]float32, len(xs))
-	sigmoid32(got, xs)
-	worst := 0.0
-	for i, x := range xs {
-		want := sigmoid(float64(x))
-		err := math.Abs(float64(got[i]) - want)
-		// Relative error, except where the value is too small for float32
-		// to carry it (below its smallest normal number, 1.2e-38).
-		if want > 1e-37 {
-			err /= want
-		} else if err < 1e-37 {
-			err = 0
-		}
-		if err > worst {
-			worst = err
-		}
-		if err > 3e-7 {
-			t.Fatalf("sigmoid32(%g) = %g, want %g (error %.2g)", x, got[i], want, err)
-		}
-	}
-	t.Logf("largest relative error %.3g over %d inputs", worst, len(xs))
-	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
-	sigmoid32(special, special)
-	if !math.IsNaN(float64(special[0])) || special[1] != 1 || special[2] != 0 {
-		t.Errorf("sigmoid32(NaN, +Inf, -Inf) = %v, want NaN 1 0", special)
-	}
+	n := NewNode("Sigmoid", "s", []string{"x"}, []string{"y"})
+	out := mustRun(t, 13, n, tv("x", []int64{37}, x32))
+	wantClose(t, out[0], []int{37}, want, 3e-7)
+	out = mustRun(t, 13, n, tv("x", []int64{37}, x64))
+	wantClose(t, out[0], []int{37}, want, 1e-15)
 }

@@ -52,6 +52,15 @@ func ScaleShift32(dst, x []float32, a, b float32) {
 	scaleShiftGo(dst[d:], x[d:len(dst)], a, b)
 }
 
+// Sigmoid32 sets dst[i] = 1/(1+e^−x[i]), within 3e-7 relative of the exact
+// value (2^k times a degree-7 polynomial for the exponential); NaN stays
+// NaN, +Inf gives 1 and −Inf 0. x must be at least as long as dst.
+func Sigmoid32(dst, x []float32) {
+	need("Sigmoid32", "x", len(x), len(dst))
+	d := sigmoidVec(dst, x)
+	sigmoidGo(dst[d:], x[d:len(dst)])
+}
+
 // Axpbyc32 sets dst[i] = a·g[i] + b·x[i] + c. g and x must be at least as
 // long as dst.
 func Axpbyc32(dst, g, x []float32, a, b, c float32) {
@@ -108,6 +117,40 @@ func scaleShiftGo(dst, x []float32, a, b float32) {
 	for i, v := range x {
 		dst[i] = a*v + b
 	}
+}
+
+func sigmoidGo(dst, x []float32) {
+	for i, v := range x {
+		dst[i] = sigmoidOne(v)
+	}
+}
+
+// sigmoidOne is the arithmetic of sigmoidAVX512, one element at a time
+// (without its fused multiply-adds, so the two differ by rounding).
+func sigmoidOne(v float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2Hi = 0.693145751953125 // ln 2 in 12 bits: k·ln2Hi is exact
+		ln2Lo = 1.42860682030941723212e-6
+		round = 12582912 // 1.5·2²³: adding and subtracting it rounds to an integer
+	)
+	t := -v // sigmoid(v) = 1/(1+e^t)
+	switch {
+	case t != t:
+		return v // NaN
+	case t >= 88:
+		return 0 // e^t overflows float32; the true value is below 7e-39
+	case t < -87:
+		return 1 // e^t < 2e-38
+	}
+	// e^t = 2^k · e^r with k the integer nearest t/ln 2 and |r| ≤ ln2/2,
+	// e^r by its Taylor polynomial of degree 7 (remainder < 1e-8).
+	k := t*log2e + round
+	k -= round
+	r := t - k*ln2Hi - k*ln2Lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
+	scale := math.Float32frombits(uint32(int32(k)+127) << 23)
+	return 1 / (1 + p*scale)
 }
 
 func axpbycGo(dst, g, x []float32, a, b, c float32) {

@@ -78,6 +78,18 @@ func scaleShiftVec(dst, x []float32, a, b float32) int {
 	return n
 }
 
+//go:noescape
+func sigmoidAVX512(dst, x *float32, n int)
+
+func sigmoidVec(dst, x []float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_ = x[n-1]
+		sigmoidAVX512(&dst[0], &x[0], n)
+	}
+	return n
+}
+
 func axpbycVec(dst, g, x []float32, a, b, c float32) int {
 	n := vecLen(len(dst))
 	if n > 0 {

@@ -303,3 +303,69 @@ copytail:
 	JNZ  copyrow
 	VZEROUPPER
 	RET
+
+// func sigmoidAVX512(dst, x *float32, n int)
+// dst[i] = 1/(1+e^t), t = −x[i], for n a positive multiple of 16: t is
+// clamped to [−100, 100] (VMINPS/VMAXPS with t as second source keep NaNs),
+// k = round(t·log2 e), r = t − k·ln 2 in two parts, e^r by a degree-7
+// polynomial, times 2^k by VSCALEFPS (which saturates to 0 and +Inf
+// instead of wrapping the exponent). sigmoidOne is the Go twin.
+TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	MOVL $0x42c80000, AX // 100
+	VPBROADCASTD AX, Z18
+	MOVL $0xc2c80000, AX // -100
+	VPBROADCASTD AX, Z19
+	MOVL $0x3fb8aa3b, AX // log2 e
+	VPBROADCASTD AX, Z20
+	MOVL $0x3f317200, AX // ln 2, high part
+	VPBROADCASTD AX, Z21
+	MOVL $0x35bfbe8e, AX // ln 2, low part
+	VPBROADCASTD AX, Z22
+	MOVL $0x39500d01, AX // 1/5040
+	VPBROADCASTD AX, Z23
+	MOVL $0x3ab60b61, AX // 1/720
+	VPBROADCASTD AX, Z24
+	MOVL $0x3c088889, AX // 1/120
+	VPBROADCASTD AX, Z25
+	MOVL $0x3d2aaaab, AX // 1/24
+	VPBROADCASTD AX, Z26
+	MOVL $0x3e2aaaab, AX // 1/6
+	VPBROADCASTD AX, Z27
+	MOVL $0x3f000000, AX // 1/2
+	VPBROADCASTD AX, Z28
+	MOVL $0x3f800000, AX // 1
+	VPBROADCASTD AX, Z29
+	VPXORD Z31, Z31, Z31
+
+sgloop:
+	VMOVUPS (SI), Z0
+	VSUBPS  Z0, Z31, Z1          // t = 0 − x
+	VMINPS  Z1, Z18, Z1          // min(100, t), t if NaN
+	VMAXPS  Z1, Z19, Z1          // max(−100, t)
+	VMULPS  Z20, Z1, Z2
+	VRNDSCALEPS $0, Z2, Z2       // k, to nearest
+	VMOVAPS Z1, Z3
+	VFNMADD231PS Z21, Z2, Z3     // t − k·ln2Hi
+	VFNMADD231PS Z22, Z2, Z3     // r
+	VMOVAPS Z23, Z4
+	VFMADD213PS Z24, Z3, Z4
+	VFMADD213PS Z25, Z3, Z4
+	VFMADD213PS Z26, Z3, Z4
+	VFMADD213PS Z27, Z3, Z4
+	VFMADD213PS Z28, Z3, Z4
+	VFMADD213PS Z29, Z3, Z4
+	VFMADD213PS Z29, Z3, Z4      // e^r
+	VSCALEFPS Z2, Z4, Z4         // e^t
+	VADDPS  Z29, Z4, Z4
+	VDIVPS  Z4, Z29, Z5          // 1/(1+e^t)
+	VMOVUPS Z5, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  sgloop
+	VZEROUPPER
+	RET

@@ -175,3 +175,53 @@ func TestCopyRows(t *testing.T) {
 		}
 	}
 }
+
+// TestSigmoid32 checks Sigmoid32 (vector code and tail) and its Go twin
+// against the float64 logistic function over [−100, 100], around the
+// clamps, and on NaN and infinities.
+func TestSigmoid32(t *testing.T) {
+	var xs []float32
+	for x := -100.0; x <= 100; x += 0.0007 {
+		xs = append(xs, float32(x))
+	}
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), -88, -87.99999, 87, 87.00001, 88.5, -88.5,
+		99, 101, -101, 1e6, -1e6, math.MaxFloat32, -math.MaxFloat32, 1e-30, -1e-30,
+		float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3) // odd length: a tail
+	check := func(name string, got []float32) {
+		t.Helper()
+		worst := 0.0
+		for i, x := range xs {
+			want := 1 / (1 + math.Exp(-float64(x)))
+			g := float64(got[i])
+			if math.IsNaN(want) {
+				if !math.IsNaN(g) {
+					t.Fatalf("%s(NaN) = %v", name, g)
+				}
+				continue
+			}
+			err := math.Abs(g - want)
+			// Relative error, except below float32's smallest normal number.
+			if want > 1e-37 {
+				err /= want
+			} else if err < 1e-37 {
+				err = 0
+			}
+			worst = max(worst, err)
+			if err > 3e-7 {
+				t.Fatalf("%s(%g) = %g, want %g (error %.2g)", name, x, g, want, err)
+			}
+		}
+		t.Logf("%s: largest relative error %.3g over %d inputs", name, worst, len(xs))
+	}
+	got := make([]float32, len(xs))
+	Sigmoid32(got, xs)
+	check("Sigmoid32", got)
+	sigmoidGo(got, xs)
+	check("sigmoidGo", got)
+	if n := sigmoidVec(got, xs); n != 0 {
+		check("sigmoidVec", got) // the vector code alone, on its prefix
+		if n != len(xs)/16*16 {
+			t.Errorf("sigmoidVec did %d of %d elements", n, len(xs))
+		}
+	}
+}

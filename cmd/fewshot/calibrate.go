@@ -180,7 +180,7 @@ func (f *calibrateFlags) validate() error {
 		return usagef("--eval-seed %d equals --seed: the held-out episodes must differ from the fitting ones", f.seed)
 	}
 	if f.split == "" {
-		f.split = defaultCalibrateSplit(f.data)
+		f.split = presentSplit(f.data, "val")
 	}
 	if f.plotFile != "" {
 		if ext := strings.ToLower(filepath.Ext(f.plotFile)); ext != ".png" && ext != ".svg" {
@@ -195,18 +195,6 @@ func (f *calibrateFlags) validate() error {
 		}
 	}
 	return nil
-}
-
-// defaultCalibrateSplit is the validation split of the dataset layouts
-// episode.Load knows, or "" (the whole folder) for anything else.
-func defaultCalibrateSplit(data string) string {
-	if isOmniglotDir(data) {
-		return "vinyals-val"
-	}
-	if st, err := os.Stat(filepath.Join(data, "val.zip")); err == nil && st.Mode().IsRegular() {
-		return "val"
-	}
-	return ""
 }
 
 // sameFile reports whether a and b name the same existing file (b may not

@@ -201,12 +201,17 @@ func (f *evalFlags) validate(visit func(func(*flag.Flag))) error {
 
 // defaultEvalSplit is the test split of the dataset layouts episode.Load
 // knows, or "" (the whole folder) for anything else.
-func defaultEvalSplit(data string) string {
+func defaultEvalSplit(data string) string { return presentSplit(data, "test") }
+
+// presentSplit is defaultSplit for a dataset folder that may hold no such
+// split: Omniglot's vinyals-PART, PART when the folder holds PART.zip, and
+// "" (the whole folder) for anything else.
+func presentSplit(data, part string) string {
 	if isOmniglotDir(data) {
-		return "vinyals-test"
+		return defaultSplit(true, part)
 	}
-	if st, err := os.Stat(filepath.Join(data, "test.zip")); err == nil && st.Mode().IsRegular() {
-		return "test"
+	if st, err := os.Stat(filepath.Join(data, part+".zip")); err == nil && st.Mode().IsRegular() {
+		return part
 	}
 	return ""
 }

@@ -168,44 +168,58 @@ func bnInferReLUMaxPool[T Float](x, gamma, beta *Tensor[T], st *BNState[T], eps 
 }
 
 // poolAffineReLU returns ReLU(MaxPool(a·x + b)) for x of the pooling's
-// input shape, a and b per channel, and the argmax of the pooling. For
-// a > 0 the map is monotone (so is its float rounding): pooling x first and
-// mapping the maxima gives the values of mapping every element and pooling,
-// without the full-size intermediate (in float32 up to a rounding of a·x, as
-// ScaleShift32 fuses the multiply-add in its vector part only). Channels
-// with a ≤ 0 (rare: γ ≤ 0) are mapped first, plane by plane. A window with
-// no input position (all padding) gets argmax 0; the ReLU cuts it.
+// input shape, a and b per channel, and the argmax of the pooling.
 func poolAffineReLU[T Float](s kernel.PoolShape, x, scale, shift []T) (*Tensor[T], []int32) {
 	n, c := s.N, s.C
 	hw, ohw := s.H*s.W, s.OutH()*s.OutW()
-	out := New[T](n, c, s.OutH(), s.OutW())
+	out := newOverwritten[T](n, c, s.OutH(), s.OutW())
 	argmax := makeIndex(out.Len())
-	kernel.MaxPool2D(s, x, out.data, argmax)
 	plane := s
 	plane.N, plane.C = 1, 1
-	forChannels(c, len(out.data), func(ch int) {
-		sc, sh := scale[ch], shift[ch]
-		var tmp []T
+	forChannels(c, len(x), func(ch int) {
 		for i := 0; i < n; i++ {
-			o := out.data[(i*c+ch)*ohw:][:ohw]
-			if sc > 0 {
-				scaleShiftRun(o, o, sc, sh)
-				continue
-			}
+			o, po := (i*c+ch)*hw, (i*c+ch)*ohw
+			kernel.MaxPool2D(plane, x[o:o+hw], out.data[po:po+ohw], argmax[po:po+ohw])
+		}
+		poolPlanesAffineReLU(plane, x, out.data, argmax, n, c, ch, scale[ch], shift[ch])
+	})
+	return out, argmax
+}
+
+// poolPlanesAffineReLU turns the max-pooled planes of channel ch (pooled
+// from x with the one-plane geometry plane into y and argmax) into
+// ReLU(MaxPool(a·x + b)). For a > 0 the map is monotone (so is its float
+// rounding): mapping the maxima gives the values of mapping every element
+// and pooling, without the full-size intermediate (in float32 up to a
+// rounding of a·x, as ScaleShift32 fuses the multiply-add in its vector part
+// only). With a ≤ 0 (rare: γ ≤ 0) each plane is mapped first and pooled
+// again. A window with no input position (all padding) gets argmax 0
+// instead of −1, which lets the backward passes skip the test: they mask by
+// the output, which the ReLU cut there.
+func poolPlanesAffineReLU[T Float](plane kernel.PoolShape, x, y []T, argmax []int32, n, c, ch int, a, b T) {
+	hw, ohw := plane.H*plane.W, plane.OutH()*plane.OutW()
+	padded := plane.PadTop > 0 || plane.PadLeft > 0 || plane.PadBottom > 0 || plane.PadRight > 0 || plane.CeilMode
+	var tmp []T
+	for i := 0; i < n; i++ {
+		yp, ap := y[(i*c+ch)*ohw:][:ohw], argmax[(i*c+ch)*ohw:][:ohw]
+		if a > 0 {
+			scaleShiftRun(yp, yp, a, b)
+		} else {
 			if tmp == nil {
 				tmp = make([]T, hw)
 			}
-			scaleShiftRun(tmp, x[(i*c+ch)*hw:][:hw], sc, sh)
-			kernel.MaxPool2D(plane, tmp, o, argmax[(i*c+ch)*ohw:][:ohw])
+			scaleShiftRun(tmp, x[(i*c+ch)*hw:][:hw], a, b)
+			kernel.MaxPool2D(plane, tmp, yp, ap)
 		}
-	})
-	leakyKernel(out.data, out.data, out.data, 0)
-	for i, a := range argmax {
-		if a < 0 {
-			argmax[i] = 0
+		leakyKernel(yp, yp, yp, 0)
+		if padded {
+			for j, v := range ap {
+				if v < 0 {
+					ap[j] = 0
+				}
+			}
 		}
 	}
-	return out, argmax
 }
 
 // batchNormTrain is training-mode BatchNorm2D, followed by a ReLU when relu
@@ -220,9 +234,18 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 	// normalised values are never stored (poolAffineReLU).
 	var out *Tensor[T]
 	var yd []T
+	var argmax []int32
+	var plane kernel.PoolShape // one plane of the pooling
+	ohw := 0
 	if pool == nil {
 		out = New[T](shape...)
 		yd = out.data
+	} else {
+		plane = *pool
+		plane.N, plane.C = 1, 1
+		ohw = pool.OutH() * pool.OutW()
+		out = newOverwritten[T](n, c, pool.OutH(), pool.OutW())
+		argmax = makeIndex(out.Len())
 	}
 	scales, shifts := make([]T, c), make([]T, c)
 	// mean and invStd are kept for the fused backward pass; batchVar for the
@@ -237,9 +260,17 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 			k = float64(xd[ch*hw])
 		}
 		for i := 0; i < n; i++ {
-			a, b := shiftedSumsRun(xd[(i*c+ch)*hw:(i*c+ch+1)*hw], k)
+			xp := xd[(i*c+ch)*hw : (i*c+ch+1)*hw]
+			a, b := shiftedSumsRun(xp, k)
 			s1 += a
 			s2 += b
+			if pool != nil {
+				// Pooled while the plane is in cache from the sums: with a
+				// positive scale the affine map commutes with the maximum
+				// (see poolAffineReLU), applied below.
+				po := (i*c + ch) * ohw
+				kernel.MaxPool2D(plane, xp, out.data[po:po+ohw], argmax[po:po+ohw])
+			}
 		}
 		fm := float64(m)
 		mu := k + s1/fm
@@ -251,6 +282,7 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		sc, sh := T(scale), T(shift)
 		scales[ch], shifts[ch] = sc, sh
 		if pool != nil {
+			poolPlanesAffineReLU(plane, xd, out.data, argmax, n, c, ch, sc, sh)
 			return
 		}
 		for i := 0; i < n; i++ {
@@ -275,14 +307,9 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 	}
 	stats := &bnStats{mean: mean, invStd: invStd, eps: eps}
 	op := "BatchNorm2D"
-	var argmax []int32
 	switch {
 	case pool != nil:
 		op = "BatchNormReLUMaxPool2D"
-		// A window with no input position (all padding) points at
-		// position 0, which lets the backward passes skip the test
-		// (they mask by the output, which the ReLU cut there).
-		out, argmax = poolAffineReLU(*pool, xd, scales, shifts)
 	case relu:
 		op = "BatchNormReLU2D"
 	}
@@ -771,6 +798,20 @@ func gradSumsRun[T Float](g, x []T, mu float64) (sg, sgx float64) {
 		b0 += float64(g[i]) * (float64(x[i]) - mu)
 	}
 	return a0 + a1, b0 + b1
+}
+
+// gatherGradSumsRun returns Σ g and Σ g·(x[idx] − mu) for the positions
+// idx (at least as long as g) in x.
+func gatherGradSumsRun[T Float](g, x []T, idx []int32, mu float64) (sg, sgx float64) {
+	if g32, ok := any(g).([]float32); ok {
+		return kernel.GatherGradSums32(g32, any(x).([]float32), idx, mu)
+	}
+	idx = idx[:len(g)]
+	for j, v := range g {
+		sg += float64(v)
+		sgx += float64(v) * (float64(x[idx[j]]) - mu)
+	}
+	return sg, sgx
 }
 
 // scaleShiftRun sets dst = x·a + b over equal-length runs.

@@ -31,7 +31,7 @@ func (e *bnEpilogue[T]) poolHW() (hw, ohw int) {
 // masked returns g (of the output's shape) where the output is positive
 // and zero elsewhere.
 func (e *bnEpilogue[T]) masked(g *Tensor[T]) []T {
-	gm := makeData[T](len(g.data))
+	gm := makeOverwritten[T](len(g.data))
 	leakyKernel(gm, g.data, e.out.data, 0)
 	return gm
 }
@@ -52,11 +52,9 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 		mu, is := s.mean[ch], s.invStd[ch]
 		var sg, sgx float64
 		e.poolPlanes(ch, func(o, po int) {
-			xs, am := xd[o:o+hw], e.argmax[po:po+ohw]
-			for j, gv := range gd[po : po+ohw] {
-				sg += float64(gv)
-				sgx += float64(gv) * (float64(xs[am[j]]) - mu)
-			}
+			a, b := gatherGradSumsRun(gd[po:po+ohw], xd[o:o+hw], e.argmax[po:po+ohw], mu)
+			sg += a
+			sgx += b
 		})
 		sgx *= is
 		dBeta.data[ch], dGamma.data[ch] = T(sg), T(sgx)
@@ -124,13 +122,12 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 			shx += b
 		})
 		e.poolPlanes(ch, func(o, po int) {
-			xs, hs, am := xd[o:o+hw], hd[o:o+hw], e.argmax[po:po+ohw]
-			for j, gv := range gd[po : po+ohw] {
-				gf := float64(gv)
-				sg += gf
-				sgx += gf * (float64(xs[am[j]]) - mu)
-				shg += gf * float64(hs[am[j]])
-			}
+			gs, am := gd[po:po+ohw], e.argmax[po:po+ohw]
+			a, b := gatherGradSumsRun(gs, xd[o:o+hw], am, mu)
+			_, d := gatherGradSumsRun(gs, hd[o:o+hw], am, 0)
+			sg += a
+			sgx += b
+			shg += d
 		})
 		a, b := shx*is, sgx*is
 		q := shg - sh*sg/fm - a*b/fm

@@ -230,3 +230,56 @@ func checkEvalPool[T engine.Float](t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormReLUMaxPool2DTrainingEdgeCases checks the training-mode
+// fused op, which pools each plane right after taking its statistics,
+// against the composition with negative and zero γ (mapped before pooling)
+// and a padded overlapping window: values, running statistics and first
+// derivatives, in float64 and float32.
+func TestBatchNormReLUMaxPool2DTrainingEdgeCases(t *testing.T) {
+	t.Run("float32", func(t *testing.T) { checkTrainPoolEdges[float32](t, 2e-4) })
+	t.Run("float64", func(t *testing.T) { checkTrainPoolEdges[float64](t, 1e-9) })
+}
+
+func checkTrainPoolEdges[T engine.Float](t *testing.T, tol float64) {
+	rng := rand.New(rand.NewPCG(4, 10))
+	cases := []struct {
+		x []int
+		p engine.PoolParams
+	}{
+		{[]int{4, 8, 32, 32}, engine.PoolSquare(2, 2)},
+		{[]int{3, 8, 7, 9}, engine.PoolSquare(2, 2)},
+		{[]int{2, 8, 6, 5}, engine.PoolParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+	}
+	for _, tc := range cases {
+		c := tc.x[1]
+		x := engine.Convert[T](randT(rng, tc.x...))
+		gamma := engine.Convert[T](randT(rng, c))
+		gamma.Data()[0], gamma.Data()[1] = 0, -gamma.Data()[1]*gamma.Data()[1]
+		beta := engine.Convert[T](randT(rng, c))
+		run := func(fused bool) (vals [][]T) {
+			ps := []*engine.Var[T]{engine.Param(x), engine.Param(gamma), engine.Param(beta)}
+			st := engine.NewBNState[T](c)
+			var out *engine.Var[T]
+			if fused {
+				out = engine.BatchNormReLUMaxPool2D(ps[0], ps[1], ps[2], st, true, tc.p)
+			} else {
+				out = engine.MaxPool2D(engine.ReLU(engine.BatchNorm2D(ps[0], ps[1], ps[2], st, true)), tc.p)
+			}
+			r := engine.Convert[T](opRand(77, out.Shape()...))
+			vals = append(vals, out.Value().Data(), st.RunningMean.Data(), st.RunningVar.Data())
+			for _, g := range engine.Grad(engine.Sum(engine.Mul(out, engine.Const(r))), ps, false) {
+				vals = append(vals, g.Value().Data())
+			}
+			return vals
+		}
+		got, want := run(true), run(false)
+		for i := range want {
+			for j, v := range want[i] {
+				if g := got[i][j]; math.Abs(float64(g-v)) > tol*(1+math.Abs(float64(v))) {
+					t.Fatalf("%v, %+v: value %d element %d = %v fused, %v composed", tc.x, tc.p, i, j, g, v)
+				}
+			}
+		}
+	}
+}

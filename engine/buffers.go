@@ -52,24 +52,38 @@ var (
 )
 
 // makeData returns n zeroed elements, recycled when n is large.
-func makeData[T Float](n int) []T {
+func makeData[T Float](n int) []T { return makeFloats[T](n, true) }
+
+// makeOverwritten returns n elements, recycled when n is large, that the
+// caller overwrites every one of before reading any: a recycled array keeps
+// its old values. Zeroing the large arrays of a training step that a kernel
+// then overwrites cost about 4 % of the step.
+func makeOverwritten[T Float](n int) []T { return makeFloats[T](n, false) }
+
+func makeFloats[T Float](n int, zeroed bool) []T {
 	var zero T
 	switch any(zero).(type) {
 	case float32:
-		return any(pool32.make(n)).([]T)
+		return any(pool32.make(n, zeroed)).([]T)
 	case float64:
-		return any(pool64.make(n)).([]T)
+		return any(pool64.make(n, zeroed)).([]T)
 	}
 	return make([]T, n)
 }
 
-// makeIndex returns n zeroed int32s (pooling arg-max indices), recycled when
-// n is large.
-func makeIndex(n int) []int32 { return poolI32.make(n) }
+// newOverwritten is New for a tensor that the caller overwrites entirely
+// before reading it (see makeOverwritten).
+func newOverwritten[T Float](shape ...int) *Tensor[T] {
+	return &Tensor[T]{shape: cloneInts(shape), data: makeOverwritten[T](numElements(shape))}
+}
 
-// make returns n zeroed elements, from the free list when it has an array
-// of that length.
-func (p *arrayPool[E]) make(n int) []E {
+// makeIndex returns n int32s (pooling arg-max indices), recycled when n is
+// large, for the caller to overwrite entirely (see makeOverwritten).
+func makeIndex(n int) []int32 { return poolI32.make(n, false) }
+
+// make returns n elements, from the free list when it has an array of that
+// length, zeroed if zeroed is set (a new array is always zero).
+func (p *arrayPool[E]) make(n int, zeroed bool) []E {
 	var zero E
 	size := n * int(unsafe.Sizeof(zero))
 	if size < minPooled {
@@ -83,7 +97,7 @@ func (p *arrayPool[E]) make(n int) []E {
 	}
 	if buf == nil {
 		buf = make([]E, n)
-	} else {
+	} else if zeroed {
 		clear(buf)
 	}
 	runtime.SetFinalizer(&buf[0], p.recycler(n, size))

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"math"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"testing"
@@ -142,4 +144,73 @@ func TestRecyclingConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// poisonFreeLists overwrites every array waiting in the free lists with
+// values no computation should ever see: NaN, and arg-max indices far out
+// of range.
+func poisonFreeLists() {
+	runtime.GC()
+	time.Sleep(10 * time.Millisecond)
+	runtime.GC()
+	pool32.mu.Lock()
+	for _, list := range pool32.free {
+		for _, a := range list {
+			for i := range a {
+				a[i] = float32(math.NaN())
+			}
+		}
+	}
+	pool32.mu.Unlock()
+	poolI32.mu.Lock()
+	for _, list := range poolI32.free {
+		for _, a := range list {
+			for i := range a {
+				a[i] = math.MaxInt32
+			}
+		}
+	}
+	poolI32.mu.Unlock()
+}
+
+// Arrays handed out without zeroing (makeOverwritten, makeIndex) must be
+// written in full by their ops: the first and second derivatives of a
+// Conv → BN → ReLU → max-pool block come out bit for bit the same when
+// every recycled array held NaN before.
+func TestOverwrittenArraysIgnoreStaleValues(t *testing.T) {
+	run := func() [][]float32 {
+		rng := rand.New(rand.NewPCG(7, 8))
+		x := Param(RandNormal[float32](rng, 1, 8, 16, 64, 64))
+		w := Param(RandNormal[float32](rng, 0.1, 16, 16, 3, 3))
+		b := Param(RandNormal[float32](rng, 0.1, 16))
+		gamma := Param(RandNormal[float32](rng, 0.1, 16))
+		beta := Param(RandNormal[float32](rng, 0.1, 16))
+		wrt := []*Var[float32]{x, w, b, gamma, beta}
+		h := Conv2D(x, w, b, ConvSame(1, 1))
+		h = BatchNormReLUMaxPool2D(h, gamma, beta, NewBNState[float32](16), true, PoolSquare(2, 2))
+		h = MaxPool2D(Conv2D(h, w, nil, ConvSame(1, 1)), PoolSquare(2, 2))
+		y := Sum(Mul(h, h))
+		first := Grad(y, wrt, true)
+		var out [][]float32
+		pen := Sum(Mul(first[1], first[1]))
+		for _, g := range first {
+			out = append(out, g.Value().Data())
+		}
+		for _, g := range Grad(pen, wrt, false) {
+			out = append(out, g.Value().Data())
+		}
+		return out
+	}
+	want := run()
+	for range 2 {
+		poisonFreeLists()
+		got := run()
+		for i := range want {
+			for j := range want[i] {
+				if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+					t.Fatalf("gradient %d element %d: %v after poisoning the free lists, %v before", i, j, got[i][j], want[i][j])
+				}
+			}
+		}
+	}
 }

@@ -79,7 +79,7 @@ func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
 		bias = b.value.data
 		inputs = append(inputs, b)
 	}
-	out := New[T](s.N, s.K, s.OutH(), s.OutW())
+	out := newOverwritten[T](s.N, s.K, s.OutH(), s.OutW())
 	convForward(s, x.value.data, w.value.data, bias, out.data)
 	return markFresh(record("Conv2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		res := make([]*Var[T], len(in))
@@ -102,7 +102,7 @@ func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
 func Conv2DGradInput[T Float](g, w *Var[T], xShape []int, p ConvParams) *Var[T] {
 	s := p.shape("Conv2DGradInput", xShape, w.Shape())
 	checkConvOut("Conv2DGradInput", s, g.Shape())
-	out := New[T](xShape...)
+	out := newOverwritten[T](xShape...)
 	convBackwardData(s, g.value.data, w.value.data, out.data)
 	return markFresh(record("Conv2DGradInput", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		// <gg, Aᵀ_w g> = <A_w gg, g>: the adjoint of the transposed
@@ -126,7 +126,7 @@ func Conv2DGradInput[T Float](g, w *Var[T], xShape []int, p ConvParams) *Var[T] 
 func Conv2DGradWeight[T Float](x, g *Var[T], wShape []int, p ConvParams) *Var[T] {
 	s := p.shape("Conv2DGradWeight", x.Shape(), wShape)
 	checkConvOut("Conv2DGradWeight", s, g.Shape())
-	out := New[T](wShape...)
+	out := newOverwritten[T](wShape...)
 	kernel.Conv2DBackwardFilter(s, x.value.data, g.value.data, out.data)
 	return markFresh(record("Conv2DGradWeight", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		// <gg, dW(x, g)> = <g, conv(x, gg)>.

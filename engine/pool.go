@@ -64,7 +64,7 @@ func (p PoolParams) shape(op string, x []int) kernel.PoolShape {
 // can be differentiated to any order.
 func MaxPool2D[T Float](x *Var[T], p PoolParams) *Var[T] {
 	s := p.shape("MaxPool2D", x.Shape())
-	out := New[T](s.N, s.C, s.OutH(), s.OutW())
+	out := newOverwritten[T](s.N, s.C, s.OutH(), s.OutW())
 	argmax := makeIndex(out.Len())
 	kernel.MaxPool2D(s, x.value.data, out.data, argmax)
 	return record("MaxPool2D", out, func(g, _ *Var[T], _ []*Var[T], _ []bool) []*Var[T] {

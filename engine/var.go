@@ -56,7 +56,7 @@ func materialize[T Float](v *Var[T]) *Var[T] {
 	if v.deposit == nil {
 		return v
 	}
-	t := New[T](v.value.shape...)
+	t := newOverwritten[T](v.value.shape...)
 	v.deposit(t.data, true)
 	return freshConst(t)
 }

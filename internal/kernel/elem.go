@@ -45,6 +45,26 @@ func GradSums32(g, x []float32, mu float64) (sg, sgx float64) {
 	return sg + a, sgx + b
 }
 
+// GatherGradSums32 returns Σ g[i] and Σ g[i]·(x[idx[i]] − mu), accumulated
+// in float64: GradSums32 with x read through the indices, as the
+// backward pass of a fused max-pool reads the pooled positions. idx must be
+// at least as long as g; it panics if an index is outside x.
+func GatherGradSums32(g, x []float32, idx []int32, mu float64) (sg, sgx float64) {
+	need("GatherGradSums32", "idx", len(idx), len(g))
+	sg, sgx, d := gatherGradSumsVec(g, x, idx, mu)
+	a, b := gatherGradSumsGo(g[d:], x, idx[d:len(g)], mu)
+	return sg + a, sgx + b
+}
+
+// badGatherIndex panics naming the first index of idx outside x.
+func badGatherIndex(fn string, x []float32, idx []int32) {
+	for i, j := range idx {
+		if j < 0 || int(j) >= len(x) {
+			panic("kernel: " + fn + ": index " + itoa(int(j)) + " at " + itoa(i) + " is outside x of length " + itoa(len(x)))
+		}
+	}
+}
+
 // ScaleShift32 sets dst[i] = a·x[i] + b. x must be at least as long as dst.
 func ScaleShift32(dst, x []float32, a, b float32) {
 	need("ScaleShift32", "x", len(x), len(dst))
@@ -109,6 +129,18 @@ func gradSumsGo(g, x []float32, mu float64) (sg, sgx float64) {
 	for i, v := range g {
 		sg += float64(v)
 		sgx += float64(v) * (float64(x[i]) - mu)
+	}
+	return sg, sgx
+}
+
+func gatherGradSumsGo(g, x []float32, idx []int32, mu float64) (sg, sgx float64) {
+	for i, v := range g {
+		j := idx[i]
+		if uint(j) >= uint(len(x)) {
+			badGatherIndex("GatherGradSums32", x, idx)
+		}
+		sg += float64(v)
+		sgx += float64(v) * (float64(x[j]) - mu)
 	}
 	return sg, sgx
 }

@@ -19,6 +19,9 @@ func shiftedSumsAVX512(x *float32, n int, k float64) (s1, s2 float64)
 func gradSumsAVX512(gv, x *float32, n int, mu float64) (sg, sgx float64)
 
 //go:noescape
+func gatherGradSumsAVX512(gv, x *float32, idx *int32, n, nx int, mu float64) (sg, sgx float64, bad bool)
+
+//go:noescape
 func scaleShiftAVX512(dst, x *float32, n int, a, b float32)
 
 //go:noescape
@@ -66,6 +69,19 @@ func gradSumsVec(g, x []float32, mu float64) (sg, sgx float64, n int) {
 	}
 	_ = x[n-1]
 	sg, sgx = gradSumsAVX512(&g[0], &x[0], n, mu)
+	return sg, sgx, n
+}
+
+func gatherGradSumsVec(g, x []float32, idx []int32, mu float64) (sg, sgx float64, n int) {
+	n = vecLen(len(g))
+	if n == 0 || len(x) == 0 {
+		return 0, 0, 0
+	}
+	_ = idx[n-1]
+	sg, sgx, bad := gatherGradSumsAVX512(&g[0], &x[0], &idx[0], n, len(x), mu)
+	if bad {
+		badGatherIndex("GatherGradSums32", x, idx[:n])
+	}
 	return sg, sgx, n
 }
 

@@ -369,3 +369,58 @@ sgloop:
 	JNZ  sgloop
 	VZEROUPPER
 	RET
+
+// func gatherGradSumsAVX512(gv, x *float32, idx *int32, n, nx int, mu float64) (sg, sgx float64, bad bool)
+// Lanes whose index is not below nx are neither loaded nor added; bad
+// reports whether there were any.
+TEXT ·gatherGradSumsAVX512(SB), NOSPLIT, $0-65
+	MOVQ gv+0(FP), SI
+	MOVQ x+8(FP), DX
+	MOVQ idx+16(FP), BX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	MOVQ nx+32(FP), AX
+	VPBROADCASTD AX, Z29
+	VBROADCASTSD mu+40(FP), Z30
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VPXORQ Z6, Z6, Z6
+	VPXORQ Z7, Z7, Z7
+	KXORW K3, K3, K3
+
+ggloop:
+	VMOVDQU32 (BX), Z8
+	VPCMPUD $1, Z29, Z8, K1 // idx < nx (unsigned)
+	KNOTW K1, K2
+	KORW K2, K3, K3
+	VPXORD Z9, Z9, Z9
+	VGATHERDPS (DX)(Z8*4), K1, Z9
+	VMOVUPS (SI), Z10
+	VPCMPUD $1, Z29, Z8, K1
+	VMOVAPS.Z Z10, K1, Z10
+	VEXTRACTF32X8 $1, Z10, Y11
+	VCVTPS2PD Y10, Z0
+	VCVTPS2PD Y11, Z1
+	VEXTRACTF32X8 $1, Z9, Y12
+	VCVTPS2PD Y9, Z2
+	VCVTPS2PD Y12, Z3
+	VSUBPD Z30, Z2, Z2
+	VSUBPD Z30, Z3, Z3
+	VADDPD Z0, Z4, Z4
+	VADDPD Z1, Z5, Z5
+	VFMADD231PD Z0, Z2, Z6
+	VFMADD231PD Z1, Z3, Z7
+	ADDQ $64, SI
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  ggloop
+	VADDPD Z5, Z4, Z4
+	VADDPD Z7, Z6, Z6
+	HSUM_PD(Z4, Y4, X4, Y5, X5)
+	HSUM_PD(Z6, Y6, X6, Y7, X7)
+	MOVSD X4, sg+48(FP)
+	MOVSD X6, sgx+56(FP)
+	KORTESTW K3, K3
+	SETNE bad+64(FP)
+	VZEROUPPER
+	RET

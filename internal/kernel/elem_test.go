@@ -1,8 +1,10 @@
 package kernel
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -110,10 +112,11 @@ func TestElemAffine(t *testing.T) {
 
 func TestElemShortArgsPanic(t *testing.T) {
 	for name, f := range map[string]func(){
-		"MaskPositive32": func() { MaskPositive32(make([]float32, 3), make([]float32, 2), make([]float32, 3)) },
-		"GradSums32":     func() { GradSums32(make([]float32, 3), make([]float32, 2), 0) },
-		"ScaleShift32":   func() { ScaleShift32(make([]float32, 3), make([]float32, 2), 1, 0) },
-		"Axpbyc32":       func() { Axpbyc32(make([]float32, 3), make([]float32, 3), make([]float32, 2), 1, 1, 0) },
+		"MaskPositive32":   func() { MaskPositive32(make([]float32, 3), make([]float32, 2), make([]float32, 3)) },
+		"GradSums32":       func() { GradSums32(make([]float32, 3), make([]float32, 2), 0) },
+		"GatherGradSums32": func() { GatherGradSums32(make([]float32, 3), make([]float32, 9), make([]int32, 2), 0) },
+		"ScaleShift32":     func() { ScaleShift32(make([]float32, 3), make([]float32, 2), 1, 0) },
+		"Axpbyc32":         func() { Axpbyc32(make([]float32, 3), make([]float32, 3), make([]float32, 2), 1, 1, 0) },
 	} {
 		func() {
 			defer func() {
@@ -223,5 +226,58 @@ func TestSigmoid32(t *testing.T) {
 		if n != len(xs)/16*16 {
 			t.Errorf("sigmoidVec did %d of %d elements", n, len(xs))
 		}
+	}
+}
+
+// TestGatherGradSums checks GatherGradSums32 against float64 arithmetic
+// and against its portable twin, over lengths with and without a vector
+// part.
+func TestGatherGradSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 11))
+	for _, n := range elemLens {
+		g := randSlice[float32](rng, n)
+		x := randSlice[float32](rng, 4*n+1)
+		idx := make([]int32, n)
+		for i := range idx {
+			idx[i] = int32(rng.IntN(len(x)))
+		}
+		const mu = -0.7
+		var sg, sgx float64
+		for i := range g {
+			sg += float64(g[i])
+			sgx += float64(g[i]) * (float64(x[idx[i]]) - mu)
+		}
+		a, b := GatherGradSums32(g, x, idx, mu)
+		if tol := 1e-12 * (1 + float64(n)); math.Abs(a-sg) > tol || math.Abs(b-sgx) > tol*(1+math.Abs(sgx)) {
+			t.Errorf("n=%d: GatherGradSums32 = %v, %v, want %v, %v", n, a, b, sg, sgx)
+		}
+		ga, gb := gatherGradSumsGo(g, x, idx, mu)
+		if math.Abs(a-ga) > 1e-9 || math.Abs(b-gb) > 1e-9*(1+math.Abs(gb)) {
+			t.Errorf("n=%d: vector and portable sums differ: %v, %v and %v, %v", n, a, b, ga, gb)
+		}
+	}
+}
+
+// An index outside x panics, wherever it is (the vector part must not read
+// it), with a message naming it.
+func TestGatherGradSumsBadIndex(t *testing.T) {
+	for _, bad := range []struct {
+		at  int
+		val int32
+	}{{0, -1}, {5, 40}, {15, math.MaxInt32}, {17, 40}, {33, -5}} {
+		g, x, idx := make([]float32, 35), make([]float32, 40), make([]int32, 35)
+		idx[bad.at] = bad.val
+		func() {
+			defer func() {
+				r := recover()
+				if r == nil {
+					t.Fatalf("index %d at %d: no panic", bad.val, bad.at)
+				}
+				if msg := fmt.Sprint(r); !strings.Contains(msg, "GatherGradSums32") || !strings.Contains(msg, itoa(int(bad.val))) {
+					t.Errorf("index %d at %d: panic %q does not name the function and the index", bad.val, bad.at, msg)
+				}
+			}()
+			GatherGradSums32(g, x, idx, 0)
+		}()
 	}
 }

@@ -800,14 +800,17 @@ func gradSumsRun[T Float](g, x []T, mu float64) (sg, sgx float64) {
 	return a0 + a1, b0 + b1
 }
 
-// gatherGradSumsRun returns Σ g and Σ g·(x[idx] − mu) for the positions
-// idx (at least as long as g) in x.
-func gatherGradSumsRun[T Float](g, x []T, idx []int32, mu float64) (sg, sgx float64) {
+// gatherGradSumsRun returns Σ g and Σ g·(x[idx] − mu) over the positions
+// where keep is positive (the ReLU's mask, as in scatterKeptAdd); keep and
+// idx are at least as long as g.
+func gatherGradSumsRun[T Float](g, keep, x []T, idx []int32, mu float64) (sg, sgx float64) {
 	if g32, ok := any(g).([]float32); ok {
-		return kernel.GatherGradSums32(g32, any(x).([]float32), idx, mu)
+		return kernel.GatherGradSums32(g32, any(keep).([]float32), any(x).([]float32), idx, mu)
 	}
+	m := makeOverwritten[T](len(g))
+	leakyKernel(m, g, keep, 0)
 	idx = idx[:len(g)]
-	for j, v := range g {
+	for j, v := range m {
 		sg += float64(v)
 		sgx += float64(v) * (float64(x[idx[j]]) - mu)
 	}

@@ -1,5 +1,7 @@
 package engine
 
+import "math"
+
 // The backward passes of BatchNormReLUMaxPool2D. The gradient of the
 // normalised values, expand(g), is zero except at one input position per
 // pooled output (its argmax, where the output is positive), so these passes
@@ -7,10 +9,11 @@ package engine
 // or the full-size gradient with respect to it: each is bnBackward,
 // bnGradInputVJP or bnGradGammaVJP with the terms in g taken sparsely.
 //
-// They first mask g (gm below) and then visit every pooled output without
-// a test: half the outputs are cut by the ReLU, at random, and a branch on
-// that would be mispredicted half the time. Every argmax is a valid
-// position (see batchNormTrain), and a cut output adds zero there.
+// The ReLU's mask is applied where g is read (gatherGradSumsRun,
+// scatterKeptAdd), without a masked copy of g, and without a branch: half
+// the outputs are cut by the ReLU, at random, and a branch on that would be
+// mispredicted half the time. Every argmax is a valid position (see
+// batchNormTrain), and a cut output adds zero there.
 
 // poolPlanes calls fn for each of channel ch's planes with the offsets of
 // the input plane (o) and of the pooled plane (po).
@@ -28,14 +31,6 @@ func (e *bnEpilogue[T]) poolHW() (hw, ohw int) {
 	return e.pool.H * e.pool.W, e.pool.OutH() * e.pool.OutW()
 }
 
-// masked returns g (of the output's shape) where the output is positive
-// and zero elsewhere.
-func (e *bnEpilogue[T]) masked(g *Tensor[T]) []T {
-	gm := makeOverwritten[T](len(g.data))
-	leakyKernel(gm, g.data, e.out.data, 0)
-	return gm
-}
-
 // bnPoolBackward is bnBackward(e.expand(g), x, gamma, s, wantDx), with dx
 // deferred (see Var.deposit): the sums are taken now, and dx is written or
 // added plane by plane when the gradient pass places it.
@@ -43,7 +38,7 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 	c := x.shape[1]
 	_, hw, m := bnPlanes(x.shape)
 	_, ohw := e.poolHW()
-	xd, gd := x.data, e.masked(g)
+	xd, gd, keep := x.data, g.data, e.out.data
 	dBeta, dGamma = New[T](c), New[T](c)
 	sumG, sumGXhat = make([]float64, c), make([]float64, c)
 	// dx = a·g + b·x + d per channel, as in bnBackward.
@@ -52,7 +47,7 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 		mu, is := s.mean[ch], s.invStd[ch]
 		var sg, sgx float64
 		e.poolPlanes(ch, func(o, po int) {
-			a, b := gatherGradSumsRun(gd[po:po+ohw], xd[o:o+hw], e.argmax[po:po+ohw], mu)
+			a, b := gatherGradSumsRun(gd[po:po+ohw], keep[po:po+ohw], xd[o:o+hw], e.argmax[po:po+ohw], mu)
 			sg += a
 			sgx += b
 		})
@@ -73,22 +68,47 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 }
 
 // poolInputGrad sets dst, or adds to it unless overwrite, to the input
-// gradient a·g + b·x + d with per-channel a, b and d, where the pooled g
-// lands on each window's argmax: the dense part first, then a·g, plane by
-// plane while the plane is in cache.
+// gradient a·g + b·x + d with per-channel a, b and d, where the pooled g,
+// masked by the output, lands on each window's argmax: the dense part
+// first, then a·g, plane by plane while the plane is in cache.
 func (e *bnEpilogue[T]) poolInputGrad(dst, xd, gd, a, b, d []T, overwrite bool) {
 	hw, ohw := e.poolHW()
+	keep := e.out.data
 	forChannels(len(a), len(xd), func(ch int) {
 		ac, bc, dc := a[ch], b[ch], d[ch]
 		e.poolPlanes(ch, func(o, po int) {
 			ds := dst[o : o+hw]
 			affineInto(ds, xd[o:o+hw], bc, dc, overwrite)
-			am := e.argmax[po : po+ohw]
-			for j, gv := range gd[po : po+ohw] {
-				ds[am[j]] += ac * gv
-			}
+			scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], ac)
 		})
 	})
+}
+
+// scatterKeptAdd adds a·g[j] to dst[idx[j]] for every j where keep[j] is
+// positive (for float32 and float64 by the sign-and-zero test of the
+// ReLU's mask, see leaky32).
+func scatterKeptAdd[T Float](dst []T, idx []int32, g, keep []T, a T) {
+	idx, keep = idx[:len(g)], keep[:len(g)]
+	switch gg := any(g).(type) {
+	case []float32:
+		d, k, a := any(dst).([]float32), any(keep).([]float32), float32(a)
+		for j, v := range gg {
+			b := int32(math.Float32bits(k[j]))
+			d[idx[j]] += a * math.Float32frombits(math.Float32bits(v)&uint32((-b & ^b)>>31))
+		}
+	case []float64:
+		d, k, a := any(dst).([]float64), any(keep).([]float64), float64(a)
+		for j, v := range gg {
+			b := int64(math.Float64bits(k[j]))
+			d[idx[j]] += a * math.Float64frombits(math.Float64bits(v)&uint64((-b & ^b)>>63))
+		}
+	default:
+		for j, v := range g {
+			if keep[j] > 0 {
+				dst[idx[j]] += a * v
+			}
+		}
+	}
 }
 
 // affineInto sets dst = a·x + b, or adds a·x + b to it unless overwrite.
@@ -107,7 +127,7 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 	c := x.shape[1]
 	n, hw, m := bnPlanes(x.shape)
 	_, ohw := e.poolHW()
-	hd, gd, xd := h.data, e.masked(g), x.data
+	hd, gd, xd, keep := h.data, g.data, x.data, e.out.data
 	dg, dGamma := New[T](g.shape...), New[T](c)
 	// ∂/∂x = c0·(x − μ) + c1·H + c2·g + c3, as tc1·H + tc0·x + tc3 dense
 	// and tc2·g at the pooled positions.
@@ -122,9 +142,9 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 			shx += b
 		})
 		e.poolPlanes(ch, func(o, po int) {
-			gs, am := gd[po:po+ohw], e.argmax[po:po+ohw]
-			a, b := gatherGradSumsRun(gs, xd[o:o+hw], am, mu)
-			_, d := gatherGradSumsRun(gs, hd[o:o+hw], am, 0)
+			gs, ks, am := gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw]
+			a, b := gatherGradSumsRun(gs, ks, xd[o:o+hw], am, mu)
+			_, d := gatherGradSumsRun(gs, ks, hd[o:o+hw], am, 0)
 			sg += a
 			sgx += b
 			shg += d
@@ -158,10 +178,7 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 					axpbycRun(ds, ds, xs, 1, k0, k3)
 					axpbycRun(ds, hs, ds, k1, 1, 0)
 				}
-				am := e.argmax[po : po+ohw]
-				for j, gv := range gd[po : po+ohw] {
-					ds[am[j]] += k2 * gv
-				}
+				scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], k2)
 			})
 		})
 	})
@@ -174,7 +191,7 @@ func bnPoolGradGammaVJP[T Float](e *bnEpilogue[T], h, g, x *Tensor[T], s *bnStat
 	c := x.shape[1]
 	_, hw, m := bnPlanes(x.shape)
 	_, ohw := e.poolHW()
-	gd, xd := e.masked(g), x.data
+	gd, xd := g.data, x.data
 	dg := New[T](g.shape...)
 	// ∂/∂x = tc1·g + tc0·x + tc2, the term in g at the pooled positions.
 	tc0, tc1, tc2 := make([]T, c), make([]T, c), make([]T, c)

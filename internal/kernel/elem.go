@@ -45,21 +45,26 @@ func GradSums32(g, x []float32, mu float64) (sg, sgx float64) {
 	return sg + a, sgx + b
 }
 
-// GatherGradSums32 returns Σ g[i] and Σ g[i]·(x[idx[i]] − mu), accumulated
-// in float64: GradSums32 with x read through the indices, as the
-// backward pass of a fused max-pool reads the pooled positions. idx must be
-// at least as long as g; it panics if an index is outside x.
-func GatherGradSums32(g, x []float32, idx []int32, mu float64) (sg, sgx float64) {
+// GatherGradSums32 returns Σ g[i] and Σ g[i]·(x[idx[i]] − mu) over the i
+// where keep[i] > 0 (or is a NaN with the sign bit clear, as in
+// MaskPositive32), accumulated in float64: GradSums32 of the masked g with x
+// read through the indices, as the backward pass of a fused ReLU and
+// max-pool reads the pooled positions without building the masked
+// gradient. keep and idx must be at least as long as g; it panics if a
+// counted index is outside x.
+func GatherGradSums32(g, keep, x []float32, idx []int32, mu float64) (sg, sgx float64) {
+	need("GatherGradSums32", "keep", len(keep), len(g))
 	need("GatherGradSums32", "idx", len(idx), len(g))
-	sg, sgx, d := gatherGradSumsVec(g, x, idx, mu)
-	a, b := gatherGradSumsGo(g[d:], x, idx[d:len(g)], mu)
+	sg, sgx, d := gatherGradSumsVec(g, keep, x, idx, mu)
+	a, b := gatherGradSumsGo(g[d:], keep[d:len(g)], x, idx[d:len(g)], mu)
 	return sg + a, sgx + b
 }
 
-// badGatherIndex panics naming the first index of idx outside x.
-func badGatherIndex(fn string, x []float32, idx []int32) {
+// badGatherIndex panics naming the first index of idx outside x at a
+// position that keep counts.
+func badGatherIndex(fn string, x, keep []float32, idx []int32) {
 	for i, j := range idx {
-		if j < 0 || int(j) >= len(x) {
+		if int32(math.Float32bits(keep[i])) > 0 && (j < 0 || int(j) >= len(x)) {
 			panic("kernel: " + fn + ": index " + itoa(int(j)) + " at " + itoa(i) + " is outside x of length " + itoa(len(x)))
 		}
 	}
@@ -133,11 +138,14 @@ func gradSumsGo(g, x []float32, mu float64) (sg, sgx float64) {
 	return sg, sgx
 }
 
-func gatherGradSumsGo(g, x []float32, idx []int32, mu float64) (sg, sgx float64) {
+func gatherGradSumsGo(g, keep, x []float32, idx []int32, mu float64) (sg, sgx float64) {
 	for i, v := range g {
+		if int32(math.Float32bits(keep[i])) <= 0 {
+			continue
+		}
 		j := idx[i]
 		if uint(j) >= uint(len(x)) {
-			badGatherIndex("GatherGradSums32", x, idx)
+			panic("kernel: GatherGradSums32: index " + itoa(int(j)) + " is outside x of length " + itoa(len(x)))
 		}
 		sg += float64(v)
 		sgx += float64(v) * (float64(x[j]) - mu)

@@ -19,7 +19,7 @@ func shiftedSumsAVX512(x *float32, n int, k float64) (s1, s2 float64)
 func gradSumsAVX512(gv, x *float32, n int, mu float64) (sg, sgx float64)
 
 //go:noescape
-func gatherGradSumsAVX512(gv, x *float32, idx *int32, n, nx int, mu float64) (sg, sgx float64, bad bool)
+func gatherGradSumsAVX512(gv, keep, x *float32, idx *int32, n, nx int, mu float64) (sg, sgx float64, bad bool)
 
 //go:noescape
 func scaleShiftAVX512(dst, x *float32, n int, a, b float32)
@@ -72,15 +72,15 @@ func gradSumsVec(g, x []float32, mu float64) (sg, sgx float64, n int) {
 	return sg, sgx, n
 }
 
-func gatherGradSumsVec(g, x []float32, idx []int32, mu float64) (sg, sgx float64, n int) {
+func gatherGradSumsVec(g, keep, x []float32, idx []int32, mu float64) (sg, sgx float64, n int) {
 	n = vecLen(len(g))
 	if n == 0 || len(x) == 0 {
 		return 0, 0, 0
 	}
-	_ = idx[n-1]
-	sg, sgx, bad := gatherGradSumsAVX512(&g[0], &x[0], &idx[0], n, len(x), mu)
+	_, _ = keep[n-1], idx[n-1]
+	sg, sgx, bad := gatherGradSumsAVX512(&g[0], &keep[0], &x[0], &idx[0], n, len(x), mu)
 	if bad {
-		badGatherIndex("GatherGradSums32", x, idx[:n])
+		badGatherIndex("GatherGradSums32", x, keep[:n], idx[:n])
 	}
 	return sg, sgx, n
 }

@@ -370,18 +370,21 @@ sgloop:
 	VZEROUPPER
 	RET
 
-// func gatherGradSumsAVX512(gv, x *float32, idx *int32, n, nx int, mu float64) (sg, sgx float64, bad bool)
-// Lanes whose index is not below nx are neither loaded nor added; bad
-// reports whether there were any.
-TEXT ·gatherGradSumsAVX512(SB), NOSPLIT, $0-65
+// func gatherGradSumsAVX512(gv, keep, x *float32, idx *int32, n, nx int, mu float64) (sg, sgx float64, bad bool)
+// A lane counts where keep's bits, read as a signed integer, are positive
+// (as in maskPositiveAVX512). Lanes whose index is not below nx are neither
+// loaded nor added; bad reports whether any counting lane had one.
+TEXT ·gatherGradSumsAVX512(SB), NOSPLIT, $0-73
 	MOVQ gv+0(FP), SI
-	MOVQ x+8(FP), DX
-	MOVQ idx+16(FP), BX
-	MOVQ n+24(FP), CX
+	MOVQ keep+8(FP), DI
+	MOVQ x+16(FP), DX
+	MOVQ idx+24(FP), BX
+	MOVQ n+32(FP), CX
 	SHRQ $4, CX
-	MOVQ nx+32(FP), AX
+	MOVQ nx+40(FP), AX
 	VPBROADCASTD AX, Z29
-	VBROADCASTSD mu+40(FP), Z30
+	VBROADCASTSD mu+48(FP), Z30
+	VPXORD Z31, Z31, Z31
 	VPXORQ Z4, Z4, Z4
 	VPXORQ Z5, Z5, Z5
 	VPXORQ Z6, Z6, Z6
@@ -389,15 +392,18 @@ TEXT ·gatherGradSumsAVX512(SB), NOSPLIT, $0-65
 	KXORW K3, K3, K3
 
 ggloop:
+	VMOVDQU32 (DI), Z8
+	VPCMPGTD Z31, Z8, K4     // counting lanes
 	VMOVDQU32 (BX), Z8
-	VPCMPUD $1, Z29, Z8, K1 // idx < nx (unsigned)
-	KNOTW K1, K2
+	VPCMPUD $5, Z29, Z8, K2  // idx >= nx (unsigned)
+	KANDW K4, K2, K2
 	KORW K2, K3, K3
+	VPCMPUD $1, Z29, Z8, K1  // idx < nx
+	KANDW K4, K1, K1
+	KMOVW K1, K5
 	VPXORD Z9, Z9, Z9
 	VGATHERDPS (DX)(Z8*4), K1, Z9
-	VMOVUPS (SI), Z10
-	VPCMPUD $1, Z29, Z8, K1
-	VMOVAPS.Z Z10, K1, Z10
+	VMOVUPS.Z (SI), K5, Z10
 	VEXTRACTF32X8 $1, Z10, Y11
 	VCVTPS2PD Y10, Z0
 	VCVTPS2PD Y11, Z1
@@ -411,6 +417,7 @@ ggloop:
 	VFMADD231PD Z0, Z2, Z6
 	VFMADD231PD Z1, Z3, Z7
 	ADDQ $64, SI
+	ADDQ $64, DI
 	ADDQ $64, BX
 	DECQ CX
 	JNZ  ggloop
@@ -418,9 +425,9 @@ ggloop:
 	VADDPD Z7, Z6, Z6
 	HSUM_PD(Z4, Y4, X4, Y5, X5)
 	HSUM_PD(Z6, Y6, X6, Y7, X7)
-	MOVSD X4, sg+48(FP)
-	MOVSD X6, sgx+56(FP)
+	MOVSD X4, sg+56(FP)
+	MOVSD X6, sgx+64(FP)
 	KORTESTW K3, K3
-	SETNE bad+64(FP)
+	SETNE bad+72(FP)
 	VZEROUPPER
 	RET

@@ -8,7 +8,7 @@ func maskPositiveVec(z, v, x []float32) int                           { return 0
 func sumVec(x []float32) (float64, int)                               { return 0, 0 }
 func shiftedSumsVec(x []float32, k float64) (s1, s2 float64, n int)   { return 0, 0, 0 }
 func gradSumsVec(g, x []float32, mu float64) (sg, sgx float64, n int) { return 0, 0, 0 }
-func gatherGradSumsVec(g, x []float32, idx []int32, mu float64) (sg, sgx float64, n int) {
+func gatherGradSumsVec(g, keep, x []float32, idx []int32, mu float64) (sg, sgx float64, n int) {
 	return 0, 0, 0
 }
 func scaleShiftVec(dst, x []float32, a, b float32) int   { return 0 }

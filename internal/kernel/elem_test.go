@@ -112,11 +112,13 @@ func TestElemAffine(t *testing.T) {
 
 func TestElemShortArgsPanic(t *testing.T) {
 	for name, f := range map[string]func(){
-		"MaskPositive32":   func() { MaskPositive32(make([]float32, 3), make([]float32, 2), make([]float32, 3)) },
-		"GradSums32":       func() { GradSums32(make([]float32, 3), make([]float32, 2), 0) },
-		"GatherGradSums32": func() { GatherGradSums32(make([]float32, 3), make([]float32, 9), make([]int32, 2), 0) },
-		"ScaleShift32":     func() { ScaleShift32(make([]float32, 3), make([]float32, 2), 1, 0) },
-		"Axpbyc32":         func() { Axpbyc32(make([]float32, 3), make([]float32, 3), make([]float32, 2), 1, 1, 0) },
+		"MaskPositive32": func() { MaskPositive32(make([]float32, 3), make([]float32, 2), make([]float32, 3)) },
+		"GradSums32":     func() { GradSums32(make([]float32, 3), make([]float32, 2), 0) },
+		"GatherGradSums32": func() {
+			GatherGradSums32(make([]float32, 3), make([]float32, 3), make([]float32, 9), make([]int32, 2), 0)
+		},
+		"ScaleShift32": func() { ScaleShift32(make([]float32, 3), make([]float32, 2), 1, 0) },
+		"Axpbyc32":     func() { Axpbyc32(make([]float32, 3), make([]float32, 3), make([]float32, 2), 1, 1, 0) },
 	} {
 		func() {
 			defer func() {
@@ -231,11 +233,19 @@ func TestSigmoid32(t *testing.T) {
 
 // TestGatherGradSums checks GatherGradSums32 against float64 arithmetic
 // and against its portable twin, over lengths with and without a vector
-// part.
+// part, with keep holding positive and negative values, ±0, ±Inf and NaNs
+// of both signs.
 func TestGatherGradSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 11))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), -float32(math.NaN()), 1e-40, -1e-40}
 	for _, n := range elemLens {
-		g := randSlice[float32](rng, n)
+		g, keep := randSlice[float32](rng, n), randSlice[float32](rng, n)
+		for i := range keep {
+			if rng.IntN(4) == 0 {
+				keep[i] = specials[rng.IntN(len(specials))]
+			}
+		}
 		x := randSlice[float32](rng, 4*n+1)
 		idx := make([]int32, n)
 		for i := range idx {
@@ -244,28 +254,34 @@ func TestGatherGradSums(t *testing.T) {
 		const mu = -0.7
 		var sg, sgx float64
 		for i := range g {
-			sg += float64(g[i])
-			sgx += float64(g[i]) * (float64(x[idx[i]]) - mu)
+			if b := int32(math.Float32bits(keep[i])); b > 0 {
+				sg += float64(g[i])
+				sgx += float64(g[i]) * (float64(x[idx[i]]) - mu)
+			}
 		}
-		a, b := GatherGradSums32(g, x, idx, mu)
+		a, b := GatherGradSums32(g, keep, x, idx, mu)
 		if tol := 1e-12 * (1 + float64(n)); math.Abs(a-sg) > tol || math.Abs(b-sgx) > tol*(1+math.Abs(sgx)) {
 			t.Errorf("n=%d: GatherGradSums32 = %v, %v, want %v, %v", n, a, b, sg, sgx)
 		}
-		ga, gb := gatherGradSumsGo(g, x, idx, mu)
+		ga, gb := gatherGradSumsGo(g, keep, x, idx, mu)
 		if math.Abs(a-ga) > 1e-9 || math.Abs(b-gb) > 1e-9*(1+math.Abs(gb)) {
 			t.Errorf("n=%d: vector and portable sums differ: %v, %v and %v, %v", n, a, b, ga, gb)
 		}
 	}
 }
 
-// An index outside x panics, wherever it is (the vector part must not read
-// it), with a message naming it.
+// An index outside x panics where keep counts it, wherever it is (the
+// vector part must not read it), with a message naming it; where keep does
+// not count it, it is never read.
 func TestGatherGradSumsBadIndex(t *testing.T) {
 	for _, bad := range []struct {
 		at  int
 		val int32
 	}{{0, -1}, {5, 40}, {15, math.MaxInt32}, {17, 40}, {33, -5}} {
-		g, x, idx := make([]float32, 35), make([]float32, 40), make([]int32, 35)
+		g, keep, x, idx := make([]float32, 35), make([]float32, 35), make([]float32, 40), make([]int32, 35)
+		for i := range keep {
+			keep[i] = 1
+		}
 		idx[bad.at] = bad.val
 		func() {
 			defer func() {
@@ -277,7 +293,12 @@ func TestGatherGradSumsBadIndex(t *testing.T) {
 					t.Errorf("index %d at %d: panic %q does not name the function and the index", bad.val, bad.at, msg)
 				}
 			}()
-			GatherGradSums32(g, x, idx, 0)
+			GatherGradSums32(g, keep, x, idx, 0)
 		}()
+		keep[bad.at] = 0
+		g[bad.at] = 1
+		if sg, _ := GatherGradSums32(g, keep, x, idx, 0); sg != 0 {
+			t.Errorf("index %d at %d, not kept: Σg = %v, want 0", bad.val, bad.at, sg)
+		}
 	}
 }

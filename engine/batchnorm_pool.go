@@ -43,6 +43,8 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 	sumG, sumGXhat = make([]float64, c), make([]float64, c)
 	// dx = a·g + b·x + d per channel, as in bnBackward.
 	ta, tb, td := make([]T, c), make([]T, c), make([]T, c)
+	// dx sums to a·Σg + b·Σx + d·m per channel, with Σx = m·μ.
+	sums := make([]float64, c)
 	forChannels(c, len(xd), func(ch int) {
 		mu, is := s.mean[ch], s.invStd[ch]
 		var sg, sgx float64
@@ -57,11 +59,13 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 		k := float64(gamma.data[ch]) * is
 		b := -k * is * sgx / float64(m)
 		ta[ch], tb[ch], td[ch] = T(k), T(b), T(-k*sg/float64(m)-b*mu)
+		fm := float64(m)
+		sums[ch] = float64(ta[ch])*sg + float64(tb[ch])*fm*mu + float64(td[ch])*fm
 	})
 	if !wantDx {
 		return nil, dGamma, dBeta, sumG, sumGXhat
 	}
-	dx = deferred(x.shape, func(dst []T, overwrite bool) {
+	dx = deferredWithSums(x.shape, sums, func(dst []T, overwrite bool) {
 		e.poolInputGrad(dst, xd, gd, ta, tb, td, overwrite)
 	})
 	return dx, dGamma, dBeta, sumG, sumGXhat

@@ -148,7 +148,8 @@ func checkConvOut(op string, s kernel.ConvShape, g []int) {
 }
 
 // convBiasGrad sums the output gradient g ([N,K,OH,OW]) over all axes but
-// the channels: the bias gradient, with one vector reduction per plane (the
+// the channels: the bias gradient, taken from g's plane sums when they are
+// known (see Var.planeSums), else with one vector reduction per plane (the
 // first layer's gradient is the largest tensor of a training step).
 // Recorded for a higher derivative, its own backward pass spreads the
 // incoming gradient over the planes, without building that tensor when
@@ -156,12 +157,15 @@ func checkConvOut(op string, s kernel.ConvShape, g []int) {
 func convBiasGrad[T Float](g *Var[T]) *Var[T] {
 	sh := cloneInts(g.Shape())
 	n, k, hw := sh[0], sh[1], sh[2]*sh[3]
-	sums := make([]float64, k)
-	gd := g.value.data
-	for i := 0; i < n; i++ {
-		for c := range sums {
-			o := (i*k + c) * hw
-			sums[c] += sumRun(gd[o : o+hw])
+	sums := g.planeSums
+	if len(sums) != k {
+		sums = make([]float64, k)
+		gd := g.value.data
+		for i := 0; i < n; i++ {
+			for c := range sums {
+				o := (i*k + c) * hw
+				sums[c] += sumRun(gd[o : o+hw])
+			}
 		}
 	}
 	out := New[T](k)

@@ -285,3 +285,48 @@ func TestConv2DWinogradMatchesFloat64(t *testing.T) {
 		})
 	}
 }
+
+// The bias gradient of a convolution followed by batch normalisation comes
+// from the plane sums the normalisation's backward pass knows; it must
+// equal the sums of the gradient with respect to the convolution's output
+// (which batch normalisation makes zero up to rounding), and when the
+// output also feeds another op, the plane sums of the total, taken by a
+// pass over it.
+func TestConvBiasGradFromPlaneSums(t *testing.T) {
+	t.Run("float32", func(t *testing.T) { checkConvBiasPlaneSums[float32](t, 1e-5) })
+	t.Run("float64", func(t *testing.T) { checkConvBiasPlaneSums[float64](t, 1e-12) })
+}
+
+func checkConvBiasPlaneSums[T engine.Float](t *testing.T, tol float64) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	x := engine.Const(engine.Convert[T](randT(rng, 4, 3, 16, 16)))
+	w := engine.Param(engine.Convert[T](randT(rng, 8, 3, 3, 3)))
+	b := engine.Param(engine.Convert[T](randT(rng, 8)))
+	gamma, beta := engine.Param(engine.Convert[T](positive(rng, 8))), engine.Param(engine.Convert[T](randT(rng, 8)))
+	for _, alsoLinear := range []bool{false, true} {
+		h := engine.Conv2D(x, w, b, engine.ConvSame(1, 1))
+		y := engine.BatchNormReLUMaxPool2D(h, gamma, beta, engine.NewBNState[T](8), true, engine.PoolSquare(2, 2))
+		loss := engine.Sum(engine.Mul(y, engine.Const(engine.Convert[T](opRand(3, y.Shape()...)))))
+		if alsoLinear {
+			loss = engine.Add(loss, engine.Sum(engine.Mul(h, engine.Const(engine.Convert[T](opRand(4, h.Shape()...))))))
+		}
+		g := engine.Grad(loss, []*engine.Var[T]{b, h}, false)
+		gh := g[1].Value()
+		hw := gh.Dim(2) * gh.Dim(3)
+		for c := 0; c < 8; c++ {
+			var want, scale float64
+			for n := 0; n < gh.Dim(0); n++ {
+				for _, v := range gh.Data()[(n*8+c)*hw : (n*8+c+1)*hw] {
+					want += float64(v)
+					scale += math.Abs(float64(v))
+				}
+			}
+			if got := float64(g[0].Value().Data()[c]); math.Abs(got-want) > tol*(1+scale) {
+				t.Errorf("also linear %v: bias gradient [%d] = %v, sum of the output gradient %v (scale %v)", alsoLinear, c, got, want, scale)
+			}
+			if !alsoLinear && math.Abs(want) > tol*(1+scale) {
+				t.Errorf("channel %d: the output gradient sums to %v after batch normalisation, want about 0", c, want)
+			}
+		}
+	}
+}

@@ -91,10 +91,12 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 			} else {
 				addInto(old.value.data, g.value.data)
 			}
+			old.planeSums = addPlaneSums(old.planeSums, g.planeSums)
 		case g.fresh || g.deposit != nil:
 			g = materialize(g)
 			if ok {
 				addInto(g.value.data, old.value.data)
+				g.planeSums = addPlaneSums(g.planeSums, old.planeSums)
 			}
 			grads[v] = g
 			owned[g] = true
@@ -132,7 +134,9 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 		if !createGraph {
 			in = DetachAll(fn.inputs)
 			out = Detach(v)
+			sums := g.planeSums
 			g = Detach(g)
+			g.planeSums = sums
 		}
 		ing := fn.backward(g, out, in, need)
 		// A fresh tensor returned for two different inputs must not become

@@ -28,6 +28,13 @@ type Var[T Float] struct {
 	// built as a tensor of its own when there is a sum to add to. Only
 	// gradSeed's accumulate sees such a Var.
 	deposit func(dst []T, overwrite bool)
+	// planeSums, on a deferred contribution or on a gradient sum of an
+	// NCHW value, are its sums over N, H and W per channel, known from how
+	// it was computed (nil: unknown). The sum that follows batch
+	// normalisation is the bias gradient of the convolution before it,
+	// which then needs no pass over the largest tensor of a step. Whatever
+	// adds into the value in place must update or drop them.
+	planeSums []float64
 }
 
 // freshConst returns an untracked value holding t, which the caller has just
@@ -50,6 +57,27 @@ func deferred[T Float](shape []int, deposit func(dst []T, overwrite bool)) *Var[
 	return &Var[T]{value: &Tensor[T]{shape: shape}, deposit: deposit}
 }
 
+// deferredWithSums is deferred for a contribution whose plane sums are
+// known (see Var.planeSums).
+func deferredWithSums[T Float](shape []int, sums []float64, deposit func(dst []T, overwrite bool)) *Var[T] {
+	v := deferred(shape, deposit)
+	v.planeSums = sums
+	return v
+}
+
+// addPlaneSums returns the plane sums of the sum of two values with plane
+// sums a and b: nil unless both are known.
+func addPlaneSums(a, b []float64) []float64 {
+	if a == nil || b == nil || len(a) != len(b) {
+		return nil
+	}
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = a[i] + b[i]
+	}
+	return out
+}
+
 // materialize returns v itself, or for a deferred contribution a fresh value
 // holding it.
 func materialize[T Float](v *Var[T]) *Var[T] {
@@ -58,7 +86,9 @@ func materialize[T Float](v *Var[T]) *Var[T] {
 	}
 	t := newOverwritten[T](v.value.shape...)
 	v.deposit(t.data, true)
-	return freshConst(t)
+	out := freshConst(t)
+	out.planeSums = v.planeSums
+	return out
 }
 
 // backwardFunc computes the gradients of an op's inputs from g, the gradient

@@ -829,6 +829,30 @@ func scaleShiftRun[T Float](dst, x []T, a, b T) {
 	}
 }
 
+// addAxpbycRun adds a·g + b·x + c to dst over equal-length runs.
+func addAxpbycRun[T Float](dst, g, x []T, a, b, c T) {
+	if d32, ok := any(dst).([]float32); ok {
+		kernel.AddAxpbyc32(d32, any(g).([]float32), any(x).([]float32), float32(a), float32(b), float32(c))
+		return
+	}
+	g, x = g[:len(dst)], x[:len(dst)]
+	for j, v := range g {
+		dst[j] += a*v + b*x[j] + c
+	}
+}
+
+// gatherAxpbycRun sets dst[j] = a·g[idx[j]] + b·x[idx[j]] + c, with g and
+// x of equal length.
+func gatherAxpbycRun[T Float](dst, g, x []T, idx []int32, a, b, c T) {
+	if d32, ok := any(dst).([]float32); ok {
+		kernel.GatherAxpbyc32(d32, any(g).([]float32), any(x).([]float32), idx, float32(a), float32(b), float32(c))
+		return
+	}
+	for j, i := range idx[:len(dst)] {
+		dst[j] = a*g[i] + b*x[i] + c
+	}
+}
+
 // axpbycRun sets dst = a·g + b·x + c over equal-length runs.
 func axpbycRun[T Float](dst, g, x []T, a, b, c T) {
 	if d32, ok := any(dst).([]float32); ok {

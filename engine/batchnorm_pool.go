@@ -132,10 +132,12 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 	n, hw, m := bnPlanes(x.shape)
 	_, ohw := e.poolHW()
 	hd, gd, xd, keep := h.data, g.data, x.data, e.out.data
-	dg, dGamma := New[T](g.shape...), New[T](c)
+	dg, dGamma := newOverwritten[T](g.shape...), New[T](c)
 	// ∂/∂x = c0·(x − μ) + c1·H + c2·g + c3, as tc1·H + tc0·x + tc3 dense
-	// and tc2·g at the pooled positions.
+	// and tc2·g at the pooled positions; it sums to
+	// tc1·ΣH + tc0·m·μ + tc3·m + tc2·Σg per channel.
 	tc0, tc1, tc2, tc3 := make([]T, c), make([]T, c), make([]T, c), make([]T, c)
+	sums := make([]float64, c)
 	fm := float64(m)
 	forChannels(c, 2*len(xd), func(ch int) {
 		mu, is, gam := s.mean[ch], s.invStd[ch], float64(gamma.data[ch])
@@ -161,17 +163,14 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 		c0, c1, c2, c3 := cm*is*(q-2*a*b/fm), cm*b, cm*a, -cm*(b*sh+a*sg)/fm
 		tk1, tk2, tk3 := T(k1), T(k2), T(k3-k2*mu)
 		tc0[ch], tc1[ch], tc2[ch], tc3[ch] = T(c0), T(c1), T(c2), T(c3-c0*mu)
+		sums[ch] = float64(tc1[ch])*sh + float64(tc0[ch])*fm*mu + float64(tc3[ch])*fm + float64(tc2[ch])*sg
 		e.poolPlanes(ch, func(o, po int) {
-			xs, hs := xd[o:o+hw], hd[o:o+hw]
-			am, dgs := e.argmax[po:po+ohw], dg.data[po:po+ohw]
-			for j := range dgs {
-				// ∂/∂g at the input position, gathered (masked below).
-				dgs[j] = tk1*hs[am[j]] + tk2*xs[am[j]] + tk3
-			}
+			// ∂/∂g at the input position, gathered (masked below).
+			gatherAxpbycRun(dg.data[po:po+ohw], hd[o:o+hw], xd[o:o+hw], e.argmax[po:po+ohw], tk1, tk2, tk3)
 		})
 	})
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
-	dx := deferred(x.shape, func(dst []T, overwrite bool) {
+	dx := deferredWithSums(x.shape, sums, func(dst []T, overwrite bool) {
 		forChannels(c, 2*len(xd), func(ch int) {
 			k0, k1, k2, k3 := tc0[ch], tc1[ch], tc2[ch], tc3[ch]
 			e.poolPlanes(ch, func(o, po int) {
@@ -179,8 +178,7 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 				if overwrite {
 					axpbycRun(ds, hs, xs, k1, k0, k3)
 				} else {
-					axpbycRun(ds, ds, xs, 1, k0, k3)
-					axpbycRun(ds, hs, ds, k1, 1, 0)
+					addAxpbycRun(ds, hs, xs, k1, k0, k3)
 				}
 				scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], k2)
 			})
@@ -196,26 +194,27 @@ func bnPoolGradGammaVJP[T Float](e *bnEpilogue[T], h, g, x *Tensor[T], s *bnStat
 	_, hw, m := bnPlanes(x.shape)
 	_, ohw := e.poolHW()
 	gd, xd := g.data, x.data
-	dg := New[T](g.shape...)
-	// ∂/∂x = tc1·g + tc0·x + tc2, the term in g at the pooled positions.
+	dg := newOverwritten[T](g.shape...)
+	// ∂/∂x = tc1·g + tc0·x + tc2, the term in g at the pooled positions; it
+	// sums to tc1·Σg + tc0·m·μ + tc2·m per channel.
 	tc0, tc1, tc2 := make([]T, c), make([]T, c), make([]T, c)
+	sums := make([]float64, c)
+	fm := float64(m)
 	forChannels(c, len(dg.data), func(ch int) {
 		mu, is, hv := s.mean[ch], s.invStd[ch], float64(h.data[ch])
 		sg, b := sumG[ch], sumGXhat[ch]
 		k := hv * is
-		c1, c0, c2 := hv*is, -hv*is*is*b/float64(m), -hv*is*sg/float64(m)
+		c1, c0, c2 := hv*is, -hv*is*is*b/fm, -hv*is*sg/fm
 		tk, tkm := T(k), T(-k*mu)
 		tc1[ch], tc0[ch], tc2[ch] = T(c1), T(c0), T(c2-c0*mu)
+		sums[ch] = float64(tc1[ch])*sg + float64(tc0[ch])*fm*mu + float64(tc2[ch])*fm
 		e.poolPlanes(ch, func(o, po int) {
 			xs := xd[o : o+hw]
-			am, dgs := e.argmax[po:po+ohw], dg.data[po:po+ohw]
-			for j := range dgs {
-				dgs[j] = tk*xs[am[j]] + tkm
-			}
+			gatherAxpbycRun(dg.data[po:po+ohw], xs, xs, e.argmax[po:po+ohw], tk, 0, tkm)
 		})
 	})
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
-	dx := deferred(x.shape, func(dst []T, overwrite bool) {
+	dx := deferredWithSums(x.shape, sums, func(dst []T, overwrite bool) {
 		e.poolInputGrad(dst, xd, gd, tc1, tc0, tc2, overwrite)
 	})
 	return []*Var[T]{freshConst(dg), dx}

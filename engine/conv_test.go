@@ -303,12 +303,20 @@ func checkConvBiasPlaneSums[T engine.Float](t *testing.T, tol float64) {
 	w := engine.Param(engine.Convert[T](randT(rng, 8, 3, 3, 3)))
 	b := engine.Param(engine.Convert[T](randT(rng, 8)))
 	gamma, beta := engine.Param(engine.Convert[T](positive(rng, 8))), engine.Param(engine.Convert[T](randT(rng, 8)))
-	for _, alsoLinear := range []bool{false, true} {
+	for _, tc := range []struct{ alsoLinear, secondOrder bool }{{false, false}, {true, false}, {false, true}} {
+		alsoLinear := tc.alsoLinear
 		h := engine.Conv2D(x, w, b, engine.ConvSame(1, 1))
 		y := engine.BatchNormReLUMaxPool2D(h, gamma, beta, engine.NewBNState[T](8), true, engine.PoolSquare(2, 2))
 		loss := engine.Sum(engine.Mul(y, engine.Const(engine.Convert[T](opRand(3, y.Shape()...)))))
 		if alsoLinear {
 			loss = engine.Add(loss, engine.Sum(engine.Mul(h, engine.Const(engine.Convert[T](opRand(4, h.Shape()...))))))
+		}
+		if tc.secondOrder {
+			// The L2G shape: the squared gradient with respect to the
+			// weights and γ, whose gradient runs through the fused op's
+			// second-order passes.
+			first := engine.Grad(loss, []*engine.Var[T]{w, gamma}, true)
+			loss = engine.Add(engine.Sum(engine.Mul(first[0], first[0])), engine.Sum(engine.Mul(first[1], first[1])))
 		}
 		g := engine.Grad(loss, []*engine.Var[T]{b, h}, false)
 		gh := g[1].Value()
@@ -322,7 +330,7 @@ func checkConvBiasPlaneSums[T engine.Float](t *testing.T, tol float64) {
 				}
 			}
 			if got := float64(g[0].Value().Data()[c]); math.Abs(got-want) > tol*(1+scale) {
-				t.Errorf("also linear %v: bias gradient [%d] = %v, sum of the output gradient %v (scale %v)", alsoLinear, c, got, want, scale)
+				t.Errorf("%+v: bias gradient [%d] = %v, sum of the output gradient %v (scale %v)", tc, c, got, want, scale)
 			}
 			if !alsoLinear && math.Abs(want) > tol*(1+scale) {
 				t.Errorf("channel %d: the output gradient sums to %v after batch normalisation, want about 0", c, want)

@@ -95,6 +95,37 @@ func Axpbyc32(dst, g, x []float32, a, b, c float32) {
 	axpbycGo(dst[d:], g[d:len(dst)], x[d:len(dst)], a, b, c)
 }
 
+// AddAxpbyc32 adds a·g[i] + b·x[i] + c to dst[i]. g and x must be at
+// least as long as dst.
+func AddAxpbyc32(dst, g, x []float32, a, b, c float32) {
+	need("AddAxpbyc32", "g", len(g), len(dst))
+	need("AddAxpbyc32", "x", len(x), len(dst))
+	d := addAxpbycVec(dst, g, x, a, b, c)
+	addAxpbycGo(dst[d:], g[d:len(dst)], x[d:len(dst)], a, b, c)
+}
+
+// GatherAxpbyc32 sets dst[j] = a·g[idx[j]] + b·x[idx[j]] + c: Axpbyc32 with
+// g and x read through the indices, as the second-order passes of a fused
+// max-pool read the pooled positions. g and x must have the same length,
+// idx must be at least as long as dst, and it panics if an index is outside
+// g.
+func GatherAxpbyc32(dst, g, x []float32, idx []int32, a, b, c float32) {
+	need("GatherAxpbyc32", "x", len(x), len(g))
+	need("GatherAxpbyc32", "g", len(g), len(x))
+	need("GatherAxpbyc32", "idx", len(idx), len(dst))
+	d := gatherAxpbycVec(dst, g, x, idx, a, b, c)
+	gatherAxpbycGo(dst[d:], g, x, idx[d:len(dst)], a, b, c)
+}
+
+// badIndex panics naming the first index of idx outside [0, n).
+func badIndex(fn string, n int, idx []int32) {
+	for i, j := range idx {
+		if j < 0 || int(j) >= n {
+			panic("kernel: " + fn + ": index " + itoa(int(j)) + " at " + itoa(i) + " is outside [0, " + itoa(n) + ")")
+		}
+	}
+}
+
 // The portable twins. Each vector routine handles a prefix whose length it
 // returns; these do the rest (or everything).
 
@@ -151,6 +182,21 @@ func gatherGradSumsGo(g, keep, x []float32, idx []int32, mu float64) (sg, sgx fl
 		sgx += float64(v) * (float64(x[j]) - mu)
 	}
 	return sg, sgx
+}
+
+func addAxpbycGo(dst, g, x []float32, a, b, c float32) {
+	for i, v := range g {
+		dst[i] += a*v + b*x[i] + c
+	}
+}
+
+func gatherAxpbycGo(dst, g, x []float32, idx []int32, a, b, c float32) {
+	for i, j := range idx[:len(dst)] {
+		if uint(j) >= uint(len(g)) {
+			panic("kernel: GatherAxpbyc32: index " + itoa(int(j)) + " is outside [0, " + itoa(len(g)) + ")")
+		}
+		dst[i] = a*g[j] + b*x[j] + c
+	}
 }
 
 func scaleShiftGo(dst, x []float32, a, b float32) {

@@ -22,6 +22,12 @@ func gradSumsAVX512(gv, x *float32, n int, mu float64) (sg, sgx float64)
 func gatherGradSumsAVX512(gv, keep, x *float32, idx *int32, n, nx int, mu float64) (sg, sgx float64, bad bool)
 
 //go:noescape
+func addAxpbycAVX512(dst, gv, x *float32, n int, a, b, c float32)
+
+//go:noescape
+func gatherAxpbycAVX512(dst, gv, x *float32, idx *int32, n, ng int, a, b, c float32) (bad bool)
+
+//go:noescape
 func scaleShiftAVX512(dst, x *float32, n int, a, b float32)
 
 //go:noescape
@@ -83,6 +89,27 @@ func gatherGradSumsVec(g, keep, x []float32, idx []int32, mu float64) (sg, sgx f
 		badGatherIndex("GatherGradSums32", x, keep[:n], idx[:n])
 	}
 	return sg, sgx, n
+}
+
+func addAxpbycVec(dst, g, x []float32, a, b, c float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_, _ = g[n-1], x[n-1]
+		addAxpbycAVX512(&dst[0], &g[0], &x[0], n, a, b, c)
+	}
+	return n
+}
+
+func gatherAxpbycVec(dst, g, x []float32, idx []int32, a, b, c float32) int {
+	n := vecLen(len(dst))
+	if n == 0 || len(g) == 0 {
+		return 0
+	}
+	_ = idx[n-1]
+	if gatherAxpbycAVX512(&dst[0], &g[0], &x[0], &idx[0], n, len(g), a, b, c) {
+		badIndex("GatherAxpbyc32", len(g), idx[:n])
+	}
+	return n
 }
 
 func scaleShiftVec(dst, x []float32, a, b float32) int {

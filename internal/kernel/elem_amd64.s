@@ -431,3 +431,68 @@ ggloop:
 	SETNE bad+72(FP)
 	VZEROUPPER
 	RET
+
+// func addAxpbycAVX512(dst, gv, x *float32, n int, a, b, c float32)
+TEXT ·addAxpbycAVX512(SB), NOSPLIT, $0-44
+	MOVQ dst+0(FP), DI
+	MOVQ gv+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS a+32(FP), Z29
+	VBROADCASTSS b+36(FP), Z30
+	VBROADCASTSS c+40(FP), Z31
+
+aaxloop:
+	VMOVUPS (SI), Z0
+	VFMADD213PS Z31, Z29, Z0  // a*g + c
+	VFMADD231PS (DX), Z30, Z0 // + b*x
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  aaxloop
+	VZEROUPPER
+	RET
+
+// func gatherAxpbycAVX512(dst, gv, x *float32, idx *int32, n, ng int, a, b, c float32) (bad bool)
+// dst[j] = a*gv[idx[j]] + b*x[idx[j]] + c; gv and x both hold ng elements.
+// Lanes whose index is not below ng are not loaded (they get c); bad
+// reports whether there were any.
+TEXT ·gatherAxpbycAVX512(SB), NOSPLIT, $0-65
+	MOVQ dst+0(FP), DI
+	MOVQ gv+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ idx+24(FP), BX
+	MOVQ n+32(FP), CX
+	SHRQ $4, CX
+	MOVQ ng+40(FP), AX
+	VPBROADCASTD AX, Z28
+	VBROADCASTSS a+48(FP), Z29
+	VBROADCASTSS b+52(FP), Z30
+	VBROADCASTSS c+56(FP), Z31
+	KXORW K3, K3, K3
+
+gaxloop:
+	VMOVDQU32 (BX), Z8
+	VPCMPUD $5, Z28, Z8, K2 // idx >= ng (unsigned)
+	KORW K2, K3, K3
+	VPCMPUD $1, Z28, Z8, K1 // idx < ng
+	KMOVW K1, K4
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS (SI)(Z8*4), K1, Z0
+	VGATHERDPS (DX)(Z8*4), K4, Z1
+	VFMADD213PS Z31, Z29, Z0 // a*g + c
+	VFMADD231PS Z1, Z30, Z0  // + b*x
+	VMOVUPS Z0, (DI)
+	ADDQ $64, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  gaxloop
+	KORTESTW K3, K3
+	SETNE bad+64(FP)
+	VZEROUPPER
+	RET

@@ -13,7 +13,11 @@ func gatherGradSumsVec(g, keep, x []float32, idx []int32, mu float64) (sg, sgx f
 }
 func scaleShiftVec(dst, x []float32, a, b float32) int   { return 0 }
 func axpbycVec(dst, g, x []float32, a, b, c float32) int { return 0 }
-func sigmoidVec(dst, x []float32) int                    { return 0 }
+func addAxpbycVec(dst, g, x []float32, a, b, c float32) int {
+	return 0
+}
+func gatherAxpbycVec(dst, g, x []float32, idx []int32, a, b, c float32) int { return 0 }
+func sigmoidVec(dst, x []float32) int                                       { return 0 }
 
 // dotShifts does out[t] += Σ_{j<len(dy)} dy[j]·p[offs[t]+j] for each t.
 func dotShifts(dy, p []float32, offs []int, out []float32) { dotShiftsGo(dy, p, offs, out) }

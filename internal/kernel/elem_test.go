@@ -302,3 +302,55 @@ func TestGatherGradSumsBadIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestAxpbycVariants checks AddAxpbyc32 and GatherAxpbyc32 against float64
+// arithmetic and their portable twins (the vector code fuses the
+// multiply-adds, so they agree to a few float32 roundings).
+func TestAxpbycVariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 12))
+	const a, b, c = 1.3, -0.6, 0.25
+	for _, n := range elemLens {
+		g, x, d0 := randSlice[float32](rng, n), randSlice[float32](rng, n), randSlice[float32](rng, n)
+		got, twin := append([]float32(nil), d0...), append([]float32(nil), d0...)
+		AddAxpbyc32(got, g, x, a, b, c)
+		addAxpbycGo(twin, g, x, a, b, c)
+		for i := range got {
+			want := float64(d0[i]) + a*float64(g[i]) + b*float64(x[i]) + c
+			if math.Abs(float64(got[i])-want) > 1e-6 || math.Abs(float64(got[i]-twin[i])) > 1e-6 {
+				t.Fatalf("AddAxpbyc32 n=%d: [%d] = %v, twin %v, want %v", n, i, got[i], twin[i], want)
+			}
+		}
+		gs, xs := randSlice[float32](rng, 3*n+1), randSlice[float32](rng, 3*n+1)
+		idx := make([]int32, n)
+		for i := range idx {
+			idx[i] = int32(rng.IntN(len(gs)))
+		}
+		GatherAxpbyc32(got, gs, xs, idx, a, b, c)
+		gatherAxpbycGo(twin, gs, xs, idx, a, b, c)
+		for i := range got {
+			want := a*float64(gs[idx[i]]) + b*float64(xs[idx[i]]) + c
+			if math.Abs(float64(got[i])-want) > 1e-6 || math.Abs(float64(got[i]-twin[i])) > 1e-6 {
+				t.Fatalf("GatherAxpbyc32 n=%d: [%d] = %v, twin %v, want %v", n, i, got[i], twin[i], want)
+			}
+		}
+	}
+}
+
+// GatherAxpbyc32 panics on an index outside g, in the vector part (which
+// must not read it) and in the tail alike.
+func TestGatherAxpbycBadIndex(t *testing.T) {
+	for _, at := range []int{0, 15, 17, 33} {
+		for _, val := range []int32{-1, 40, math.MaxInt32} {
+			dst, g, x, idx := make([]float32, 35), make([]float32, 40), make([]float32, 40), make([]int32, 35)
+			idx[at] = val
+			func() {
+				defer func() {
+					if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "GatherAxpbyc32") {
+						t.Errorf("index %d at %d: recovered %v, want a panic naming GatherAxpbyc32", val, at, r)
+					}
+				}()
+				GatherAxpbyc32(dst, g, x, idx, 1, 1, 0)
+			}()
+		}
+	}
+}

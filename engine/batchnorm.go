@@ -174,20 +174,19 @@ func poolAffineReLU[T Float](s kernel.PoolShape, x, scale, shift []T) (*Tensor[T
 	hw, ohw := s.H*s.W, s.OutH()*s.OutW()
 	out := newOverwritten[T](n, c, s.OutH(), s.OutW())
 	argmax := makeIndex(out.Len())
-	plane := s
-	plane.N, plane.C = 1, 1
+	mp := kernel.NewMaxPoolPlane[T](s)
 	forChannels(c, len(x), func(ch int) {
 		for i := 0; i < n; i++ {
 			o, po := (i*c+ch)*hw, (i*c+ch)*ohw
-			kernel.MaxPool2D(plane, x[o:o+hw], out.data[po:po+ohw], argmax[po:po+ohw])
+			mp.Pool(x[o:o+hw], out.data[po:po+ohw], argmax[po:po+ohw])
 		}
-		poolPlanesAffineReLU(plane, x, out.data, argmax, n, c, ch, scale[ch], shift[ch])
+		poolPlanesAffineReLU(s, mp, x, out.data, argmax, n, c, ch, scale[ch], shift[ch])
 	})
 	return out, argmax
 }
 
 // poolPlanesAffineReLU turns the max-pooled planes of channel ch (pooled
-// from x with the one-plane geometry plane into y and argmax) into
+// from x of the pooling's input shape s by mp into y and argmax) into
 // ReLU(MaxPool(a·x + b)). For a > 0 the map is monotone (so is its float
 // rounding): mapping the maxima gives the values of mapping every element
 // and pooling, without the full-size intermediate (in float32 up to a
@@ -196,9 +195,9 @@ func poolAffineReLU[T Float](s kernel.PoolShape, x, scale, shift []T) (*Tensor[T
 // again. A window with no input position (all padding) gets argmax 0
 // instead of −1, which lets the backward passes skip the test: they mask by
 // the output, which the ReLU cut there.
-func poolPlanesAffineReLU[T Float](plane kernel.PoolShape, x, y []T, argmax []int32, n, c, ch int, a, b T) {
-	hw, ohw := plane.H*plane.W, plane.OutH()*plane.OutW()
-	padded := plane.PadTop > 0 || plane.PadLeft > 0 || plane.PadBottom > 0 || plane.PadRight > 0 || plane.CeilMode
+func poolPlanesAffineReLU[T Float](s kernel.PoolShape, mp *kernel.MaxPoolPlane[T], x, y []T, argmax []int32, n, c, ch int, a, b T) {
+	hw, ohw := s.H*s.W, s.OutH()*s.OutW()
+	padded := s.PadTop > 0 || s.PadLeft > 0 || s.PadBottom > 0 || s.PadRight > 0 || s.CeilMode
 	var tmp []T
 	for i := 0; i < n; i++ {
 		yp, ap := y[(i*c+ch)*ohw:][:ohw], argmax[(i*c+ch)*ohw:][:ohw]
@@ -209,7 +208,7 @@ func poolPlanesAffineReLU[T Float](plane kernel.PoolShape, x, y []T, argmax []in
 				tmp = make([]T, hw)
 			}
 			scaleShiftRun(tmp, x[(i*c+ch)*hw:][:hw], a, b)
-			kernel.MaxPool2D(plane, tmp, yp, ap)
+			mp.Pool(tmp, yp, ap)
 		}
 		leakyKernel(yp, yp, yp, 0)
 		if padded {
@@ -235,14 +234,13 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 	var out *Tensor[T]
 	var yd []T
 	var argmax []int32
-	var plane kernel.PoolShape // one plane of the pooling
+	var mp *kernel.MaxPoolPlane[T]
 	ohw := 0
 	if pool == nil {
 		out = New[T](shape...)
 		yd = out.data
 	} else {
-		plane = *pool
-		plane.N, plane.C = 1, 1
+		mp = kernel.NewMaxPoolPlane[T](*pool)
 		ohw = pool.OutH() * pool.OutW()
 		out = newOverwritten[T](n, c, pool.OutH(), pool.OutW())
 		argmax = makeIndex(out.Len())
@@ -269,7 +267,7 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 				// positive scale the affine map commutes with the maximum
 				// (see poolAffineReLU), applied below.
 				po := (i*c + ch) * ohw
-				kernel.MaxPool2D(plane, xp, out.data[po:po+ohw], argmax[po:po+ohw])
+				mp.Pool(xp, out.data[po:po+ohw], argmax[po:po+ohw])
 			}
 		}
 		fm := float64(m)
@@ -282,7 +280,7 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		sc, sh := T(scale), T(shift)
 		scales[ch], shifts[ch] = sc, sh
 		if pool != nil {
-			poolPlanesAffineReLU(plane, xd, out.data, argmax, n, c, ch, sc, sh)
+			poolPlanesAffineReLU(*pool, mp, xd, out.data, argmax, n, c, ch, sc, sh)
 			return
 		}
 		for i := 0; i < n; i++ {

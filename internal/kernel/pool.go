@@ -134,39 +134,65 @@ func MaxPool2D[T Float](p PoolShape, x, y []T, argmax []int32) {
 	need("MaxPool2D", "x", len(x), g.planes*g.hw)
 	need("MaxPool2D", "y", len(y), g.planes*g.ohw)
 	need("MaxPool2D", "argmax", len(argmax), g.planes*g.ohw)
-	negInf := T(math.Inf(-1))
-	fast2x2 := p.KH == 2 && p.KW == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 &&
-		p.PadTop == 0 && p.PadLeft == 0 && 2*g.oh <= p.H && 2*g.ow <= p.W
 	forPlanes(g.planes, g.ohw*p.KH*p.KW, func(pl int) {
-		xp := x[pl*g.hw : (pl+1)*g.hw]
-		yp := y[pl*g.ohw : (pl+1)*g.ohw]
-		ap := argmax[pl*g.ohw : (pl+1)*g.ohw]
-		if fast2x2 {
-			maxPool2x2(xp, yp, ap, p.W, g.oh, g.ow)
-			return
-		}
-		for oh := 0; oh < g.oh; oh++ {
-			h0 := oh*g.sh - p.PadTop
-			i0, i1 := taps(h0, p.KH, g.dh, 0, p.H)
-			for ow := 0; ow < g.ow; ow++ {
-				w0 := ow*g.sw - p.PadLeft
-				j0, j1 := taps(w0, p.KW, g.dw, 0, p.W)
-				best, arg := negInf, int32(-1)
-				for i := i0; i < i1; i++ {
-					row := (h0 + i*g.dh) * p.W
-					for j := j0; j < j1; j++ {
-						idx := row + w0 + j*g.dw
-						v := xp[idx]
-						if v > best || arg < 0 || (v != v && best == best) {
-							best, arg = v, int32(idx)
-						}
+		maxPoolPlane(&g, x[pl*g.hw:(pl+1)*g.hw], y[pl*g.ohw:(pl+1)*g.ohw], argmax[pl*g.ohw:(pl+1)*g.ohw])
+	})
+}
+
+// MaxPoolPlane is MaxPool2D for one plane at a time, on the calling
+// goroutine, with the geometry checked once: for callers that visit the
+// planes themselves (batch normalisation pools each plane right after
+// reading it), where a MaxPool2D call per small plane would cost more than
+// the pooling.
+type MaxPoolPlane[T Float] struct{ g poolGeom }
+
+// NewMaxPoolPlane returns the pooler of one plane of p (p's N and C are
+// ignored). It panics if p is invalid.
+func NewMaxPoolPlane[T Float](p PoolShape) *MaxPoolPlane[T] {
+	p.N, p.C = 1, 1
+	return &MaxPoolPlane[T]{g: p.geom("NewMaxPoolPlane")}
+}
+
+// Pool writes the window maxima of the plane x to y and their indices to
+// argmax, as MaxPool2D does. It panics if a slice is too short.
+func (m *MaxPoolPlane[T]) Pool(x, y []T, argmax []int32) {
+	g := &m.g
+	need("MaxPoolPlane.Pool", "x", len(x), g.hw)
+	need("MaxPoolPlane.Pool", "y", len(y), g.ohw)
+	need("MaxPoolPlane.Pool", "argmax", len(argmax), g.ohw)
+	maxPoolPlane(g, x[:g.hw], y[:g.ohw], argmax[:g.ohw])
+}
+
+// maxPoolPlane pools one plane: x, y and argmax hold exactly one plane each.
+func maxPoolPlane[T Float](g *poolGeom, xp, yp []T, ap []int32) {
+	p := &g.PoolShape
+	if p.KH == 2 && p.KW == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 &&
+		p.PadTop == 0 && p.PadLeft == 0 && 2*g.oh <= p.H && 2*g.ow <= p.W {
+		maxPool2x2(xp, yp, ap, p.W, g.oh, g.ow)
+		return
+	}
+	negInf := T(math.Inf(-1))
+	for oh := 0; oh < g.oh; oh++ {
+		h0 := oh*g.sh - p.PadTop
+		i0, i1 := taps(h0, p.KH, g.dh, 0, p.H)
+		for ow := 0; ow < g.ow; ow++ {
+			w0 := ow*g.sw - p.PadLeft
+			j0, j1 := taps(w0, p.KW, g.dw, 0, p.W)
+			best, arg := negInf, int32(-1)
+			for i := i0; i < i1; i++ {
+				row := (h0 + i*g.dh) * p.W
+				for j := j0; j < j1; j++ {
+					idx := row + w0 + j*g.dw
+					v := xp[idx]
+					if v > best || arg < 0 || (v != v && best == best) {
+						best, arg = v, int32(idx)
 					}
 				}
-				yp[oh*g.ow+ow] = best
-				ap[oh*g.ow+ow] = arg
 			}
+			yp[oh*g.ow+ow] = best
+			ap[oh*g.ow+ow] = arg
 		}
-	})
+	}
 }
 
 // maxPool2x2 is MaxPool2D for the common 2×2, stride-2 window lying wholly

@@ -96,6 +96,19 @@ func TestPool(t *testing.T) {
 				MaxPool2D(p, x32, y32, arg)
 				assertClose(t, "MaxPool2D float32", y32, wantMax, 1e-7)
 
+				// MaxPoolPlane, plane by plane, gives MaxPool2D's values
+				// and indices.
+				mp := NewMaxPoolPlane[float32](p)
+				yp, ap := make([]float32, len(y32)), make([]int32, len(arg))
+				for pl := 0; pl < g.planes; pl++ {
+					mp.Pool(x32[pl*g.hw:], yp[pl*g.ohw:], ap[pl*g.ohw:])
+				}
+				for i := range yp {
+					if yp[i] != y32[i] || ap[i] != arg[i] {
+						t.Fatalf("MaxPoolPlane [%d] = %v at %d, MaxPool2D %v at %d", i, yp[i], ap[i], y32[i], arg[i])
+					}
+				}
+
 				// Adjoint identities: <Scatter(dy), dx> = <dy, Gather(dx)>
 				// and <Avg(x), dy> = <x, AvgBackward(dy)>.
 				dy := randSlice[float64](rng, len(y))

@@ -304,6 +304,12 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		}
 	}
 	stats := &bnStats{mean: mean, invStd: invStd, eps: eps}
+	if pool != nil {
+		stats.scale, stats.shift = make([]float64, c), make([]float64, c)
+		for ch := range c {
+			stats.scale[ch], stats.shift[ch] = float64(scales[ch]), float64(shifts[ch])
+		}
+	}
 	op := "BatchNorm2D"
 	switch {
 	case pool != nil:
@@ -458,6 +464,30 @@ func bnGradBeta[T Float](sums []float64, g *Var[T], xShape []int, e *bnEpilogue[
 type bnStats struct {
 	mean, invStd []float64
 	eps          float64
+	// scale and shift, with pooling, are the per-channel affine map the
+	// forward pass applied (as rounded to the element type): the pooled
+	// output is ReLU(scale·x + shift) at each window's argmax.
+	scale, shift []float64
+}
+
+// fromOutput reports whether the values x − μ at the argmax positions of
+// channel ch may be read back from the pooled output, as
+// (out − β′)/scale with β′ = shift + μ·scale, where the output is positive,
+// instead of gathering x from the full-size input: the first-order backward
+// pass then reads no full-size tensor but x for its dense part. It needs a
+// positive scale and |β′| ≤ 16·scale/invStd (|β/γ| ≤ 16): out carries one
+// rounding of its own size, so the value read back is off by at most
+// ε·(|x̂| + |β/γ|)/invStd, about 17 float32 roundings of the spread.
+func (s *bnStats) fromOutput(ch int) (scale, betaP float64, ok bool) {
+	if s.scale == nil {
+		return 0, 0, false
+	}
+	sc := s.scale[ch]
+	bp := s.shift[ch] + s.mean[ch]*sc
+	if !(sc > 0) || math.Abs(bp)*s.invStd[ch] > 16*sc {
+		return 0, 0, false
+	}
+	return sc, bp, true
 }
 
 // channelRuns calls fn with the offset of each of channel ch's n planes.
@@ -796,6 +826,22 @@ func gradSumsRun[T Float](g, x []T, mu float64) (sg, sgx float64) {
 		b0 += float64(g[i]) * (float64(x[i]) - mu)
 	}
 	return a0 + a1, b0 + b1
+}
+
+// keptSumsRun returns Σ g and Σ g·keep over the positions where keep is
+// positive (the ReLU's mask, as in scatterKeptAdd); keep is at least as long
+// as g.
+func keptSumsRun[T Float](g, keep []T) (sg, sgk float64) {
+	if g32, ok := any(g).([]float32); ok {
+		return kernel.KeptSums32(g32, any(keep).([]float32))
+	}
+	m := makeOverwritten[T](len(g))
+	leakyKernel(m, g, keep, 0)
+	for j, v := range m {
+		sg += float64(v)
+		sgk += float64(v) * float64(keep[j])
+	}
+	return sg, sgk
 }
 
 // gatherGradSumsRun returns Σ g and Σ g·(x[idx] − mu) over the positions

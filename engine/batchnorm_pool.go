@@ -48,11 +48,21 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 	forChannels(c, len(xd), func(ch int) {
 		mu, is := s.mean[ch], s.invStd[ch]
 		var sg, sgx float64
-		e.poolPlanes(ch, func(o, po int) {
-			a, b := gatherGradSumsRun(gd[po:po+ohw], keep[po:po+ohw], xd[o:o+hw], e.argmax[po:po+ohw], mu)
-			sg += a
-			sgx += b
-		})
+		if sc, bp, ok := s.fromOutput(ch); ok {
+			var sgo float64
+			e.poolPlanes(ch, func(_, po int) {
+				a, b := keptSumsRun(gd[po:po+ohw], keep[po:po+ohw])
+				sg += a
+				sgo += b
+			})
+			sgx = (sgo - bp*sg) / sc
+		} else {
+			e.poolPlanes(ch, func(o, po int) {
+				a, b := gatherGradSumsRun(gd[po:po+ohw], keep[po:po+ohw], xd[o:o+hw], e.argmax[po:po+ohw], mu)
+				sg += a
+				sgx += b
+			})
+		}
 		sgx *= is
 		dBeta.data[ch], dGamma.data[ch] = T(sg), T(sgx)
 		sumG[ch], sumGXhat[ch] = sg, sgx
@@ -147,14 +157,25 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 			sh += a
 			shx += b
 		})
+		sc, bp, fromOut := s.fromOutput(ch)
+		var sgo float64
 		e.poolPlanes(ch, func(o, po int) {
 			gs, ks, am := gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw]
-			a, b := gatherGradSumsRun(gs, ks, xd[o:o+hw], am, mu)
+			if fromOut {
+				a, b := keptSumsRun(gs, ks)
+				sg += a
+				sgo += b
+			} else {
+				a, b := gatherGradSumsRun(gs, ks, xd[o:o+hw], am, mu)
+				sg += a
+				sgx += b
+			}
 			_, d := gatherGradSumsRun(gs, ks, hd[o:o+hw], am, 0)
-			sg += a
-			sgx += b
 			shg += d
 		})
+		if fromOut {
+			sgx = (sgo - bp*sg) / sc
+		}
 		a, b := shx*is, sgx*is
 		q := shg - sh*sg/fm - a*b/fm
 		dGamma.data[ch] = T(is * q)
@@ -208,6 +229,15 @@ func bnPoolGradGammaVJP[T Float](e *bnEpilogue[T], h, g, x *Tensor[T], s *bnStat
 		tk, tkm := T(k), T(-k*mu)
 		tc1[ch], tc0[ch], tc2[ch] = T(c1), T(c0), T(c2-c0*mu)
 		sums[ch] = float64(tc1[ch])*sg + float64(tc0[ch])*fm*mu + float64(tc2[ch])*fm
+		if sc, bp, ok := s.fromOutput(ch); ok {
+			// k·(x − μ) at the argmax, read back from the output where it
+			// is positive (masked below).
+			a, b := T(k/sc), T(-k*bp/sc)
+			e.poolPlanes(ch, func(_, po int) {
+				scaleShiftRun(dg.data[po:po+ohw], e.out.data[po:po+ohw], a, b)
+			})
+			return
+		}
 		e.poolPlanes(ch, func(o, po int) {
 			xs := xd[o : o+hw]
 			gatherAxpbycRun(dg.data[po:po+ohw], xs, xs, e.argmax[po:po+ohw], tk, 0, tkm)

@@ -233,9 +233,10 @@ func checkEvalPool[T engine.Float](t *testing.T) {
 
 // TestBatchNormReLUMaxPool2DTrainingEdgeCases checks the training-mode
 // fused op, which pools each plane right after taking its statistics,
-// against the composition with negative and zero γ (mapped before pooling)
-// and a padded overlapping window: values, running statistics and first
-// derivatives, in float64 and float32.
+// against the composition with negative and zero γ (mapped before pooling),
+// a γ small against β (whose backward pass gathers the input instead of
+// reading it back from the output) and a padded overlapping window:
+// values, running statistics and first derivatives, in float64 and float32.
 func TestBatchNormReLUMaxPool2DTrainingEdgeCases(t *testing.T) {
 	t.Run("float32", func(t *testing.T) { checkTrainPoolEdges[float32](t, 2e-4) })
 	t.Run("float64", func(t *testing.T) { checkTrainPoolEdges[float64](t, 1e-9) })
@@ -257,6 +258,10 @@ func checkTrainPoolEdges[T engine.Float](t *testing.T, tol float64) {
 		gamma := engine.Convert[T](randT(rng, c))
 		gamma.Data()[0], gamma.Data()[1] = 0, -gamma.Data()[1]*gamma.Data()[1]
 		beta := engine.Convert[T](randT(rng, c))
+		gamma.Data()[2], beta.Data()[2] = 0.01, 1
+		for ch := 3; ch < c; ch++ {
+			gamma.Data()[ch] = T(math.Abs(float64(gamma.Data()[ch])) + 0.1)
+		}
 		run := func(fused bool) (vals [][]T) {
 			ps := []*engine.Var[T]{engine.Param(x), engine.Param(gamma), engine.Param(beta)}
 			st := engine.NewBNState[T](c)
@@ -268,7 +273,15 @@ func checkTrainPoolEdges[T engine.Float](t *testing.T, tol float64) {
 			}
 			r := engine.Convert[T](opRand(77, out.Shape()...))
 			vals = append(vals, out.Value().Data(), st.RunningMean.Data(), st.RunningVar.Data())
-			for _, g := range engine.Grad(engine.Sum(engine.Mul(out, engine.Const(r))), ps, false) {
+			first := engine.Grad(engine.Sum(engine.Mul(out, engine.Const(r))), ps, true)
+			for _, g := range first {
+				vals = append(vals, g.Value().Data())
+			}
+			// Second order, through every fused backward rule: the
+			// squared γ gradient plus a random projection of the input's.
+			u := engine.Const(engine.Convert[T](opRand(78, x.Shape()...)))
+			pen := engine.Add(engine.Sum(engine.Mul(first[1], first[1])), engine.Sum(engine.Mul(first[0], u)))
+			for _, g := range engine.Grad(pen, ps, false) {
 				vals = append(vals, g.Value().Data())
 			}
 			return vals

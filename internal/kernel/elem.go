@@ -60,6 +60,16 @@ func GatherGradSums32(g, keep, x []float32, idx []int32, mu float64) (sg, sgx fl
 	return sg + a, sgx + b
 }
 
+// KeptSums32 returns Σ g[i] and Σ g[i]·keep[i] over the i where keep[i] > 0
+// (or is a NaN with the sign bit clear, as in MaskPositive32), accumulated
+// in float64. keep must be at least as long as g.
+func KeptSums32(g, keep []float32) (sg, sgk float64) {
+	need("KeptSums32", "keep", len(keep), len(g))
+	sg, sgk, d := keptSumsVec(g, keep)
+	a, b := keptSumsGo(g[d:], keep[d:len(g)])
+	return sg + a, sgk + b
+}
+
 // badGatherIndex panics naming the first index of idx outside x at a
 // position that keep counts.
 func badGatherIndex(fn string, x, keep []float32, idx []int32) {
@@ -197,6 +207,16 @@ func gatherAxpbycGo(dst, g, x []float32, idx []int32, a, b, c float32) {
 		}
 		dst[i] = a*g[j] + b*x[j] + c
 	}
+}
+
+func keptSumsGo(g, keep []float32) (sg, sgk float64) {
+	for i, v := range g {
+		if int32(math.Float32bits(keep[i])) > 0 {
+			sg += float64(v)
+			sgk += float64(v) * float64(keep[i])
+		}
+	}
+	return sg, sgk
 }
 
 func scaleShiftGo(dst, x []float32, a, b float32) {

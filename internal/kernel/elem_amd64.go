@@ -28,6 +28,9 @@ func addAxpbycAVX512(dst, gv, x *float32, n int, a, b, c float32)
 func gatherAxpbycAVX512(dst, gv, x *float32, idx *int32, n, ng int, a, b, c float32) (bad bool)
 
 //go:noescape
+func keptSumsAVX512(gv, keep *float32, n int) (sg, sgk float64)
+
+//go:noescape
 func scaleShiftAVX512(dst, x *float32, n int, a, b float32)
 
 //go:noescape
@@ -110,6 +113,16 @@ func gatherAxpbycVec(dst, g, x []float32, idx []int32, a, b, c float32) int {
 		badIndex("GatherAxpbyc32", len(g), idx[:n])
 	}
 	return n
+}
+
+func keptSumsVec(g, keep []float32) (sg, sgk float64, n int) {
+	n = vecLen(len(g))
+	if n == 0 {
+		return 0, 0, 0
+	}
+	_ = keep[n-1]
+	sg, sgk = keptSumsAVX512(&g[0], &keep[0], n)
+	return sg, sgk, n
 }
 
 func scaleShiftVec(dst, x []float32, a, b float32) int {

@@ -496,3 +496,45 @@ gaxloop:
 	SETNE bad+64(FP)
 	VZEROUPPER
 	RET
+
+// func keptSumsAVX512(gv, keep *float32, n int) (sg, sgk float64)
+// Σ g and Σ g·keep over the lanes where keep's bits, read as a signed
+// integer, are positive.
+TEXT ·keptSumsAVX512(SB), NOSPLIT, $0-40
+	MOVQ gv+0(FP), SI
+	MOVQ keep+8(FP), DX
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	VPXORD Z31, Z31, Z31
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VPXORQ Z6, Z6, Z6
+	VPXORQ Z7, Z7, Z7
+
+ksloop:
+	VMOVDQU32 (DX), Z9
+	VPCMPGTD Z31, Z9, K1
+	VMOVUPS.Z (SI), K1, Z8
+	VMOVAPS.Z Z9, K1, Z9
+	VEXTRACTF32X8 $1, Z8, Y10
+	VCVTPS2PD Y8, Z0
+	VCVTPS2PD Y10, Z1
+	VEXTRACTF32X8 $1, Z9, Y11
+	VCVTPS2PD Y9, Z2
+	VCVTPS2PD Y11, Z3
+	VADDPD Z0, Z4, Z4
+	VADDPD Z1, Z5, Z5
+	VFMADD231PD Z0, Z2, Z6
+	VFMADD231PD Z1, Z3, Z7
+	ADDQ $64, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  ksloop
+	VADDPD Z5, Z4, Z4
+	VADDPD Z7, Z6, Z6
+	HSUM_PD(Z4, Y4, X4, Y5, X5)
+	HSUM_PD(Z6, Y6, X6, Y7, X7)
+	MOVSD X4, sg+24(FP)
+	MOVSD X6, sgk+32(FP)
+	VZEROUPPER
+	RET

@@ -354,3 +354,31 @@ func TestGatherAxpbycBadIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestKeptSums checks KeptSums32 against float64 arithmetic and its
+// portable twin, with keep holding negative values, ±0, ±Inf and NaNs.
+func TestKeptSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 14))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), -float32(math.NaN()), -1e-40}
+	for _, n := range elemLens {
+		g, keep := randSlice[float32](rng, n), randSlice[float32](rng, n)
+		for i := range keep {
+			if rng.IntN(4) == 0 {
+				keep[i] = specials[rng.IntN(len(specials))]
+			}
+		}
+		var sg, sgk float64
+		for i := range g {
+			if int32(math.Float32bits(keep[i])) > 0 {
+				sg += float64(g[i])
+				sgk += float64(g[i]) * float64(keep[i])
+			}
+		}
+		a, b := KeptSums32(g, keep)
+		ga, gb := keptSumsGo(g, keep)
+		tol := 1e-12 * (1 + float64(n))
+		if math.Abs(a-sg) > tol || math.Abs(b-sgk) > tol || math.Abs(a-ga) > tol || math.Abs(b-gb) > tol {
+			t.Errorf("n=%d: KeptSums32 = %v, %v; twin %v, %v; want %v, %v", n, a, b, ga, gb, sg, sgk)
+		}
+	}
+}

@@ -184,8 +184,7 @@ func kernelPool(g *geometry, planes int) (kernel.PoolShape, bool) {
 
 func poolKernel[T float](p kernel.PoolShape, isMax, countPad bool, x, y []T) {
 	if isMax {
-		arg := make([]int32, len(y))
-		kernel.MaxPool2D(p, x, y, arg)
+		kernel.MaxPool2DValues(p, x, y)
 		return
 	}
 	kernel.AvgPool2D(p, countPad, x, y)

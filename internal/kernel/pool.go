@@ -139,6 +139,74 @@ func MaxPool2D[T Float](p PoolShape, x, y []T, argmax []int32) {
 	})
 }
 
+// MaxPool2DValues writes the window maxima of x to y, as MaxPool2D does,
+// without the indices: inference needs only the values. Without dilation
+// the window is separable, so each plane takes the maxima of its rows over
+// the horizontal taps first and then of those over the vertical taps, about
+// KH + KW comparisons per output instead of KH·KW with a branch each.
+// Padding never wins, a window that covers no input element yields −Inf,
+// and NaNs propagate (which tap's signed zero wins may differ from
+// MaxPool2D's).
+//
+// MaxPool2DValues panics if p is invalid or a slice is too short for p.
+func MaxPool2DValues[T Float](p PoolShape, x, y []T) {
+	g := p.geom("MaxPool2DValues")
+	need("MaxPool2DValues", "x", len(x), g.planes*g.hw)
+	need("MaxPool2DValues", "y", len(y), g.planes*g.ohw)
+	if g.dh != 1 || g.dw != 1 {
+		MaxPool2D(p, x, y, make([]int32, g.planes*g.ohw))
+		return
+	}
+	nt := Threads()
+	if g.planes*g.ohw*(p.KH+p.KW) < 1<<15 {
+		nt = 1
+	}
+	nt = max(1, min(nt, g.planes))
+	rows := make([]T, nt*p.H*g.ow) // per worker: every input row's horizontal maxima
+	parallelFor(nt, g.planes, func(pl, worker int) {
+		h := rows[worker*p.H*g.ow : (worker+1)*p.H*g.ow]
+		maxPoolSeparable(&g, x[pl*g.hw:(pl+1)*g.hw], y[pl*g.ohw:(pl+1)*g.ohw], h)
+	})
+}
+
+// maxPoolSeparable pools one plane without dilation; h is scratch for
+// H×OW horizontal maxima.
+func maxPoolSeparable[T Float](g *poolGeom, x, y, h []T) {
+	p := &g.PoolShape
+	negInf := T(math.Inf(-1))
+	for r := 0; r < p.H; r++ {
+		xr, hr := x[r*p.W:(r+1)*p.W], h[r*g.ow:(r+1)*g.ow]
+		for o := range hr {
+			j0 := o*g.sw - p.PadLeft
+			lo, hi := max(j0, 0), min(j0+p.KW, p.W)
+			m := negInf
+			if lo < hi {
+				for _, v := range xr[lo:hi] {
+					m = max(m, v)
+				}
+			}
+			hr[o] = m
+		}
+	}
+	for o := 0; o < g.oh; o++ {
+		i0 := o*g.sh - p.PadTop
+		lo, hi := max(i0, 0), min(i0+p.KH, p.H)
+		yr := y[o*g.ow : (o+1)*g.ow]
+		if lo >= hi {
+			for j := range yr {
+				yr[j] = negInf
+			}
+			continue
+		}
+		copy(yr, h[lo*g.ow:(lo+1)*g.ow])
+		for r := lo + 1; r < hi; r++ {
+			for j, v := range h[r*g.ow : (r+1)*g.ow] {
+				yr[j] = max(yr[j], v)
+			}
+		}
+	}
+}
+
 // MaxPoolPlane is MaxPool2D for one plane at a time, on the calling
 // goroutine, with the geometry checked once: for callers that visit the
 // planes themselves (batch normalisation pools each plane right after

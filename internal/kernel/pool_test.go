@@ -96,6 +96,14 @@ func TestPool(t *testing.T) {
 				MaxPool2D(p, x32, y32, arg)
 				assertClose(t, "MaxPool2D float32", y32, wantMax, 1e-7)
 
+				// MaxPool2DValues gives the same values, in both types.
+				yv := make([]float64, len(y))
+				MaxPool2DValues(p, x, yv)
+				assertClose(t, "MaxPool2DValues", yv, wantMax, 0)
+				yv32 := make([]float32, len(y32))
+				MaxPool2DValues(p, x32, yv32)
+				assertClose(t, "MaxPool2DValues float32", yv32, wantMax, 1e-7)
+
 				// MaxPoolPlane, plane by plane, gives MaxPool2D's values
 				// and indices.
 				mp := NewMaxPoolPlane[float32](p)
@@ -227,6 +235,19 @@ func TestMaxPoolNaNAndEmptyWindow(t *testing.T) {
 	MaxPool2D(p, []float32{5, 7}, y, arg)
 	if len(y) != 3 || y[0] != 7 || !math.IsInf(float64(y[1]), -1) || y[2] != 5 || arg[0] != 1 || arg[1] != -1 || arg[2] != 0 {
 		t.Fatalf("got y=%v argmax=%v, want [7 -Inf 5] [1 -1 0]", y, arg)
+	}
+	// MaxPool2DValues: NaN propagates, and with stride 3 and padding 3 on
+	// a width-2 input the first and last windows hold padding only.
+	yv := make([]float32, 2)
+	MaxPool2DValues(PoolShape{N: 1, C: 1, H: 1, W: 4, KH: 1, KW: 2, StrideW: 2}, []float32{1, float32(math.NaN()), 3, 2}, yv)
+	if !math.IsNaN(float64(yv[0])) || yv[1] != 3 {
+		t.Fatalf("MaxPool2DValues: got %v, want [NaN 3]", yv)
+	}
+	pe := PoolShape{N: 1, C: 1, H: 1, W: 2, KH: 1, KW: 2, StrideW: 3, PadLeft: 3, PadRight: 3}
+	yv = make([]float32, pe.OutW())
+	MaxPool2DValues(pe, []float32{5, 7}, yv)
+	if len(yv) != 3 || !math.IsInf(float64(yv[0]), -1) || yv[1] != 7 || !math.IsInf(float64(yv[2]), -1) {
+		t.Fatalf("MaxPool2DValues with all-padding windows: got %v, want [-Inf 7 -Inf]", yv)
 	}
 	dx := []float32{9, 9}
 	MaxPoolScatter(p, []float32{1, 2, 3}, arg, dx)

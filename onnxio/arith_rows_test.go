@@ -7,14 +7,16 @@ import (
 
 // TestArithRows compares the direct loops of element-wise arithmetic with
 // the general broadcasting loop, for every operator, both operand orders
-// and the shapes they take (same shape, scalar, per-channel, per-row).
+// and the shapes they take (same shape, scalar, per-channel, per-row, and
+// repeating along the leading dims).
 func TestArithRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	os := []int{2, 3, 4, 5}
 	cases := [][2][]int{
 		{os, os}, {os, {1}}, {os, {}}, {os, {2, 3, 1, 1}}, {os, {3, 1, 1}}, {os, {2, 3, 4, 1}},
-		{os, {1, 3, 1, 1}}, // broadcast on a leading dim: general loop only
-		{os, {5}},          // trailing broadcast: general loop only
+		{os, {1, 3, 1, 1}},                             // broadcast on a leading dim: general loop only
+		{os, {5}}, {os, {1, 1, 4, 5}}, {os, {3, 4, 5}}, // repeating along the leading dims
+		{os, {1, 1, 4, 1}}, // neither: general loop only
 	}
 	for _, op := range []string{"Add", "Sub", "Mul", "Div"} {
 		for _, c := range cases {

@@ -20,7 +20,7 @@ func init() {
 	opTable["Sqrt"] = opDef{compile: compileUnaryFloat(math.Sqrt), attrs: []string{"consumed_inputs"}}
 	opTable["Identity"] = opDef{compile: compileIdentity}
 	opTable["Dropout"] = opDef{compile: compileDropout, attrs: []string{"is_test", "ratio", "seed", "consumed_inputs"}}
-	opTable["Erf"] = opDef{compile: compileUnaryFloat(math.Erf)}
+	opTable["Erf"] = opDef{compile: compileUnaryFloat32(math.Erf, kernel.Erf32)}
 	opTable["Clip"] = opDef{compile: compileClip, attrs: []string{"min", "max", "consumed_inputs"}}
 	opTable["HardSigmoid"] = opDef{compile: compileHardSigmoid, attrs: []string{"alpha", "beta", "consumed_inputs"}}
 	opTable["HardSwish"] = opDef{compile: compileUnaryFloat32(hardSwish, hardSwish32)}
@@ -222,6 +222,23 @@ func arithRows[T number](op string, out, a []T, as []int, b []T, bs []int, os []
 	case bFull:
 		run = constRun(as, os)
 	}
+	if run == 0 {
+		// The other common shape: an operand that repeats along the
+		// leading dims, such as a per-channel [C] factor of a channels-last
+		// layer norm.
+		switch {
+		case aFull && periodic(bs, os):
+			for r := 0; r < len(out)/len(b); r++ {
+				arithRow(code, out[r*len(b):(r+1)*len(b)], a[r*len(b):], b, 0, false)
+			}
+			return true
+		case bFull && periodic(as, os):
+			for r := 0; r < len(out)/len(a); r++ {
+				arithRow(code, out[r*len(a):(r+1)*len(a)], a, b[r*len(a):], 0, false)
+			}
+			return true
+		}
+	}
 	if run == 0 || len(out)%run != 0 {
 		return false
 	}
@@ -264,6 +281,19 @@ func constRun(s, os []int) int {
 		}
 	}
 	return run
+}
+
+// periodic reports whether an operand of shape s broadcast to os repeats
+// whole along the leading dims: s, without its leading 1s, equals the
+// trailing dims of os, and holds at least one element.
+func periodic(s, os []int) bool {
+	for len(s) > 0 && s[0] == 1 {
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > len(os) {
+		return false
+	}
+	return shapeEq(s, os[len(os)-len(s):]) && shapeSize(s) > 0
 }
 
 // arithRow sets out[i] = x[i] op y[i], or x[i] op c when y is nil; with
@@ -477,6 +507,17 @@ func powBase[T number](out, a []T, as []int, b *value, bs []int, os []int) error
 	return nil
 }
 
+// isSquare reports an exponent that is a single float 2.
+func isSquare(b *value) bool {
+	switch y := b.data.(type) {
+	case []float32:
+		return len(y) == 1 && y[0] == 2
+	case []float64:
+		return len(y) == 1 && y[0] == 2
+	}
+	return false
+}
+
 func compilePow(c *nodeCtx) (opFunc, error) {
 	if err := c.nIn(2, 2); err != nil {
 		return nil, err
@@ -504,6 +545,16 @@ func compilePow(c *nodeCtx) (opFunc, error) {
 		out, err := rc.alloc(a.dt, oshape)
 		if err != nil {
 			return nil, err
+		}
+		if x, ok := a.data.([]float32); ok && isSquare(b) && len(x) == len(out.f32()) {
+			// x² (LayerNorm's variance as exported by PyTorch): the
+			// float32 product is correctly rounded, like
+			// float32(math.Pow(x, 2)), since the float64 square of a
+			// float32 is exact.
+			for i, v := range x {
+				out.f32()[i] = v * v
+			}
+			return []*value{out}, nil
 		}
 		switch x := a.data.(type) {
 		case []float32:

@@ -176,3 +176,25 @@ func TestSigmoid(t *testing.T) {
 	out = mustRun(t, 13, n, tv("x", []int64{37}, x64))
 	wantClose(t, out[0], []int{37}, want, 1e-15)
 }
+
+// Pow with a scalar exponent of 2 on float32 squares directly; it must give
+// exactly float32(math.Pow(x, 2)), overflow, NaN, infinities, signed zeros
+// and subnormals included, for a float32 and a float64 exponent.
+func TestPowSquareFastPath(t *testing.T) {
+	x := []float32{0, float32(math.Copysign(0, -1)), 1.5, -3.25, 1e-40, -1e-30, 3e19, -3e19,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 0.1, -7.3e-3, 123.456}
+	n := NewNode("Pow", "pow", []string{"x", "y"}, []string{"z"})
+	for _, y := range []*Tensor{tv("y", nil, []float32{2}), tv("y", []int64{1}, []float64{2})} {
+		out := mustRun(t, 13, n, tv("x", []int64{2, 7}, x), y)
+		got := out[0].data.([]float32)
+		for i, v := range x {
+			want := float32(math.Pow(float64(v), 2))
+			if math.Float32bits(got[i]) != math.Float32bits(want) && !(math.IsNaN(float64(want)) && math.IsNaN(float64(got[i]))) {
+				t.Errorf("exponent %v: %v² = %v, want %v", y.DataType, v, got[i], want)
+			}
+		}
+	}
+	// Exponents other than a single 2 keep the general path.
+	out := mustRun(t, 13, n, tv("x", []int64{2}, []float32{4, 9}), tv("y", []int64{2}, []float32{2, 0.5}))
+	wantClose(t, out[0], []int{2}, []float64{16, 3}, 1e-7)
+}

@@ -31,6 +31,9 @@ func gatherAxpbycAVX512(dst, gv, x *float32, idx *int32, n, ng int, a, b, c floa
 func keptSumsAVX512(gv, keep *float32, n int) (sg, sgk float64)
 
 //go:noescape
+func erfAVX512(dst, x *float32, n int)
+
+//go:noescape
 func scaleShiftAVX512(dst, x *float32, n int, a, b float32)
 
 //go:noescape
@@ -123,6 +126,15 @@ func keptSumsVec(g, keep []float32) (sg, sgk float64, n int) {
 	_ = keep[n-1]
 	sg, sgk = keptSumsAVX512(&g[0], &keep[0], n)
 	return sg, sgk, n
+}
+
+func erfVec(dst, x []float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_ = x[n-1]
+		erfAVX512(&dst[0], &x[0], n)
+	}
+	return n
 }
 
 func scaleShiftVec(dst, x []float32, a, b float32) int {

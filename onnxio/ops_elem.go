@@ -796,6 +796,12 @@ func compileHardSigmoid(c *nodeCtx) (opFunc, error) {
 // MobileNetV2).
 func clipT[T number](out, x []T, lo, hi T, hasLo, hasHi bool) {
 	out = out[:len(x)]
+	if x32, ok := any(x).([]float32); ok && hasLo && hasHi {
+		// 16 lanes at a time, on every thread for large tensors.
+		o32, l, h := any(out).([]float32), float32(lo), float32(hi)
+		kernel.ParallelRange(len(x32), elemPart, func(a, b int) { kernel.Clamp32(o32[a:b], x32[a:b], l, h) })
+		return
+	}
 	switch {
 	case hasLo && hasHi:
 		for i, v := range x {

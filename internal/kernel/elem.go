@@ -142,6 +142,29 @@ func erfOne(x float32) float32 {
 	return float32(math.Copysign(float64(1-poly*e), float64(x)))
 }
 
+// Clamp32 sets dst[i] = min(max(x[i], lo), hi), 16 lanes at a time with
+// AVX-512: a NaN in x stays NaN, a −0 in x is kept when 0 is a bound, and
+// lo > hi gives hi everywhere. x must be at least as long as dst.
+func Clamp32(dst, x []float32, lo, hi float32) {
+	need("Clamp32", "x", len(x), len(dst))
+	d := clampVec(dst, x, lo, hi)
+	for i, v := range x[d:len(dst)] {
+		dst[d+i] = clampOne(v, lo, hi)
+	}
+}
+
+// clampOne is the arithmetic of clampAVX512: x86's MAXPS and MINPS return
+// their second operand when the comparison fails, so a NaN x passes.
+func clampOne(v, lo, hi float32) float32 {
+	if lo > v {
+		v = lo
+	}
+	if hi < v {
+		v = hi
+	}
+	return v
+}
+
 // Axpbyc32 sets dst[i] = a·g[i] + b·x[i] + c. g and x must be at least as
 // long as dst.
 func Axpbyc32(dst, g, x []float32, a, b, c float32) {

@@ -34,6 +34,9 @@ func keptSumsAVX512(gv, keep *float32, n int) (sg, sgk float64)
 func erfAVX512(dst, x *float32, n int)
 
 //go:noescape
+func clampAVX512(dst, x *float32, n int, lo, hi float32)
+
+//go:noescape
 func scaleShiftAVX512(dst, x *float32, n int, a, b float32)
 
 //go:noescape
@@ -133,6 +136,15 @@ func erfVec(dst, x []float32) int {
 	if n > 0 {
 		_ = x[n-1]
 		erfAVX512(&dst[0], &x[0], n)
+	}
+	return n
+}
+
+func clampVec(dst, x []float32, lo, hi float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_ = x[n-1]
+		clampAVX512(&dst[0], &x[0], n, lo, hi)
 	}
 	return n
 }

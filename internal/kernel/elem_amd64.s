@@ -637,3 +637,26 @@ erfloop:
 	JNZ  erfloop
 	VZEROUPPER
 	RET
+
+// func clampAVX512(dst, x *float32, n int, lo, hi float32)
+// dst[i] = min(max(x[i], lo), hi) as clampOne: each bound is the first
+// source of VMAXPS/VMINPS, so a NaN in x (the second source) comes through.
+TEXT ·clampAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS lo+24(FP), Z30
+	VBROADCASTSS hi+28(FP), Z31
+
+clamploop:
+	VMOVUPS (SI), Z0
+	VMAXPS  Z0, Z30, Z0 // lo > x ? lo : x
+	VMINPS  Z0, Z31, Z0 // hi < x ? hi : x
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  clamploop
+	VZEROUPPER
+	RET

@@ -423,3 +423,36 @@ func TestErf32(t *testing.T) {
 		}
 	}
 }
+
+// TestClamp32 compares the vector code with its portable twin bit for bit,
+// NaNs, infinities, signed zeros and crossed bounds included.
+func TestClamp32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 15))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), -float32(math.NaN()), 6, -1e-40}
+	for _, n := range elemLens {
+		x := randSlice[float32](rng, n)
+		for i := range x {
+			x[i] *= 8
+			if rng.IntN(4) == 0 {
+				x[i] = specials[rng.IntN(len(specials))]
+			}
+		}
+		for _, b := range [][2]float32{{0, 6}, {-1, 1}, {2, -2}, {float32(math.Inf(-1)), float32(math.Inf(1))}} {
+			got := make([]float32, n)
+			Clamp32(got, x, b[0], b[1])
+			for i, v := range x {
+				want := clampOne(v, b[0], b[1])
+				if math.Float32bits(got[i]) != math.Float32bits(want) && !(v != v && got[i] != got[i]) {
+					t.Fatalf("n=%d bounds %v: clamp(%v) = %v, twin %v", n, b, v, got[i], want)
+				}
+				if v == v && b[0] <= b[1] && (got[i] < b[0] || got[i] > b[1]) {
+					t.Fatalf("clamp(%v) = %v is outside %v", v, got[i], b)
+				}
+				if b[0] > b[1] && v == v && got[i] != b[1] {
+					t.Fatalf("crossed bounds %v: clamp(%v) = %v, want %v", b, v, got[i], b[1])
+				}
+			}
+		}
+	}
+}

@@ -782,10 +782,10 @@ func compileHardSigmoid(c *nodeCtx) (opFunc, error) {
 	a, b := float64(alpha), float64(beta)
 	return compileUnaryFloat32(func(x float64) float64 { return max(0, min(1, a*x+b)) },
 		func(out, x []float32) {
-			out = out[:len(x)]
-			for i, v := range x {
-				out[i] = float32(max(0, min(1, a*float64(v)+b)))
-			}
+			// α·x + β by fused multiply-adds (within a rounding of the
+			// float64 value), then clamped, 16 lanes at a time.
+			kernel.ScaleShift32(out, x, alpha, beta)
+			kernel.Clamp32(out, out, 0, 1)
 		})(c)
 }
 

@@ -62,6 +62,10 @@ func as[E, T Float](s []T) []E {
 
 // gemm is Gemm after argument checks, using up to nt goroutines.
 func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, nt int) {
+	if is32[T]() && !transA && transB && m <= gemvRowsMaxM && k >= 64 && m*n > 0 {
+		gemvRowsT(m, n, k, float32(alpha), as[float32](a), lda, as[float32](b), ldb, float32(beta), as[float32](c), ldc, nt)
+		return
+	}
 	if is32[T]() {
 		src := matSource[float32]{b: as[float32](b), ld: ldb, trans: transB}
 		gemmDriver(sgemmKernel, transA, m, n, k, float32(alpha), as[float32](a), lda, nil, &src, float32(beta), as[float32](c), ldc, nt, nil)
@@ -69,4 +73,45 @@ func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	}
 	src := matSource[float64]{b: as[float64](b), ld: ldb, trans: transB}
 	gemmDriver(dgemmKernel, transA, m, n, k, float64(alpha), as[float64](a), lda, nil, &src, float64(beta), as[float64](c), ldc, nt, nil)
+}
+
+// gemvRowsMaxM is the largest m for which a float32 product with
+// op(B) = Bᵀ (B stored n×k, as fully connected layers keep their weights)
+// is taken as dot products of contiguous rows instead of through the packed
+// GEMM: with so few rows of A, packing B (a transposing copy of the whole
+// matrix, every call) costs more than the product itself, as in AlexNet's
+// classifier at batch 1.
+const gemvRowsMaxM = 4
+
+// gemvRowsT is Gemm for that case: c[i][j] = alpha·(a_i · b_j) +
+// beta·c[i][j], 16 rows of B at a time per goroutine (they stay in cache
+// across the m rows of A), the dot products by dotShifts.
+func gemvRowsT(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, nt int) {
+	const rows = 16
+	parts := (n + rows - 1) / rows
+	k64 := k &^ 63 // dotShifts' vector code takes multiples of 64
+	parallelFor(min(nt, parts), parts, func(pi, _ int) {
+		j0 := pi * rows
+		j1 := min(n, j0+rows)
+		var offs, tail [rows]int
+		for j := j0; j < j1; j++ {
+			offs[j-j0], tail[j-j0] = j*ldb, j*ldb+k64
+		}
+		for i := range m {
+			ar := a[i*lda : i*lda+k]
+			var acc [rows]float32
+			dotShifts(ar[:k64], b, offs[:j1-j0], acc[:])
+			if k64 < k {
+				dotShiftsGo(ar[k64:], b, tail[:j1-j0], acc[:])
+			}
+			cr := c[i*ldc+j0 : i*ldc+j1]
+			for j, v := range acc[:j1-j0] {
+				if beta == 0 {
+					cr[j] = alpha * v
+				} else {
+					cr[j] = alpha*v + beta*cr[j]
+				}
+			}
+		}
+	})
 }

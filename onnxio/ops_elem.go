@@ -283,6 +283,39 @@ func constRun(s, os []int) int {
 	return run
 }
 
+// arithRow32 is arithRow on float32 rows by the vector kernels, on every
+// thread for long rows, where they give the same bits: x·y by Mul32, x·c as
+// ScaleShift32(x, c, −0) and x ± c, c − x and x ± y as fused multiply-adds
+// with one operand ±1 (adding −0 keeps the sign of a zero product). It
+// reports false, doing nothing, for division, whose reciprocal would not
+// round the same.
+func arithRow32(code int, out, x, y []float32, c float32, swap bool) bool {
+	negZero := float32(math.Copysign(0, -1))
+	var f func(lo, hi int)
+	switch {
+	case y != nil && code == 0:
+		f = func(lo, hi int) { kernel.Axpbyc32(out[lo:hi], x[lo:hi], y[lo:hi], 1, 1, negZero) }
+	case y != nil && code == 1:
+		f = func(lo, hi int) { kernel.Axpbyc32(out[lo:hi], x[lo:hi], y[lo:hi], 1, -1, negZero) }
+	case y != nil && code == 2:
+		f = func(lo, hi int) { kernel.Mul32(out[lo:hi], x[lo:hi], y[lo:hi]) }
+	case y != nil:
+		return false
+	case code == 0:
+		f = func(lo, hi int) { kernel.ScaleShift32(out[lo:hi], x[lo:hi], 1, c) }
+	case code == 1 && !swap:
+		f = func(lo, hi int) { kernel.ScaleShift32(out[lo:hi], x[lo:hi], 1, -c) }
+	case code == 1:
+		f = func(lo, hi int) { kernel.ScaleShift32(out[lo:hi], x[lo:hi], -1, c) }
+	case code == 2:
+		f = func(lo, hi int) { kernel.ScaleShift32(out[lo:hi], x[lo:hi], c, negZero) }
+	default:
+		return false
+	}
+	kernel.ParallelRange(len(out), elemPart, f)
+	return true
+}
+
 // periodic reports whether an operand of shape s broadcast to os repeats
 // whole along the leading dims: s, without its leading 1s, equals the
 // trailing dims of os, and holds at least one element.
@@ -300,6 +333,9 @@ func periodic(s, os []int) bool {
 // swap the operands are the other way round (c op x[i]).
 func arithRow[T number](code int, out, x, y []T, c T, swap bool) {
 	x = x[:len(out)]
+	if o32, ok := any(out).([]float32); ok && len(out) >= 64 && arithRow32(code, o32, any(x).([]float32), any(y).([]float32), float32(c), swap) {
+		return
+	}
 	if y != nil {
 		y = y[:len(out)]
 		switch code {

@@ -165,6 +165,17 @@ func clampOne(v, lo, hi float32) float32 {
 	return v
 }
 
+// Mul32 sets dst[i] = a[i]·b[i], 16 lanes at a time with AVX-512. a and b
+// must be at least as long as dst, which may be either of them.
+func Mul32(dst, a, b []float32) {
+	need("Mul32", "a", len(a), len(dst))
+	need("Mul32", "b", len(b), len(dst))
+	d := mulVec(dst, a, b)
+	for i := d; i < len(dst); i++ {
+		dst[i] = a[i] * b[i]
+	}
+}
+
 // Axpbyc32 sets dst[i] = a·g[i] + b·x[i] + c. g and x must be at least as
 // long as dst.
 func Axpbyc32(dst, g, x []float32, a, b, c float32) {

@@ -37,6 +37,9 @@ func erfAVX512(dst, x *float32, n int)
 func clampAVX512(dst, x *float32, n int, lo, hi float32)
 
 //go:noescape
+func mulAVX512(dst, a, b *float32, n int)
+
+//go:noescape
 func scaleShiftAVX512(dst, x *float32, n int, a, b float32)
 
 //go:noescape
@@ -145,6 +148,15 @@ func clampVec(dst, x []float32, lo, hi float32) int {
 	if n > 0 {
 		_ = x[n-1]
 		clampAVX512(&dst[0], &x[0], n, lo, hi)
+	}
+	return n
+}
+
+func mulVec(dst, a, b []float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_, _ = a[n-1], b[n-1]
+		mulAVX512(&dst[0], &a[0], &b[0], n)
 	}
 	return n
 }

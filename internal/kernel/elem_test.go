@@ -456,3 +456,29 @@ func TestClamp32(t *testing.T) {
 		}
 	}
 }
+
+// TestMul32 compares the vector product with float32 multiplication bit
+// for bit, in place too.
+func TestMul32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 17))
+	for _, n := range elemLens {
+		a, b := randSlice[float32](rng, n), randSlice[float32](rng, n)
+		if n > 3 {
+			a[0], a[1], b[2], a[3] = float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.NaN()), 3e38
+			b[3] = 10
+		}
+		got := make([]float32, n)
+		Mul32(got, a, b)
+		for i := range got {
+			if want := a[i] * b[i]; math.Float32bits(got[i]) != math.Float32bits(want) && !(want != want && got[i] != got[i]) {
+				t.Fatalf("n=%d: %v·%v = %v, want %v", n, a[i], b[i], got[i], want)
+			}
+		}
+		Mul32(a, a, b)
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(got[i]) && !(a[i] != a[i] && got[i] != got[i]) {
+				t.Fatalf("n=%d: in place [%d] = %v, want %v", n, i, a[i], got[i])
+			}
+		}
+	}
+}

@@ -198,6 +198,7 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 		}
 	}
 	wino := winogradFilter(c, w, fw, group)
+	packed := packedWeights(c, fw, group)
 	return func(rc *runCtx, in []*value) ([]*value, error) {
 		x, wt, b := in[0], in[1], in[2:]
 		var bias *value
@@ -258,6 +259,11 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 			if wf != nil && pool == nil {
 				wf.Conv2D(convShape(geo, n, ch, k, g), xs, biasData[float32](bias), out.f32(), kernel.WinogradFuse{ReLU: relu})
 				return []*value{out}, nil
+			}
+			if packed != nil && len(geo.in) == 2 && len(wt.shape) == 4 && wt.shape[2] == geo.k[0] && wt.shape[3] == geo.k[1] {
+				// The weights packed at plan time are these constant ones.
+				packed.Conv2D(convShape(geo, n, ch, k, g), xs, biasData[float32](bias), out.f32(), relu && pool == nil)
+				break
 			}
 			convT(geo, n, ch, k, g, xs, wt.data.([]float32), biasData[float32](bias), out.data.([]float32), relu && pool == nil)
 		case []float64:
@@ -374,6 +380,28 @@ func winogradFilter(c *nodeCtx, w *window, fw *value, group int64) *kernel.Winog
 		return nil
 	}
 	return kernel.NewWinogradFilter(k, ch, wv.f32())
+}
+
+// packedWeights returns the constant float32 weights of a 2-D convolution
+// (fw, with a BatchNormalization folded in, when given) packed once for the
+// GEMM micro-kernel, or nil when they are not constant. The packed copy is
+// about the size of the weights, which the initializer limit bounds.
+func packedWeights(c *nodeCtx, fw *value, group int64) *kernel.ConvWeights {
+	wv := fw
+	if wv == nil {
+		wv = c.constInput(1)
+	}
+	if wv == nil || wv.dt != Float || len(wv.shape) != 4 || group < 1 {
+		return nil
+	}
+	k, cg, r, q := wv.shape[0], wv.shape[1], wv.shape[2], wv.shape[3]
+	if k < 1 || cg < 1 || r < 1 || q < 1 || int64(k)%group != 0 {
+		return nil // the run reports the bad shape
+	}
+	if cg == 1 && int64(k) == group {
+		return nil // depthwise: the kernel's direct loops read the weights as they are
+	}
+	return kernel.NewConvWeights(k, cg, r, q, int(group), wv.f32())
 }
 
 // convShape is the kernel geometry of a resolved 1-D or 2-D convolution

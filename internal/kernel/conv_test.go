@@ -120,6 +120,23 @@ func convCase[T Float](t *testing.T, rng *rand.Rand, s ConvShape, tol float64) {
 	assertClose(t, "Conv2D", y, naiveConv(s, toF64(x), toF64(w), toF64(bias)), tol)
 	Conv2D(s, x, w, nil, y)
 	assertClose(t, "Conv2D without bias", y, naiveConv(s, toF64(x), toF64(w), nil), tol)
+	if x32, ok := any(x).([]float32); ok {
+		// The same with the weights packed once, with and without ReLU.
+		cw := NewConvWeights(s.K, g.cg, s.R, s.S, max(s.Groups, 1), any(w).([]float32))
+		y32 := any(y).([]float32)
+		want := naiveConv(s, toF64(x), toF64(w), toF64(bias))
+		for _, relu := range []bool{false, true} {
+			cw.Conv2D(s, x32, any(bias).([]float32), y32, relu)
+			wantR := want
+			if relu {
+				wantR = make([]float64, len(want))
+				for i, v := range want {
+					wantR[i] = max(v, 0)
+				}
+			}
+			assertClose(t, "ConvWeights.Conv2D", y32, wantR, tol)
+		}
+	}
 
 	wantDx, wantDw := naiveConvBackward(s, toF64(x), toF64(w), toF64(dy))
 	dx := randSlice[T](rng, len(x))

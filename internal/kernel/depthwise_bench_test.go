@@ -69,9 +69,9 @@ func BenchmarkPointwise(b *testing.B) {
 					fm := startFlops(b, convFlops(s))
 					for b.Loop() {
 						if route == "gemm" {
-							conv2DGEMM(&g, x, w, bias, y, true)
+							conv2DGEMM(&g, x, w, bias, y, true, nil)
 						} else {
-							conv2D(&g, x, w, bias, y, true)
+							conv2D(&g, x, w, bias, y, true, nil)
 						}
 					}
 					fm.stop()

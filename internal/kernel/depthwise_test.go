@@ -81,7 +81,7 @@ func TestDepthwiseMatchesGEMM(t *testing.T) {
 				one := s
 				one.N, one.C, one.K, one.Groups = 1, 1, 1, 1
 				g := one.geom("test")
-				conv2DGEMM(&g, x[(n*s.C+c)*g.hw:][:g.hw], w[c*g.crs:][:g.crs], b[c:c+1], want[(n*s.C+c)*g.ohw:][:g.ohw], false)
+				conv2DGEMM(&g, x[(n*s.C+c)*g.hw:][:g.hw], w[c*g.crs:][:g.crs], b[c:c+1], want[(n*s.C+c)*g.ohw:][:g.ohw], false, nil)
 			}
 		}
 		assertClose(t, fmt.Sprint(s), got, want, 1e-5)
@@ -143,7 +143,7 @@ func TestPointwise(t *testing.T) {
 			b := randSlice[float32](rng, s.K)
 			got, want := make([]float32, s.N*g.yLen), make([]float32, s.N*g.yLen)
 			Conv2DReLU(s, x, w, b, got)
-			conv2DGEMM(&g, x, w, b, want, true)
+			conv2DGEMM(&g, x, w, b, want, true, nil)
 			assertClose(t, fmt.Sprint(s), got, want, 1e-5)
 		}
 		SetThreads(prev)

@@ -21,7 +21,7 @@ func checkArithRows(t *testing.T, os []int) {
 	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.NaN())}
 	cases := [][2][]int{
 		{os, os}, {os, {1}}, {os, {}}, {os, {2, 3, 1, 1}}, {os, {3, 1, 1}}, {os, {2, 3, os[2], 1}},
-		{os, {1, 3, 1, 1}},                             // broadcast on a leading dim: general loop only
+		{os, {1, 3, 1, 1}},                                                 // broadcast on a leading dim: general loop only
 		{os, {os[3]}}, {os, {1, 1, os[2], os[3]}}, {os, {3, os[2], os[3]}}, // repeating along the leading dims
 		{os, {1, 1, os[2], 1}}, // neither: general loop only
 	}

@@ -835,13 +835,26 @@ func keptSumsRun[T Float](g, keep []T) (sg, sgk float64) {
 	if g32, ok := any(g).([]float32); ok {
 		return kernel.KeptSums32(g32, any(keep).([]float32))
 	}
-	m := makeOverwritten[T](len(g))
-	leakyKernel(m, g, keep, 0)
-	for j, v := range m {
-		sg += float64(v)
-		sgk += float64(v) * float64(keep[j])
+	for j, v := range g {
+		if kept(keep[j]) {
+			sg += float64(v)
+			sgk += float64(v) * float64(keep[j])
+		}
 	}
 	return sg, sgk
+}
+
+// kept reports whether the ReLU's mask passes where the output is v: v > 0,
+// or for float32 and float64 a NaN with the sign bit clear, as leakyKernel
+// and scatterKeptAdd test it.
+func kept[T Float](v T) bool {
+	switch f := any(v).(type) {
+	case float32:
+		return int32(math.Float32bits(f)) > 0
+	case float64:
+		return int64(math.Float64bits(f)) > 0
+	}
+	return v > 0
 }
 
 // gatherGradSumsRun returns Σ g and Σ g·(x[idx] − mu) over the positions
@@ -851,12 +864,12 @@ func gatherGradSumsRun[T Float](g, keep, x []T, idx []int32, mu float64) (sg, sg
 	if g32, ok := any(g).([]float32); ok {
 		return kernel.GatherGradSums32(g32, any(keep).([]float32), any(x).([]float32), idx, mu)
 	}
-	m := makeOverwritten[T](len(g))
-	leakyKernel(m, g, keep, 0)
 	idx = idx[:len(g)]
-	for j, v := range m {
-		sg += float64(v)
-		sgx += float64(v) * (float64(x[idx[j]]) - mu)
+	for j, v := range g {
+		if kept(keep[j]) {
+			sg += float64(v)
+			sgx += float64(v) * (float64(x[idx[j]]) - mu)
+		}
 	}
 	return sg, sgx
 }

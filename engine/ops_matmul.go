@@ -88,9 +88,7 @@ func Linear[T Float](x, w, b *Var[T]) *Var[T] {
 	var beta T
 	inputs := []*Var[T]{x, w}
 	if b != nil {
-		for r := 0; r < rows; r++ {
-			copy(out.data[r*outDim:(r+1)*outDim], b.value.data)
-		}
+		fillRows(out.data, b.value.data)
 		beta = 1
 		inputs = append(inputs, b)
 	}
@@ -108,4 +106,22 @@ func Linear[T Float](x, w, b *Var[T]) *Var[T] {
 		}
 		return res
 	}, inputs...)
+}
+
+// fillRows sets every row of dst (rows of len(row)) to row. Narrow rows
+// are set element by element: a copy call per row of a [n, 1] output costs
+// more than the row.
+func fillRows[T Float](dst, row []T) {
+	k := len(row)
+	if k >= 16 {
+		for r := 0; r < len(dst); r += k {
+			copy(dst[r:r+k], row)
+		}
+		return
+	}
+	for r := 0; r < len(dst); r += k {
+		for j, v := range row {
+			dst[r+j] = v
+		}
+	}
 }

@@ -100,6 +100,11 @@ func copyBlocks[T Float](dst []T, dstOff, dstStride int, src []T, srcOff, srcStr
 			for i, v := range s {
 				d[i] += v
 			}
+		} else if n < 16 {
+			// A copy call per block costs more than a short block.
+			for i, v := range s {
+				d[i] = v
+			}
 		} else {
 			copy(d, s)
 		}

@@ -108,3 +108,29 @@ func BenchmarkL2GMetaStepMemory(b *testing.B) {
 		b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
 	}
 }
+
+// BenchmarkMetaLSTMStep is one meta-lstm training step (T = 5 updates of the
+// learner by the LSTM, then the query loss backpropagated through the unroll)
+// on a 5-way task at 1 and 5 shots.
+func BenchmarkMetaLSTMStep(b *testing.B) {
+	for _, s := range []struct {
+		name        string
+		c, h, w     int
+		shot, query int
+	}{
+		{"28x28x1-5w1s5q", 1, 28, 28, 1, 5},
+		{"84x84x3-5w5s15q", 3, 84, 84, 5, 15},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			a, err := New(Spec{Algo: "meta-lstm", InChannels: s.c, Height: s.h, Width: s.w, Seed: 1, Way: 5})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			batch := &Batch{Tasks: []*episode.Task{noisyTask(rng, 5, s.shot, s.query, s.c, s.h, s.w, 0)}}
+			for b.Loop() {
+				a.Step(batch)
+			}
+		})
+	}
+}

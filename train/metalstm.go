@@ -120,11 +120,12 @@ func (l *metaLSTMLayer[T]) Forward(*engine.Var[T], []*engine.Var[T], nn.Mode) *e
 }
 
 // metaLSTMState is the recurrent state between two updates: layer 1's
-// hidden and cell states [n, H], the learner's weights θ [n] (the meta
-// cell's state) and the previous forget and input gates [n]. Nil h, c, f
-// and i stand for zeros (before the first update).
+// hidden and cell states side by side, hc [n, 2H] (engine.LSTMCell's
+// layout), the learner's weights θ [n] (the meta cell's state) and the
+// previous forget and input gates [n]. Nil hc, f and i stand for zeros
+// (before the first update).
 type metaLSTMState[T engine.Float] struct {
-	h, c, theta, f, i *engine.Var[T]
+	hc, theta, f, i *engine.Var[T]
 }
 
 // metaLSTMStep is one update of the meta-learner: x [n, 4] holds the
@@ -137,34 +138,23 @@ type metaLSTMState[T engine.Float] struct {
 // i_t ⊙ ∇_t is still recorded through θ_{t−1} (with f_t and i_t as
 // constants). The meta-gradient thus always reaches the learner's initial
 // weights θ_0, at the cost of two [n] products per step.
-//
-// Each gate is computed from its own rows of the weights (slices of the
-// small weight tensors, not of the [n, 4H] pre-activations), which keeps
-// the backward pass free of [n, 4H] temporaries.
 func metaLSTMStep[T engine.Float](w []*engine.Var[T], st metaLSTMState[T], x, grad *engine.Var[T], graph bool) metaLSTMState[T] {
 	const h = metaLSTMHidden
 	theta := st.theta
 	if !graph {
 		w = engine.DetachAll(w)
 		theta = engine.Detach(theta)
-		st.h, st.c, st.f, st.i = detachOrNil(st.h), detachOrNil(st.c), detachOrNil(st.f), detachOrNil(st.i)
+		st.hc, st.f, st.i = detachOrNil(st.hc), detachOrNil(st.f), detachOrNil(st.i)
 	}
 	n := theta.Shape()[0]
-	// Layer 1: a standard LSTM cell, gates in the order i, f, g, o, each
-	// one product of [x, h_{t−1}] with its rows of [W_ih, W_hh].
+	// Layer 1: a standard LSTM cell (gates i, f, g, o), its pre-activations
+	// one product of [x, h_{t−1}] with [W_ih, W_hh], then one fused op.
 	xh, wxh := x, w[mlWih]
-	if st.h != nil {
-		xh, wxh = engine.Concat(1, x, st.h), engine.Concat(1, w[mlWih], w[mlWhh])
+	if st.hc != nil {
+		xh, wxh = engine.Concat(1, x, engine.Slice(st.hc, 1, 0, h)), engine.Concat(1, w[mlWih], w[mlWhh])
 	}
-	pre := func(k int) *engine.Var[T] {
-		lo, hi := k*h, (k+1)*h
-		return engine.Linear(xh, engine.Slice(wxh, 0, lo, hi), engine.Slice(w[mlB], 0, lo, hi))
-	}
-	c := engine.Mul(engine.Sigmoid(pre(0)), engine.Tanh(pre(2)))
-	if st.c != nil {
-		c = engine.Add(engine.Mul(engine.Sigmoid(pre(1)), st.c), c)
-	}
-	hid := engine.Mul(engine.Sigmoid(pre(3)), engine.Tanh(c))
+	hc := engine.LSTMCell(engine.Linear(xh, wxh, w[mlB]), st.hc)
+	hid := engine.Slice(hc, 1, 0, h)
 	// Layer 2: the meta-learner cell, whose state is θ. wg·[h, θ, prev]
 	// is computed as wg[:H]·h + wg[H]·θ + wg[H+1]·prev.
 	gate := func(wg, bg, prev *engine.Var[T]) *engine.Var[T] {
@@ -178,7 +168,7 @@ func metaLSTMStep[T engine.Float](w []*engine.Var[T], st metaLSTMState[T], x, gr
 	f := gate(w[mlWF], w[mlBF], st.f)
 	i := gate(w[mlWI], w[mlBI], st.i)
 	next := engine.Sub(engine.Mul(f, st.theta), engine.Mul(i, grad))
-	return metaLSTMState[T]{h: hid, c: c, theta: next, f: f, i: i}
+	return metaLSTMState[T]{hc: hc, theta: next, f: f, i: i}
 }
 
 func detachOrNil[T engine.Float](v *engine.Var[T]) *engine.Var[T] {

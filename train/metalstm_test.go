@@ -122,7 +122,7 @@ func TestMetaLSTMStepValues(t *testing.T) {
 	for _, fromZero := range []bool{true, false} {
 		st := metaLSTMState[float64]{theta: engine.Const(fx.theta)}
 		if !fromZero {
-			st.h, st.c, st.f, st.i = engine.Const(fx.h), engine.Const(fx.c), engine.Const(fx.f), engine.Const(fx.i)
+			st.hc, st.f, st.i = engine.Concat(1, engine.Const(fx.h), engine.Const(fx.c)), engine.Const(fx.f), engine.Const(fx.i)
 		}
 		got := metaLSTMStep(wv, st, engine.Const(fx.x), engine.Const(fx.grad), true)
 		for j := range n {
@@ -143,8 +143,8 @@ func TestMetaLSTMStepValues(t *testing.T) {
 			near("f", got.f.Value().Data()[j], wf)
 			near("i", got.i.Value().Data()[j], wi)
 			for k := range H {
-				near("h", got.h.Value().Data()[j*H+k], wh[k])
-				near("c", got.c.Value().Data()[j*H+k], wc[k])
+				near("h", got.hc.Value().Data()[j*2*H+k], wh[k])
+				near("c", got.hc.Value().Data()[j*2*H+H+k], wc[k])
 			}
 		}
 	}
@@ -163,10 +163,11 @@ func TestMetaLSTMStepGradient(t *testing.T) {
 		probes = append(probes, engine.Const(engine.RandNormal[float64](rng, 1, shape...)))
 	}
 	f := func(p []*engine.Var[float64]) *engine.Var[float64] {
-		st := metaLSTMState[float64]{theta: p[mlCount], h: p[mlCount+1], c: p[mlCount+2], f: p[mlCount+3], i: p[mlCount+4]}
+		st := metaLSTMState[float64]{theta: p[mlCount], hc: engine.Concat(1, p[mlCount+1], p[mlCount+2]), f: p[mlCount+3], i: p[mlCount+4]}
 		out := metaLSTMStep(p[:mlCount], st, engine.Const(fx.x), engine.Const(fx.grad), true)
 		s := engine.Sum(engine.Mul(out.theta, probes[0]))
-		for k, v := range []*engine.Var[float64]{out.h, out.c, out.f, out.i} {
+		h, c := engine.Slice(out.hc, 1, 0, metaLSTMHidden), engine.Slice(out.hc, 1, metaLSTMHidden, 2*metaLSTMHidden)
+		for k, v := range []*engine.Var[float64]{h, c, out.f, out.i} {
 			s = engine.Add(s, engine.Sum(engine.Mul(v, probes[k+1])))
 		}
 		return s
@@ -181,9 +182,9 @@ func TestMetaLSTMStepGradient(t *testing.T) {
 	for k, p := range params {
 		vars[k] = engine.Param(p)
 	}
-	st := metaLSTMState[float64]{theta: vars[mlCount], h: vars[mlCount+1], c: vars[mlCount+2], f: vars[mlCount+3], i: vars[mlCount+4]}
+	st := metaLSTMState[float64]{theta: vars[mlCount], hc: engine.Concat(1, vars[mlCount+1], vars[mlCount+2]), f: vars[mlCount+3], i: vars[mlCount+4]}
 	out := metaLSTMStep(vars[:mlCount], st, engine.Const(fx.x), engine.Const(fx.grad), false)
-	if out.f.Tracked() || out.i.Tracked() || out.h.Tracked() || out.c.Tracked() || !out.theta.Tracked() {
+	if out.f.Tracked() || out.i.Tracked() || out.hc.Tracked() || !out.theta.Tracked() {
 		t.Fatal("a step outside the window recorded its gates or layer 1, or dropped the cell-state path")
 	}
 	g := engine.Grad(engine.Sum(out.theta), vars, false)

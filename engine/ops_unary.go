@@ -63,14 +63,7 @@ func Tanh[T Float](x *Var[T]) *Var[T] {
 
 // Sigmoid returns the logistic function 1/(1+e^−x) element-wise.
 func Sigmoid[T Float](x *Var[T]) *Var[T] {
-	out := mapTensor(x.value, func(v T) T {
-		// Evaluate through e^−|x| so that neither branch overflows.
-		if v >= 0 {
-			return T(1 / (1 + math.Exp(-float64(v))))
-		}
-		e := math.Exp(float64(v))
-		return T(e / (1 + e))
-	})
+	out := mapTensor(x.value, func(v T) T { return T(sigmoid64(float64(v))) })
 	return record("Sigmoid", out, func(g, out *Var[T], _ []*Var[T], _ []bool) []*Var[T] {
 		// σ' = σ(1 − σ), expressed through the output.
 		return []*Var[T]{Mul(g, Mul(out, AddScalar(Neg(out), 1)))}

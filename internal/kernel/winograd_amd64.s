@@ -316,11 +316,21 @@ inchan:
 	WAT(Z0, Z1, Z2, Z3, Z4, Z5, o0, o1, o2, o3)
 
 // ST1 stores lane l's row a from 128-bit chunk q of r: mask store[16a+l]
-// (DX), at BX + 4*out[l] (AX) + off.
+// (DX), at BX + 4*out[l] (AX) + off. Masked-off lanes may lie outside y
+// (past a row's end, or 8 bytes before it in POOLST), so the store must be
+// one that suppresses faults on masked lanes: VMOVUPS does, a masked
+// VEXTRACTF32X4 to memory does not (it faulted when y began a heap arena).
 #define ST1(a, l, q, r, off) \
 	MOVLQSX 4*l(AX), R14 \
 	KMOVW 32*a+2*l(DX), K1 \
-	VEXTRACTF32X4 $q, r, K1, off(BX)(R14*4)
+	VEXTRACTF32X4 $q, r, X31 \
+	VMOVUPS X31, K1, off(BX)(R14*4)
+
+// ST0 is ST1 for chunk 0, stored straight from x (the low 128 bits of r).
+#define ST0(a, l, x, off) \
+	MOVLQSX 4*l(AX), R14 \
+	KMOVW 32*a+2*l(DX), K1 \
+	VMOVUPS x, K1, off(BX)(R14*4)
 
 // OUTST stores output row a (pixels (a, 0..3) of the 16 tiles in o0..o3)
 // to BX + out[ℓ]: two rounds of unpacks transpose each group of four lanes
@@ -336,10 +346,10 @@ inchan:
 	VUNPCKHPD Z2, Z0, Z5 \
 	VUNPCKLPD Z3, Z1, Z22 \
 	VUNPCKHPD Z3, Z1, Z23 \
-	ST1(a, 0, 0, Z4, 0) \
-	ST1(a, 1, 0, Z5, 0) \
-	ST1(a, 2, 0, Z22, 0) \
-	ST1(a, 3, 0, Z23, 0) \
+	ST0(a, 0, X4, 0) \
+	ST0(a, 1, X5, 0) \
+	ST0(a, 2, X22, 0) \
+	ST0(a, 3, X23, 0) \
 	ST1(a, 4, 1, Z4, 0) \
 	ST1(a, 5, 1, Z5, 0) \
 	ST1(a, 6, 1, Z22, 0) \
@@ -360,10 +370,10 @@ inchan:
 #define POOLST(a, o0, o1) \
 	VUNPCKLPS o1, o0, Z0 \
 	VUNPCKHPS o1, o0, Z1 \
-	ST1(a, 0, 0, Z0, 0) \
-	ST1(a, 1, 0, Z0, -8) \
-	ST1(a, 2, 0, Z1, 0) \
-	ST1(a, 3, 0, Z1, -8) \
+	ST0(a, 0, X0, 0) \
+	ST0(a, 1, X0, -8) \
+	ST0(a, 2, X1, 0) \
+	ST0(a, 3, X1, -8) \
 	ST1(a, 4, 1, Z0, 0) \
 	ST1(a, 5, 1, Z0, -8) \
 	ST1(a, 6, 1, Z1, 0) \

@@ -20,6 +20,11 @@ type microKernel[E float32 | float64] struct {
 	// b (kc×nr, p-major) and stores alpha*product + beta*C into the full
 	// tile at c with row stride ldc; C is not read when beta is zero.
 	fn func(kc int, a, b []E, c []E, ldc int, alpha, beta E)
+	// narrow, if not nil, is fn on the first cols columns of the tile only
+	// (cols a multiple of 16 below nr; b keeps its nr-wide rows), giving
+	// each of them the same bits as fn. Winograd blocks with fewer tiles
+	// than nr use it.
+	narrow func(cols, kc int, a, b []E, c []E, ldc int, alpha, beta E)
 	// panelRows, if not nil, fills one full panel from rows of a source:
 	// dst[p*nr+j] = src[offs[p]+j] for p < len(offs) and j < nr.
 	panelRows func(dst, src []E, offs []int)

@@ -10,6 +10,15 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func sgemmAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// sgemmAVX512x16 and sgemmAVX512x32 are sgemmAVX512 on the first 16 or 32
+// columns of the tile (b keeps its 48-float rows).
+//
+//go:noescape
+func sgemmAVX512x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func sgemmAVX512x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
 //go:noescape
 func sgemmAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
@@ -79,6 +88,20 @@ var avx512Kernel = &microKernel[float32]{
 		_ = b[kc*48-1]
 		_ = c[7*ldc+47]
 		sgemmAVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	},
+	narrow: func(cols, kc int, a, b []float32, c []float32, ldc int, alpha, beta float32) {
+		_ = a[kc*8-1]
+		_ = b[kc*48-1]
+		switch cols {
+		case 16:
+			_ = c[7*ldc+15]
+			sgemmAVX512x16(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		case 32:
+			_ = c[7*ldc+31]
+			sgemmAVX512x32(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		default:
+			panic("kernel: avx512-8x48: narrow tile of " + itoa(cols) + " columns, want 16 or 32")
+		}
 	},
 }
 

@@ -165,6 +165,198 @@ store512:
 	RET
 
 // ---------------------------------------------------------------------------
+// AVX-512, the first 16 or 32 columns of a 48-wide B panel: the 8×48
+// kernel's arithmetic on fewer columns, so each element gets the same bits.
+// Winograd blocks with fewer than 48 tiles use them. Z0-Z7 (16 columns) or
+// Z0-Z15 (32 columns, row i in Z2i, Z2i+1) hold the tile.
+
+#define KSTEP16(aoff, boff) \
+	VMOVUPS boff(BX), Z24; \
+	VBROADCASTSS aoff(AX), Z27; \
+	VFMADD231PS Z24, Z27, Z0; \
+	VBROADCASTSS aoff+4(AX), Z28; \
+	VFMADD231PS Z24, Z28, Z1; \
+	VBROADCASTSS aoff+8(AX), Z27; \
+	VFMADD231PS Z24, Z27, Z2; \
+	VBROADCASTSS aoff+12(AX), Z28; \
+	VFMADD231PS Z24, Z28, Z3; \
+	VBROADCASTSS aoff+16(AX), Z27; \
+	VFMADD231PS Z24, Z27, Z4; \
+	VBROADCASTSS aoff+20(AX), Z28; \
+	VFMADD231PS Z24, Z28, Z5; \
+	VBROADCASTSS aoff+24(AX), Z27; \
+	VFMADD231PS Z24, Z27, Z6; \
+	VBROADCASTSS aoff+28(AX), Z28; \
+	VFMADD231PS Z24, Z28, Z7
+
+#define FMA_ROW32(aoff, bc, r0, r1) \
+	VBROADCASTSS aoff(AX), bc; \
+	VFMADD231PS Z24, bc, r0; \
+	VFMADD231PS Z25, bc, r1
+
+#define KSTEP32(aoff, boff) \
+	VMOVUPS boff(BX), Z24; \
+	VMOVUPS boff+64(BX), Z25; \
+	FMA_ROW32(aoff, Z27, Z0, Z1); \
+	FMA_ROW32(aoff+4, Z28, Z2, Z3); \
+	FMA_ROW32(aoff+8, Z27, Z4, Z5); \
+	FMA_ROW32(aoff+12, Z28, Z6, Z7); \
+	FMA_ROW32(aoff+16, Z27, Z8, Z9); \
+	FMA_ROW32(aoff+20, Z28, Z10, Z11); \
+	FMA_ROW32(aoff+24, Z27, Z12, Z13); \
+	FMA_ROW32(aoff+28, Z28, Z14, Z15)
+
+#define STORE_ROW16(r0) \
+	VMULPS Z27, r0, r0; \
+	VMOVUPS r0, (R8); \
+	ADDQ SI, R8
+
+#define UPDATE_ROW16(r0) \
+	VMULPS Z27, r0, r0; \
+	VFMADD231PS (R8), Z28, r0; \
+	VMOVUPS r0, (R8); \
+	ADDQ SI, R8
+
+#define STORE_ROW32(r0, r1) \
+	VMULPS Z27, r0, r0; \
+	VMULPS Z27, r1, r1; \
+	VMOVUPS r0, (R8); \
+	VMOVUPS r1, 64(R8); \
+	ADDQ SI, R8
+
+#define UPDATE_ROW32(r0, r1) \
+	VMULPS Z27, r0, r0; \
+	VMULPS Z27, r1, r1; \
+	VFMADD231PS (R8), Z28, r0; \
+	VFMADD231PS 64(R8), Z28, r1; \
+	VMOVUPS r0, (R8); \
+	VMOVUPS r1, 64(R8); \
+	ADDQ SI, R8
+
+#define NARROW_PROLOGUE \
+	FLUSH_DENORMALS; \
+	MOVQ kc+0(FP), CX; \
+	MOVQ a+8(FP), AX; \
+	MOVQ b+16(FP), BX; \
+	MOVQ c+24(FP), DX; \
+	MOVQ ldc+32(FP), SI; \
+	SHLQ $2, SI
+
+// func sgemmAVX512x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemmAVX512x16(SB), NOSPLIT, $8-48
+	NARROW_PROLOGUE
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	TESTQ CX, CX
+	JZ   done16
+
+loop16:
+	KSTEP16(0, 0)
+	ADDQ $32, AX
+	ADDQ $192, BX
+	DECQ CX
+	JNZ  loop16
+
+done16:
+	VBROADCASTSS alpha+40(FP), Z27
+	MOVQ DX, R8
+	MOVL beta+44(FP), R9
+	TESTL $0x7fffffff, R9
+	JZ   store16
+	VBROADCASTSS beta+44(FP), Z28
+	UPDATE_ROW16(Z0)
+	UPDATE_ROW16(Z1)
+	UPDATE_ROW16(Z2)
+	UPDATE_ROW16(Z3)
+	UPDATE_ROW16(Z4)
+	UPDATE_ROW16(Z5)
+	UPDATE_ROW16(Z6)
+	UPDATE_ROW16(Z7)
+	VZEROUPPER
+	RESTORE_MXCSR
+	RET
+
+store16:
+	STORE_ROW16(Z0)
+	STORE_ROW16(Z1)
+	STORE_ROW16(Z2)
+	STORE_ROW16(Z3)
+	STORE_ROW16(Z4)
+	STORE_ROW16(Z5)
+	STORE_ROW16(Z6)
+	STORE_ROW16(Z7)
+	VZEROUPPER
+	RESTORE_MXCSR
+	RET
+
+// func sgemmAVX512x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemmAVX512x32(SB), NOSPLIT, $8-48
+	NARROW_PROLOGUE
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	TESTQ CX, CX
+	JZ   done32
+
+loop32:
+	KSTEP32(0, 0)
+	ADDQ $32, AX
+	ADDQ $192, BX
+	DECQ CX
+	JNZ  loop32
+
+done32:
+	VBROADCASTSS alpha+40(FP), Z27
+	MOVQ DX, R8
+	MOVL beta+44(FP), R9
+	TESTL $0x7fffffff, R9
+	JZ   store32
+	VBROADCASTSS beta+44(FP), Z28
+	UPDATE_ROW32(Z0, Z1)
+	UPDATE_ROW32(Z2, Z3)
+	UPDATE_ROW32(Z4, Z5)
+	UPDATE_ROW32(Z6, Z7)
+	UPDATE_ROW32(Z8, Z9)
+	UPDATE_ROW32(Z10, Z11)
+	UPDATE_ROW32(Z12, Z13)
+	UPDATE_ROW32(Z14, Z15)
+	VZEROUPPER
+	RESTORE_MXCSR
+	RET
+
+store32:
+	STORE_ROW32(Z0, Z1)
+	STORE_ROW32(Z2, Z3)
+	STORE_ROW32(Z4, Z5)
+	STORE_ROW32(Z6, Z7)
+	STORE_ROW32(Z8, Z9)
+	STORE_ROW32(Z10, Z11)
+	STORE_ROW32(Z12, Z13)
+	STORE_ROW32(Z14, Z15)
+	VZEROUPPER
+	RESTORE_MXCSR
+	RET
+
+// ---------------------------------------------------------------------------
 // AVX2+FMA: MR=6, NR=16. Y0-Y11 hold the tile (row i in Y2i, Y2i+1),
 // Y12/Y13 one row of B, Y14/Y15 alternate as the broadcast A element.
 

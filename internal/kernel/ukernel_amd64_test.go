@@ -5,6 +5,7 @@ package kernel
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -94,6 +95,43 @@ func TestGatherAAsm(t *testing.T) {
 			for _, v := range dst[8*kc:] {
 				if v != 0 {
 					t.Fatalf("kc=%d lda=%d: wrote past the panel", kc, lda)
+				}
+			}
+		}
+	}
+}
+
+// TestNarrowMicroKernels checks the AVX-512 kernel's 16- and 32-column
+// forms against the full 8×48 kernel bit for bit, for beta 0 and 1, odd
+// depths (the full kernel's unrolled loop and its tail), and that they
+// leave the columns past cols alone.
+func TestNarrowMicroKernels(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512")
+	}
+	uk := avx512Kernel
+	rng := rand.New(rand.NewPCG(11, 12))
+	const ldc = 53
+	for _, kc := range []int{1, 3, 4, 7, 64, 257} {
+		a := randSlice[float32](rng, kc*uk.mr)
+		b := randSlice[float32](rng, kc*uk.nr)
+		c0 := randSlice[float32](rng, uk.mr*ldc)
+		for _, cols := range []int{16, 32} {
+			for _, beta := range []float32{0, 1} {
+				want := slices.Clone(c0)
+				uk.fn(kc, a, b, want, ldc, 1.5, beta)
+				got := slices.Clone(c0)
+				uk.narrow(cols, kc, a, b, got, ldc, 1.5, beta)
+				for i := 0; i < uk.mr; i++ {
+					for j := 0; j < ldc; j++ {
+						w := want[i*ldc+j]
+						if j >= cols {
+							w = c0[i*ldc+j]
+						}
+						if g := got[i*ldc+j]; math.Float32bits(g) != math.Float32bits(w) {
+							t.Fatalf("kc %d, cols %d, beta %g: c[%d][%d] = %g, want %g", kc, cols, beta, i, j, g, w)
+						}
+					}
 				}
 			}
 		}

@@ -61,7 +61,8 @@ func (f *WinogradFilter) winoStrides() (vXi, mXi int) {
 // WinogradSuits reports whether Conv2D-equivalent work for s is done faster
 // by a WinogradFilter: a float32 3×3 convolution with unit stride and
 // dilation, one group, and enough channels that the 36 products are real
-// matrix products rather than thin ones.
+// matrix products rather than thin ones. Few tiles do not rule it out:
+// blocks multiply only their tiles' columns (BenchmarkWinogradOrDirect).
 func WinogradSuits(s ConvShape) bool {
 	return winogradShape(s) && s.C >= 3 && s.K >= 8
 }
@@ -360,6 +361,11 @@ func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32, 
 		// walks the columns one by one).
 		winoInput(v, vXi, 16*gi, nr, f.c, xb, &lanes[gi], s.H*s.W, s.W)
 	}
+	// Only the lane groups' columns are multiplied: with few tiles (a
+	// single small image) most of a full block would be padding. A panel
+	// cut short takes the micro-kernel's narrow form, which gives each
+	// column the same bits, so no output depends on the batch around it.
+	cols := 16 * groups
 	for xi := 0; xi < 36; xi++ {
 		u := f.u[xi*f.kPad*f.c : (xi+1)*f.kPad*f.c]
 		vx := v[xi*vXi : xi*vXi+f.c*winoBlock]
@@ -372,9 +378,13 @@ func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32, 
 			}
 			for ip := k0; ip < k1; ip += mr {
 				a := u[f.kPad*pc+ip*kc : f.kPad*pc+(ip+mr)*kc]
-				for jp := 0; jp < winoBlock; jp += nr {
+				for jp := 0; jp < cols; jp += nr {
 					b := vx[jp*f.c+pc*nr : jp*f.c+(pc+kc)*nr]
-					uk.fn(kc, a, b, mx[ip*winoBlock+jp:], winoBlock, 1, beta)
+					if w := cols - jp; w < nr && uk.narrow != nil {
+						uk.narrow(w, kc, a, b, mx[ip*winoBlock+jp:], winoBlock, 1, beta)
+					} else {
+						uk.fn(kc, a, b, mx[ip*winoBlock+jp:], winoBlock, 1, beta)
+					}
 				}
 			}
 		}

@@ -227,3 +227,74 @@ func BenchmarkWinogradLayer(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWinogradOrDirect times the 3×3 unit-stride convolutions of a
+// ResNet (64 channels at 56×56 down to 512 at 7×7, batch 1 and 8) both
+// ways: Winograd and the packed-weight direct GEMM that ONNX inference
+// falls back to: with blocks multiplying only their tiles' columns,
+// Winograd is the faster at every tile count there.
+func BenchmarkWinogradOrDirect(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, batch := range []int{1, 2, 4, 8} {
+		for _, l := range []struct{ c, hw int }{{64, 56}, {128, 28}, {256, 14}, {512, 7}, {128, 7}, {64, 12}} {
+			s := ConvShape{N: batch, C: l.c, H: l.hw, W: l.hw, K: l.c, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
+			x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
+			w := randSlice[float32](rng, s.K*s.C*9)
+			y := make([]float32, s.N*s.K*s.OutH()*s.OutW())
+			wf := NewWinogradFilter(s.K, s.C, w)
+			cw := NewConvWeights(s.K, s.C, 3, 3, 1, w)
+			name := fmt.Sprintf("batch%d/c%d/%dx%d", batch, l.c, l.hw, l.hw)
+			b.Run(name+"/winograd", func(b *testing.B) {
+				fm := startFlops(b, convFlops(s))
+				for b.Loop() {
+					wf.Conv2D(s, x, nil, y, WinogradFuse{})
+				}
+				fm.stop()
+			})
+			b.Run(name+"/direct", func(b *testing.B) {
+				fm := startFlops(b, convFlops(s))
+				for b.Loop() {
+					cw.Conv2D(s, x, nil, y, false)
+				}
+				fm.stop()
+			})
+		}
+	}
+}
+
+// TestWinogradBatchInvariant checks that an image's output does not depend
+// on the batch around it: a batch whose tiles fill part of a block (narrow
+// products) and the same images one by one give the same bits.
+func TestWinogradBatchInvariant(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, s := range []ConvShape{
+		{N: 5, C: 16, H: 7, W: 7, K: 24, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},   // 4 tiles an image
+		{N: 3, C: 32, H: 12, W: 12, K: 16, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, // 9
+		{N: 4, C: 8, H: 16, W: 16, K: 8, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},   // 16
+	} {
+		for _, fuse := range []WinogradFuse{{}, {MaxPool2x2: true, ReLU: true}} {
+			x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
+			w := randSlice[float32](rng, s.K*s.C*9)
+			bias := randSlice[float32](rng, s.K)
+			f := NewWinogradFilter(s.K, s.C, w)
+			oh, ow := s.OutH(), s.OutW()
+			if fuse.MaxPool2x2 {
+				oh, ow = oh/2, ow/2
+			}
+			per := s.K * oh * ow
+			all := make([]float32, s.N*per)
+			f.Conv2D(s, x, bias, all, fuse)
+			one := s
+			one.N = 1
+			for n := 0; n < s.N; n++ {
+				y := make([]float32, per)
+				f.Conv2D(one, x[n*s.C*s.H*s.W:(n+1)*s.C*s.H*s.W], bias, y, fuse)
+				for i := range y {
+					if math.Float32bits(y[i]) != math.Float32bits(all[n*per+i]) {
+						t.Fatalf("%+v %+v: image %d alone gives y[%d] = %g, in the batch %g", s, fuse, n, i, y[i], all[n*per+i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -164,6 +164,30 @@ store512:
 	RESTORE_MXCSR
 	RET
 
+// Two-vector rows shared by the 8×32 AVX-512 and 6×16 AVX2 kernels:
+// b0, b1 hold one row of B, sc the scale (alpha), bt beta, off the byte
+// width of one vector.
+#define FMA_ROW2(aoff, b0, b1, bc, r0, r1) \
+	VBROADCASTSS aoff(AX), bc; \
+	VFMADD231PS b0, bc, r0; \
+	VFMADD231PS b1, bc, r1
+
+#define STORE_ROW2(sc, r0, r1, off) \
+	VMULPS sc, r0, r0; \
+	VMULPS sc, r1, r1; \
+	VMOVUPS r0, (R8); \
+	VMOVUPS r1, off(R8); \
+	ADDQ SI, R8
+
+#define UPDATE_ROW2(sc, bt, r0, r1, off) \
+	VMULPS sc, r0, r0; \
+	VMULPS sc, r1, r1; \
+	VFMADD231PS (R8), bt, r0; \
+	VFMADD231PS off(R8), bt, r1; \
+	VMOVUPS r0, (R8); \
+	VMOVUPS r1, off(R8); \
+	ADDQ SI, R8
+
 // ---------------------------------------------------------------------------
 // AVX-512, the first 16 or 32 columns of a 48-wide B panel: the 8×48
 // kernel's arithmetic on fewer columns, so each element gets the same bits.
@@ -189,22 +213,17 @@ store512:
 	VBROADCASTSS aoff+28(AX), Z28; \
 	VFMADD231PS Z24, Z28, Z7
 
-#define FMA_ROW32(aoff, bc, r0, r1) \
-	VBROADCASTSS aoff(AX), bc; \
-	VFMADD231PS Z24, bc, r0; \
-	VFMADD231PS Z25, bc, r1
-
 #define KSTEP32(aoff, boff) \
 	VMOVUPS boff(BX), Z24; \
 	VMOVUPS boff+64(BX), Z25; \
-	FMA_ROW32(aoff, Z27, Z0, Z1); \
-	FMA_ROW32(aoff+4, Z28, Z2, Z3); \
-	FMA_ROW32(aoff+8, Z27, Z4, Z5); \
-	FMA_ROW32(aoff+12, Z28, Z6, Z7); \
-	FMA_ROW32(aoff+16, Z27, Z8, Z9); \
-	FMA_ROW32(aoff+20, Z28, Z10, Z11); \
-	FMA_ROW32(aoff+24, Z27, Z12, Z13); \
-	FMA_ROW32(aoff+28, Z28, Z14, Z15)
+	FMA_ROW2(aoff, Z24, Z25, Z27, Z0, Z1); \
+	FMA_ROW2(aoff+4, Z24, Z25, Z28, Z2, Z3); \
+	FMA_ROW2(aoff+8, Z24, Z25, Z27, Z4, Z5); \
+	FMA_ROW2(aoff+12, Z24, Z25, Z28, Z6, Z7); \
+	FMA_ROW2(aoff+16, Z24, Z25, Z27, Z8, Z9); \
+	FMA_ROW2(aoff+20, Z24, Z25, Z28, Z10, Z11); \
+	FMA_ROW2(aoff+24, Z24, Z25, Z27, Z12, Z13); \
+	FMA_ROW2(aoff+28, Z24, Z25, Z28, Z14, Z15)
 
 #define STORE_ROW16(r0) \
 	VMULPS Z27, r0, r0; \
@@ -215,22 +234,6 @@ store512:
 	VMULPS Z27, r0, r0; \
 	VFMADD231PS (R8), Z28, r0; \
 	VMOVUPS r0, (R8); \
-	ADDQ SI, R8
-
-#define STORE_ROW32(r0, r1) \
-	VMULPS Z27, r0, r0; \
-	VMULPS Z27, r1, r1; \
-	VMOVUPS r0, (R8); \
-	VMOVUPS r1, 64(R8); \
-	ADDQ SI, R8
-
-#define UPDATE_ROW32(r0, r1) \
-	VMULPS Z27, r0, r0; \
-	VMULPS Z27, r1, r1; \
-	VFMADD231PS (R8), Z28, r0; \
-	VFMADD231PS 64(R8), Z28, r1; \
-	VMOVUPS r0, (R8); \
-	VMOVUPS r1, 64(R8); \
 	ADDQ SI, R8
 
 #define NARROW_PROLOGUE \
@@ -331,27 +334,27 @@ done32:
 	TESTL $0x7fffffff, R9
 	JZ   store32
 	VBROADCASTSS beta+44(FP), Z28
-	UPDATE_ROW32(Z0, Z1)
-	UPDATE_ROW32(Z2, Z3)
-	UPDATE_ROW32(Z4, Z5)
-	UPDATE_ROW32(Z6, Z7)
-	UPDATE_ROW32(Z8, Z9)
-	UPDATE_ROW32(Z10, Z11)
-	UPDATE_ROW32(Z12, Z13)
-	UPDATE_ROW32(Z14, Z15)
+	UPDATE_ROW2(Z27, Z28, Z0, Z1, 64)
+	UPDATE_ROW2(Z27, Z28, Z2, Z3, 64)
+	UPDATE_ROW2(Z27, Z28, Z4, Z5, 64)
+	UPDATE_ROW2(Z27, Z28, Z6, Z7, 64)
+	UPDATE_ROW2(Z27, Z28, Z8, Z9, 64)
+	UPDATE_ROW2(Z27, Z28, Z10, Z11, 64)
+	UPDATE_ROW2(Z27, Z28, Z12, Z13, 64)
+	UPDATE_ROW2(Z27, Z28, Z14, Z15, 64)
 	VZEROUPPER
 	RESTORE_MXCSR
 	RET
 
 store32:
-	STORE_ROW32(Z0, Z1)
-	STORE_ROW32(Z2, Z3)
-	STORE_ROW32(Z4, Z5)
-	STORE_ROW32(Z6, Z7)
-	STORE_ROW32(Z8, Z9)
-	STORE_ROW32(Z10, Z11)
-	STORE_ROW32(Z12, Z13)
-	STORE_ROW32(Z14, Z15)
+	STORE_ROW2(Z27, Z0, Z1, 64)
+	STORE_ROW2(Z27, Z2, Z3, 64)
+	STORE_ROW2(Z27, Z4, Z5, 64)
+	STORE_ROW2(Z27, Z6, Z7, 64)
+	STORE_ROW2(Z27, Z8, Z9, 64)
+	STORE_ROW2(Z27, Z10, Z11, 64)
+	STORE_ROW2(Z27, Z12, Z13, 64)
+	STORE_ROW2(Z27, Z14, Z15, 64)
 	VZEROUPPER
 	RESTORE_MXCSR
 	RET
@@ -360,36 +363,15 @@ store32:
 // AVX2+FMA: MR=6, NR=16. Y0-Y11 hold the tile (row i in Y2i, Y2i+1),
 // Y12/Y13 one row of B, Y14/Y15 alternate as the broadcast A element.
 
-#define FMA_ROW256(aoff, bc, r0, r1) \
-	VBROADCASTSS aoff(AX), bc; \
-	VFMADD231PS Y12, bc, r0; \
-	VFMADD231PS Y13, bc, r1
-
 #define KSTEP256(aoff, boff) \
 	VMOVUPS boff(BX), Y12; \
 	VMOVUPS boff+32(BX), Y13; \
-	FMA_ROW256(aoff, Y14, Y0, Y1); \
-	FMA_ROW256(aoff+4, Y15, Y2, Y3); \
-	FMA_ROW256(aoff+8, Y14, Y4, Y5); \
-	FMA_ROW256(aoff+12, Y15, Y6, Y7); \
-	FMA_ROW256(aoff+16, Y14, Y8, Y9); \
-	FMA_ROW256(aoff+20, Y15, Y10, Y11)
-
-#define STORE_ROW256(r0, r1) \
-	VMULPS Y14, r0, r0; \
-	VMULPS Y14, r1, r1; \
-	VMOVUPS r0, (R8); \
-	VMOVUPS r1, 32(R8); \
-	ADDQ SI, R8
-
-#define UPDATE_ROW256(r0, r1) \
-	VMULPS Y14, r0, r0; \
-	VMULPS Y14, r1, r1; \
-	VFMADD231PS (R8), Y15, r0; \
-	VFMADD231PS 32(R8), Y15, r1; \
-	VMOVUPS r0, (R8); \
-	VMOVUPS r1, 32(R8); \
-	ADDQ SI, R8
+	FMA_ROW2(aoff, Y12, Y13, Y14, Y0, Y1); \
+	FMA_ROW2(aoff+4, Y12, Y13, Y15, Y2, Y3); \
+	FMA_ROW2(aoff+8, Y12, Y13, Y14, Y4, Y5); \
+	FMA_ROW2(aoff+12, Y12, Y13, Y15, Y6, Y7); \
+	FMA_ROW2(aoff+16, Y12, Y13, Y14, Y8, Y9); \
+	FMA_ROW2(aoff+20, Y12, Y13, Y15, Y10, Y11)
 
 // func sgemmAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 TEXT ·sgemmAVX2(SB), NOSPLIT, $8-48
@@ -446,23 +428,23 @@ done256:
 	TESTL $0x7fffffff, R9
 	JZ   store256
 	VBROADCASTSS beta+44(FP), Y15
-	UPDATE_ROW256(Y0, Y1)
-	UPDATE_ROW256(Y2, Y3)
-	UPDATE_ROW256(Y4, Y5)
-	UPDATE_ROW256(Y6, Y7)
-	UPDATE_ROW256(Y8, Y9)
-	UPDATE_ROW256(Y10, Y11)
+	UPDATE_ROW2(Y14, Y15, Y0, Y1, 32)
+	UPDATE_ROW2(Y14, Y15, Y2, Y3, 32)
+	UPDATE_ROW2(Y14, Y15, Y4, Y5, 32)
+	UPDATE_ROW2(Y14, Y15, Y6, Y7, 32)
+	UPDATE_ROW2(Y14, Y15, Y8, Y9, 32)
+	UPDATE_ROW2(Y14, Y15, Y10, Y11, 32)
 	VZEROUPPER
 	RESTORE_MXCSR
 	RET
 
 store256:
-	STORE_ROW256(Y0, Y1)
-	STORE_ROW256(Y2, Y3)
-	STORE_ROW256(Y4, Y5)
-	STORE_ROW256(Y6, Y7)
-	STORE_ROW256(Y8, Y9)
-	STORE_ROW256(Y10, Y11)
+	STORE_ROW2(Y14, Y0, Y1, 32)
+	STORE_ROW2(Y14, Y2, Y3, 32)
+	STORE_ROW2(Y14, Y4, Y5, 32)
+	STORE_ROW2(Y14, Y6, Y7, 32)
+	STORE_ROW2(Y14, Y8, Y9, 32)
+	STORE_ROW2(Y14, Y10, Y11, 32)
 	VZEROUPPER
 	RESTORE_MXCSR
 	RET

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/fewshot-go/fewshot/episode"
 	"github.com/fewshot-go/fewshot/export"
 	"github.com/fewshot-go/fewshot/fewshot"
+	"github.com/fewshot-go/fewshot/internal/atomicfile"
 	"github.com/fewshot-go/fewshot/nn"
 	"github.com/fewshot-go/fewshot/onnxio"
 	"github.com/fewshot-go/fewshot/train"
@@ -35,6 +38,9 @@ const benchExamples = `
 # inference speed of an exported model: 80 images through the embedding graph on 2 threads
 fewshot bench --model omniglot-proto.onnx --batch 80 --threads 2
 
+# where the time goes: a CPU profile of 50 forward passes at batch 1
+fewshot bench --model resnet18.onnx --batch 1 --iters 50 --cpuprofile cpu.prof && go tool pprof -top cpu.prof
+
 # Conv-4 on mini-ImageNet-sized input: forward, training step, GFLOP/s, and the L2G pair vs ProtoNet step
 fewshot bench --arch conv4 --input 3x84x84 --batch 80 --threads 2 --l2g --json`
 
@@ -46,6 +52,7 @@ type benchFlags struct {
 	seed                          uint64
 	l2g, jsonOut                  bool
 	ort                           string
+	cpuProfile                    string
 	inputShape                    []int // parsed --input, nil if not given
 }
 
@@ -79,6 +86,8 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the random weights and inputs")
 	fl.BoolVar(&f.l2g, "l2g", false, "--arch: also time an L2G task pair and a ProtoNet step")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run (loading, warm-up and timed iterations;\n"+
+		"not onnxruntime's) to this file, for go tool pprof; written only if the run succeeds")
 	fl.StringVar(&f.ort, "ort", "auto", "--arch: folder of the interop module's onnxruntime runner (run.js and node_modules);\n"+
 		"auto: interop/ort under the current folder if it is installed, else skip; off: skip")
 	if err := parseFlagsNoArgs(fl, args); err != nil {
@@ -94,15 +103,15 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	defer engine.SetThreads(engine.SetThreads(threads))
 
 	rep := map[string]any{"batch": f.batch, "threads": threads, "iters": f.iters, "warmup": f.warmup}
-	var err error
-	if f.model != "" {
-		rep["model"] = f.model
-		err = benchModel(ctx, &f, rep)
-	} else {
+	run := func() error {
+		if f.model != "" {
+			rep["model"] = f.model
+			return benchModel(ctx, &f, rep)
+		}
 		rep["arch"], rep["hidden"] = f.arch, f.hidden
-		err = benchConv4(ctx, &f, rep)
+		return benchConv4(ctx, &f, rep)
 	}
-	if err != nil {
+	if err := runProfiled(f.cpuProfile, run); err != nil {
 		return err
 	}
 	if f.jsonOut {
@@ -114,6 +123,30 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	return printBench(env, rep)
+}
+
+// runProfiled calls run, under a CPU profile written atomically to path
+// when path is not empty. A failing run leaves no profile behind.
+func runProfiled(path string, run func() error) error {
+	if path == "" {
+		return run()
+	}
+	var runErr error
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		if err := pprof.StartCPUProfile(w); err != nil {
+			return err
+		}
+		runErr = run()
+		pprof.StopCPUProfile()
+		return runErr
+	})
+	if runErr != nil {
+		return runErr
+	}
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return nil
 }
 
 func (f *benchFlags) validate() error {

@@ -147,3 +147,31 @@ func TestBenchErrors(t *testing.T) {
 		}
 	}
 }
+
+// --cpuprofile writes a pprof profile (gzip-compressed protobuf) of a
+// successful run, and nothing when the run fails or the folder is missing.
+func TestBenchCPUProfile(t *testing.T) {
+	model := writeRandomModel(t, episode.Preprocess{Width: 16, Height: 16, Channels: 1}, 4, 9)
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "cpu.prof")
+	benchJSON(t, "--model", model, "--batch", "2", "--iters", "3", "--threads", "1", "--cpuprofile", prof)
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("%s: %d bytes, not a gzip-compressed pprof profile", prof, len(b))
+	}
+
+	failed := filepath.Join(dir, "failed.prof")
+	if code, _, errOut := invoke(t, "bench", "--model", filepath.Join(dir, "missing.onnx"), "--cpuprofile", failed); code == 0 || !strings.Contains(errOut, "missing.onnx") {
+		t.Errorf("bench of a missing model: exit %d, stderr %q", code, errOut)
+	}
+	if _, err := os.Stat(failed); !os.IsNotExist(err) {
+		t.Errorf("a failed run left %s behind (stat: %v)", failed, err)
+	}
+	nodir := filepath.Join(dir, "no", "such", "cpu.prof")
+	if code, _, errOut := invoke(t, "bench", "--model", model, "--batch", "2", "--iters", "1", "--cpuprofile", nodir); code == 0 || !strings.Contains(errOut, nodir) {
+		t.Errorf("--cpuprofile into a missing folder: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -321,10 +321,8 @@ inchan:
 // one that suppresses faults on masked lanes: VMOVUPS does, a masked
 // VEXTRACTF32X4 to memory does not (it faulted when y began a heap arena).
 #define ST1(a, l, q, r, off) \
-	MOVLQSX 4*l(AX), R14 \
-	KMOVW 32*a+2*l(DX), K1 \
 	VEXTRACTF32X4 $q, r, X31 \
-	VMOVUPS X31, K1, off(BX)(R14*4)
+	ST0(a, l, X31, off)
 
 // ST0 is ST1 for chunk 0, stored straight from x (the low 128 bits of r).
 #define ST0(a, l, x, off) \

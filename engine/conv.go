@@ -127,7 +127,7 @@ func Conv2DGradWeight[T Float](x, g *Var[T], wShape []int, p ConvParams) *Var[T]
 	s := p.shape("Conv2DGradWeight", x.Shape(), wShape)
 	checkConvOut("Conv2DGradWeight", s, g.Shape())
 	out := newOverwritten[T](wShape...)
-	kernel.Conv2DBackwardFilter(s, x.value.data, g.value.data, out.data)
+	convBackwardFilter(s, x.value.data, g.value.data, out.data)
 	return markFresh(record("Conv2DGradWeight", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		// <gg, dW(x, g)> = <g, conv(x, gg)>.
 		res := make([]*Var[T], 2)
@@ -239,4 +239,16 @@ func convBackwardData[T Float](s kernel.ConvShape, dy, w, dx []T) {
 		}
 	}
 	kernel.Conv2DBackwardData(s, dy, w, dx)
+}
+
+// convBackwardFilter writes the filter gradient of a convolution into dw:
+// through Winograd F(4×4, 3×3) for float32 3×3 unit-stride layers with
+// enough channels, else through the direct kernel (always for float64, so
+// that the gradient checks see the exact sums).
+func convBackwardFilter[T Float](s kernel.ConvShape, x, dy, dw []T) {
+	if x32, ok := any(x).([]float32); ok && kernel.WinogradBackwardFilterSuits(s) {
+		kernel.WinogradBackwardFilter(s, x32, any(dy).([]float32), any(dw).([]float32))
+		return
+	}
+	kernel.Conv2DBackwardFilter(s, x, dy, dw)
 }

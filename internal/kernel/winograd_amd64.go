@@ -71,3 +71,51 @@ func winoSpan(offs *[16]int32, masks []uint16, side, w int) (lo, hi int) {
 	}
 	return lo, hi
 }
+
+//go:noescape
+func winoAdjointAVX512(e *float32, exi int, dy *float32, w int, idx *int32, masks *uint16)
+
+// winoOutputAdjoint is winoOutputAdjointGo, on the vector code when the CPU
+// has AVX-512 and 16 channels stay inside one packed panel. The vector code
+// takes one tile and 16 channels at a time; it also zeroes the columns of
+// the last 16 up to a multiple of 16, which lie in the panels' padding.
+func winoOutputAdjoint(e []float32, eXi, col0, nr int, dy []float32, l *winoLanes, nk, plane, w int) {
+	if !haveAVX512 || nr%16 != 0 {
+		winoOutputAdjointGo(e, eXi, col0, nr, dy, l, nk, plane, w)
+		return
+	}
+	// The gathers are unchecked: every selected element must lie in dy.
+	lo, hi := winoSpan(&l.out, l.outMask[:], 4, w)
+	if hi >= lo && (lo < 0 || hi+(nk-1)*plane >= len(dy)) {
+		panic("kernel: winoOutputAdjoint: tile outside the output gradient")
+	}
+	var idx [16]int32
+	for j := range idx {
+		idx[j] = int32(j * plane)
+	}
+	groups := (nk + 15) / 16
+	for lane := 0; lane < 16; lane++ {
+		bit := uint16(1) << lane
+		t := col0 + lane
+		_ = e[35*eXi+eIndex(t, 16*groups-1, nr)]
+		if l.outMask[0]&bit == 0 { // no tile: its column of E is zero
+			for xi := 0; xi < 36; xi++ {
+				for k0 := 0; k0 < nk; k0 += 16 {
+					clear(e[xi*eXi+eIndex(t, k0, nr):][:16])
+				}
+			}
+			continue
+		}
+		var masks [16]uint16
+		for k0 := 0; k0 < nk; k0 += 16 {
+			kmask := uint16(1<<min(16, nk-k0) - 1)
+			for p := range masks {
+				masks[p] = 0
+				if l.outMask[p]&bit != 0 {
+					masks[p] = kmask
+				}
+			}
+			winoAdjointAVX512(&e[eIndex(t, k0, nr)], eXi, &dy[int(l.out[lane])+k0*plane], w, &idx[0], &masks[0])
+		}
+	}
+}

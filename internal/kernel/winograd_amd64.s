@@ -527,3 +527,101 @@ outnext:
 	JNZ outchan
 	VZEROUPPER
 	RET
+
+// The adjoint of the output transform, for the filter gradient: each lane
+// is one output channel of a single tile (channels are contiguous in E's
+// packed layout, so E is written with plain 64-byte stores; dy is read with
+// one gather per tile position). The operation order matches
+// winoAdjointA; the products by 2, 4 and 8 are exact, so fused and unfused
+// give the same bits.
+
+// ADJGATHER loads tile position (the row at SI, byte offset b) of every
+// channel lane with the mask at byte offset m of DX into z.
+#define ADJGATHER(m, b, z) \
+	KMOVW m(DX), K1 \
+	VPXORD z, z, z \
+	VGATHERDPS b(SI)(Z31*4), K1, z
+
+// ADJROW gathers one tile row e0..e3 into Z0-Z3 and sets h0..h5 = A·e with
+// Z28 = 4, Z29 = 2, Z30 = 8: p = e0+e2, q = e1+e3, r = e0+4e2,
+// s = 2e1+8e3; h = (e0, p+q, p−q, r+s, r−s, e3). Then SI moves a row on.
+#define ADJROW(m, h0, h1, h2, h3, h4, h5) \
+	ADJGATHER(m, 0, Z0) \
+	ADJGATHER(m+2, 4, Z1) \
+	ADJGATHER(m+4, 8, Z2) \
+	ADJGATHER(m+6, 12, Z3) \
+	VMOVAPS Z0, h0 \
+	VMOVAPS Z3, h5 \
+	VADDPS Z2, Z0, h3 \
+	VADDPS Z3, Z1, h4 \
+	VADDPS h4, h3, h1 \
+	VSUBPS h4, h3, h2 \
+	VMOVAPS Z0, h3 \
+	VFMADD231PS Z2, Z28, h3 \
+	VMULPS Z29, Z1, h4 \
+	VFMADD231PS Z3, Z30, h4 \
+	VSUBPS h4, h3, Z0 \
+	VADDPS h4, h3, h3 \
+	VMOVAPS Z0, h4 \
+	ADDQ BX, SI
+
+// ADJCOL transforms one column (h0..h3, the rows' results) the same way
+// with temps Z0-Z2 and stores element r at DI + r*R12 (R13 = 3·R12,
+// R14 = 5·R12); then DI moves to the next column.
+#define ADJCOL(h0, h1, h2, h3) \
+	VMOVUPS h0, (DI) \
+	VMOVUPS h3, (DI)(R14*1) \
+	VADDPS h2, h0, Z0 \
+	VADDPS h3, h1, Z1 \
+	VADDPS Z1, Z0, Z2 \
+	VMOVUPS Z2, (DI)(R12*1) \
+	VSUBPS Z1, Z0, Z2 \
+	VMOVUPS Z2, (DI)(R12*2) \
+	VMOVAPS h0, Z0 \
+	VFMADD231PS h2, Z28, Z0 \
+	VMULPS Z29, h1, Z1 \
+	VFMADD231PS h3, Z30, Z1 \
+	VADDPS Z1, Z0, Z2 \
+	VMOVUPS Z2, (DI)(R13*1) \
+	VSUBPS Z1, Z0, Z2 \
+	VMOVUPS Z2, (DI)(R12*4) \
+	ADDQ R11, DI
+
+// func winoAdjointAVX512(e *float32, exi int, dy *float32, w int, idx *int32, masks *uint16)
+//
+// Lane j reads element (a, b) of its tile at dy[idx[j] + a*w + b] where bit
+// j of masks[a*4+b] is set (zero elsewhere) and stores element ξ of
+// A·e·Aᵀ at e[ξ*exi + j].
+TEXT ·winoAdjointAVX512(SB), NOSPLIT, $0-48
+	MOVQ e+0(FP), DI
+	MOVQ exi+8(FP), R11
+	SHLQ $2, R11
+	MOVQ dy+16(FP), SI
+	MOVQ w+24(FP), BX
+	SHLQ $2, BX
+	MOVQ idx+32(FP), AX
+	VMOVDQU32 (AX), Z31
+	MOVQ masks+40(FP), DX
+	MOVL $0x40800000, AX // 4
+	VPBROADCASTD AX, Z28
+	MOVL $0x40000000, AX // 2
+	VPBROADCASTD AX, Z29
+	MOVL $0x41000000, AX // 8
+	VPBROADCASTD AX, Z30
+	// h(a, q) = Z(4 + 6a + q).
+	ADJROW(0, Z4, Z5, Z6, Z7, Z8, Z9)
+	ADJROW(8, Z10, Z11, Z12, Z13, Z14, Z15)
+	ADJROW(16, Z16, Z17, Z18, Z19, Z20, Z21)
+	ADJROW(24, Z22, Z23, Z24, Z25, Z26, Z27)
+	MOVQ R11, R12
+	IMULQ $6, R12
+	LEAQ (R12)(R12*2), R13
+	LEAQ (R12)(R12*4), R14
+	ADJCOL(Z4, Z10, Z16, Z22)
+	ADJCOL(Z5, Z11, Z17, Z23)
+	ADJCOL(Z6, Z12, Z18, Z24)
+	ADJCOL(Z7, Z13, Z19, Z25)
+	ADJCOL(Z8, Z14, Z20, Z26)
+	ADJCOL(Z9, Z15, Z21, Z27)
+	VZEROUPPER
+	RET

@@ -119,3 +119,59 @@ func TestWinogradOutputAsm(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradOutputAdjointAsm compares the AVX-512 adjoint of the output
+// transform with its portable twin on real geometries (tiles over the
+// output's edge, lanes past the end of the batch, channel counts that are
+// not multiples of 16): the results must be identical for every channel;
+// past the channels the vector code leaves zeros.
+func TestWinogradOutputAdjointAsm(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(29, 30))
+	for _, s := range []ConvShape{
+		{N: 2, C: 1, H: 6, W: 6, K: 1, R: 3, S: 3},
+		{N: 3, C: 1, H: 7, W: 9, K: 5, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 2, C: 1, H: 12, W: 5, K: 17, R: 3, S: 3, PadLeft: 1, PadBottom: 1},
+		{N: 4, C: 1, H: 10, W: 10, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+	} {
+		g := winoGeom{s: s, oh: s.OutH(), ow: s.OutW()}
+		g.yh, g.yw = g.oh, g.ow
+		g.th, g.tw = (g.oh+3)/4, (g.ow+3)/4
+		g.tiles = s.N * g.th * g.tw
+		plane := g.oh * g.ow
+		dy := randSlice[float32](rng, s.N*s.K*plane)
+		for _, nr := range []int{16, 48} {
+			kPad := (s.K + nr - 1) / nr * nr
+			eXi := kPad*winoBlock + 5
+			for t0 := 0; t0 < g.tiles+16; t0 += 1 + rng.IntN(7) {
+				t.Run(fmt.Sprintf("%+v/nr=%d/t0=%d", s, nr, t0), func(t *testing.T) {
+					var l winoLanes
+					n0 := min(t0, g.tiles-1) / (g.th * g.tw)
+					g.lanes(&l, t0, n0)
+					dyb := dy[n0*s.K*plane:]
+					col0 := 16 * rng.IntN(3)
+					got := randSlice[float32](rng, 36*eXi)
+					want := append([]float32(nil), got...)
+					winoOutputAdjoint(got, eXi, col0, nr, dyb, &l, s.K, plane, g.ow)
+					winoOutputAdjointGo(want, eXi, col0, nr, dyb, &l, s.K, plane, g.ow)
+					for xi := 0; xi < 36; xi++ {
+						for lane := 0; lane < 16; lane++ {
+							for k := 0; k < (s.K+15)/16*16; k++ {
+								i := xi*eXi + eIndex(col0+lane, k, nr)
+								w := want[i]
+								if k >= s.K {
+									w = 0
+								}
+								if got[i] != w {
+									t.Fatalf("ξ %d, lane %d, channel %d: %v, portable code gives %v", xi, lane, k, got[i], w)
+								}
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -73,3 +73,33 @@ func TestWinogradGuardPages(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradBackwardFilterGuardPages runs the filter gradient on inputs
+// and output gradients that touch an inaccessible page at either end: the
+// gathers of the vector code must not read masked-off elements.
+func TestWinogradBackwardFilterGuardPages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, s := range winoShapes(true) {
+		srcX := randSlice[float32](rng, s.N*s.C*s.H*s.W)
+		srcDy := randSlice[float32](rng, s.N*s.K*s.OutH()*s.OutW())
+		want := make([]float32, s.K*s.C*9)
+		WinogradBackwardFilter(s, srcX, srcDy, want)
+		for _, atEnd := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%+v/atEnd=%v", s, atEnd), func(t *testing.T) {
+				x, freeX := guardedFloats(t, len(srcX), atEnd)
+				defer freeX()
+				copy(x, srcX)
+				dy, freeDy := guardedFloats(t, len(srcDy), atEnd)
+				defer freeDy()
+				copy(dy, srcDy)
+				dw := make([]float32, len(want))
+				WinogradBackwardFilter(s, x, dy, dw)
+				for i := range dw {
+					if dw[i] != want[i] {
+						t.Fatalf("dw[%d] = %g, want %g (as on heap memory)", i, dw[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}

@@ -94,21 +94,31 @@ func winoOutputAdjoint(e []float32, eXi, col0, nr int, dy []float32, l *winoLane
 		idx[j] = int32(j * plane)
 	}
 	groups := (nk + 15) / 16
+	// Lanes without a tile (past the end of the batch): their column of E
+	// is zero.
 	for lane := 0; lane < 16; lane++ {
-		bit := uint16(1) << lane
-		t := col0 + lane
-		_ = e[35*eXi+eIndex(t, 16*groups-1, nr)]
-		if l.outMask[0]&bit == 0 { // no tile: its column of E is zero
+		if l.outMask[0]&(1<<lane) == 0 {
+			t := col0 + lane
+			_ = e[35*eXi+eIndex(t, 16*groups-1, nr)]
 			for xi := 0; xi < 36; xi++ {
 				for k0 := 0; k0 < nk; k0 += 16 {
 					clear(e[xi*eXi+eIndex(t, k0, nr):][:16])
 				}
 			}
-			continue
 		}
-		var masks [16]uint16
-		for k0 := 0; k0 < nk; k0 += 16 {
-			kmask := uint16(1<<min(16, nk-k0) - 1)
+	}
+	// 16 channels of all the tiles, then the next 16: fewer planes of dy
+	// are read at once, which the hardware prefetchers follow better.
+	var masks [16]uint16
+	for k0 := 0; k0 < nk; k0 += 16 {
+		kmask := uint16(1<<min(16, nk-k0) - 1)
+		for lane := 0; lane < 16; lane++ {
+			bit := uint16(1) << lane
+			if l.outMask[0]&bit == 0 {
+				continue
+			}
+			t := col0 + lane
+			_ = e[35*eXi+eIndex(t, 16*groups-1, nr)]
 			for p := range masks {
 				masks[p] = 0
 				if l.outMask[p]&bit != 0 {

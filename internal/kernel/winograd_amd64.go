@@ -73,6 +73,9 @@ func winoSpan(offs *[16]int32, masks []uint16, side, w int) (lo, hi int) {
 }
 
 //go:noescape
+func winoAdjoint16AVX512(e *float32, exi int, dy *float32, w, plane int, rows *uint16, tmp *float32)
+
+//go:noescape
 func winoAdjointAVX512(e *float32, exi int, dy *float32, w int, idx *int32, masks *uint16)
 
 // winoOutputAdjoint is winoOutputAdjointGo, on the vector code when the CPU
@@ -108,8 +111,11 @@ func winoOutputAdjoint(e []float32, eXi, col0, nr int, dy []float32, l *winoLane
 		}
 	}
 	// 16 channels of all the tiles, then the next 16: fewer planes of dy
-	// are read at once, which the hardware prefetchers follow better.
+	// are read at once, which the hardware prefetchers follow better. Full
+	// groups of 16 channels load whole tile rows and transpose them in
+	// registers; a last, partial group gathers.
 	var masks [16]uint16
+	var tmp [256]float32
 	for k0 := 0; k0 < nk; k0 += 16 {
 		kmask := uint16(1<<min(16, nk-k0) - 1)
 		for lane := 0; lane < 16; lane++ {
@@ -119,6 +125,16 @@ func winoOutputAdjoint(e []float32, eXi, col0, nr int, dy []float32, l *winoLane
 			}
 			t := col0 + lane
 			_ = e[35*eXi+eIndex(t, 16*groups-1, nr)]
+			if nk-k0 >= 16 {
+				var rows [4]uint16
+				for p, m := range l.outMask {
+					if m&bit != 0 {
+						rows[p/4] |= 1 << (p % 4)
+					}
+				}
+				winoAdjoint16AVX512(&e[eIndex(t, k0, nr)], eXi, &dy[int(l.out[lane])+k0*plane], w, plane, &rows[0], &tmp[0])
+				continue
+			}
 			for p := range masks {
 				masks[p] = 0
 				if l.outMask[p]&bit != 0 {

@@ -542,14 +542,10 @@ outnext:
 	VPXORD z, z, z \
 	VGATHERDPS b(SI)(Z31*4), K1, z
 
-// ADJROW gathers one tile row e0..e3 into Z0-Z3 and sets h0..h5 = A·e with
-// Z28 = 4, Z29 = 2, Z30 = 8: p = e0+e2, q = e1+e3, r = e0+4e2,
-// s = 2e1+8e3; h = (e0, p+q, p−q, r+s, r−s, e3). Then SI moves a row on.
-#define ADJROW(m, h0, h1, h2, h3, h4, h5) \
-	ADJGATHER(m, 0, Z0) \
-	ADJGATHER(m+2, 4, Z1) \
-	ADJGATHER(m+4, 8, Z2) \
-	ADJGATHER(m+6, 12, Z3) \
+// ADJA sets h0..h5 = A·(Z0..Z3) with Z28 = 4, Z29 = 2, Z30 = 8:
+// p = e0+e2, q = e1+e3, r = e0+4e2, s = 2e1+8e3;
+// h = (e0, p+q, p−q, r+s, r−s, e3). Z0 is clobbered.
+#define ADJA(h0, h1, h2, h3, h4, h5) \
 	VMOVAPS Z0, h0 \
 	VMOVAPS Z3, h5 \
 	VADDPS Z2, Z0, h3 \
@@ -562,8 +558,26 @@ outnext:
 	VFMADD231PS Z3, Z30, h4 \
 	VSUBPS h4, h3, Z0 \
 	VADDPS h4, h3, h3 \
-	VMOVAPS Z0, h4 \
+	VMOVAPS Z0, h4
+
+// ADJROW gathers one tile row e0..e3 into Z0-Z3 (masks from byte offset m
+// of DX), sets h0..h5 = A·e and moves SI a row on.
+#define ADJROW(m, h0, h1, h2, h3, h4, h5) \
+	ADJGATHER(m, 0, Z0) \
+	ADJGATHER(m+2, 4, Z1) \
+	ADJGATHER(m+4, 8, Z2) \
+	ADJGATHER(m+6, 12, Z3) \
+	ADJA(h0, h1, h2, h3, h4, h5) \
 	ADDQ BX, SI
+
+// ADJROWT loads one tile row e0..e3 from the transposed tile at byte
+// offset o of DX into Z0-Z3 and sets h0..h5 = A·e.
+#define ADJROWT(o, h0, h1, h2, h3, h4, h5) \
+	VMOVUPS o(DX), Z0 \
+	VMOVUPS o+64(DX), Z1 \
+	VMOVUPS o+128(DX), Z2 \
+	VMOVUPS o+192(DX), Z3 \
+	ADJA(h0, h1, h2, h3, h4, h5)
 
 // ADJCOL transforms one column (h0..h3, the rows' results) the same way
 // with temps Z0-Z2 and stores element r at DI + r*R12 (R13 = 3·R12,
@@ -613,6 +627,140 @@ TEXT ·winoAdjointAVX512(SB), NOSPLIT, $0-48
 	ADJROW(8, Z10, Z11, Z12, Z13, Z14, Z15)
 	ADJROW(16, Z16, Z17, Z18, Z19, Z20, Z21)
 	ADJROW(24, Z22, Z23, Z24, Z25, Z26, Z27)
+	MOVQ R11, R12
+	IMULQ $6, R12
+	LEAQ (R12)(R12*2), R13
+	LEAQ (R12)(R12*4), R14
+	ADJCOL(Z4, Z10, Z16, Z22)
+	ADJCOL(Z5, Z11, Z17, Z23)
+	ADJCOL(Z6, Z12, Z18, Z24)
+	ADJCOL(Z7, Z13, Z19, Z25)
+	ADJCOL(Z8, Z14, Z20, Z26)
+	ADJCOL(Z9, Z15, Z21, Z27)
+	VZEROUPPER
+	RET
+
+// ADJLOAD loads the 4×4 tile of one channel (rows at SI, SI+w, SI+2w,
+// SI+3w, masked by K1-K4) into z, row a in its 128-bit lane a, and moves SI
+// to the next channel's plane (R9 bytes on).
+#define ADJLOAD(x, z) \
+	VMOVUPS.Z (SI), K1, x \
+	VMOVUPS.Z (SI)(BX*1), K2, X16 \
+	VINSERTF32X4 $1, X16, z, z \
+	VMOVUPS.Z (SI)(BX*2), K3, X17 \
+	VINSERTF32X4 $2, X17, z, z \
+	VMOVUPS.Z (SI)(R8*1), K4, X18 \
+	VINSERTF32X4 $3, X18, z, z \
+	ADDQ R9, SI
+
+// ADJLANES finishes the transpose for one tile column: q0..q3 hold, in
+// 128-bit lane L, channels 4g..4g+3 (g = 0..3) at tile position (L, column);
+// it stores position (a, column) of all 16 channels at byte offset
+// o + a*256 of DX.
+#define ADJLANES(o, q0, q1, q2, q3) \
+	VSHUFF32X4 $0x44, q1, q0, Z16 \
+	VSHUFF32X4 $0xEE, q1, q0, Z17 \
+	VSHUFF32X4 $0x44, q3, q2, Z18 \
+	VSHUFF32X4 $0xEE, q3, q2, Z19 \
+	VSHUFF32X4 $0x88, Z18, Z16, Z20 \
+	VSHUFF32X4 $0xDD, Z18, Z16, Z21 \
+	VSHUFF32X4 $0x88, Z19, Z17, Z22 \
+	VSHUFF32X4 $0xDD, Z19, Z17, Z23 \
+	VMOVUPS Z20, o(DX) \
+	VMOVUPS Z21, o+256(DX) \
+	VMOVUPS Z22, o+512(DX) \
+	VMOVUPS Z23, o+768(DX)
+
+// func winoAdjoint16AVX512(e *float32, exi int, dy *float32, w, plane int, rows *uint16, tmp *float32)
+//
+// The adjoint transform of one tile for 16 channels without gathers: channel
+// j's element (a, b) is dy[j*plane + a*w + b] where bit b of rows[a] is set
+// (zero elsewhere); element ξ of A·e·Aᵀ goes to e[ξ*exi + j]. Each
+// channel's tile is loaded whole, the 16×16 block of channels and positions
+// is transposed in registers into tmp (256 floats), and the transform
+// reads tmp as winoAdjointAVX512 reads its gathers.
+TEXT ·winoAdjoint16AVX512(SB), NOSPLIT, $0-56
+	MOVQ dy+16(FP), SI
+	MOVQ w+24(FP), BX
+	SHLQ $2, BX
+	LEAQ (BX)(BX*2), R8
+	MOVQ plane+32(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+40(FP), AX
+	KMOVW 0(AX), K1
+	KMOVW 2(AX), K2
+	KMOVW 4(AX), K3
+	KMOVW 6(AX), K4
+	MOVQ tmp+48(FP), DX
+	ADJLOAD(X0, Z0)
+	ADJLOAD(X1, Z1)
+	ADJLOAD(X2, Z2)
+	ADJLOAD(X3, Z3)
+	ADJLOAD(X4, Z4)
+	ADJLOAD(X5, Z5)
+	ADJLOAD(X6, Z6)
+	ADJLOAD(X7, Z7)
+	ADJLOAD(X8, Z8)
+	ADJLOAD(X9, Z9)
+	ADJLOAD(X10, Z10)
+	ADJLOAD(X11, Z11)
+	ADJLOAD(X12, Z12)
+	ADJLOAD(X13, Z13)
+	ADJLOAD(X14, Z14)
+	ADJLOAD(X15, Z15)
+	// Pairs of channels interleaved: a_j in Z(16+j).
+	VUNPCKLPS Z1, Z0, Z16
+	VUNPCKHPS Z1, Z0, Z17
+	VUNPCKLPS Z3, Z2, Z18
+	VUNPCKHPS Z3, Z2, Z19
+	VUNPCKLPS Z5, Z4, Z20
+	VUNPCKHPS Z5, Z4, Z21
+	VUNPCKLPS Z7, Z6, Z22
+	VUNPCKHPS Z7, Z6, Z23
+	VUNPCKLPS Z9, Z8, Z24
+	VUNPCKHPS Z9, Z8, Z25
+	VUNPCKLPS Z11, Z10, Z26
+	VUNPCKHPS Z11, Z10, Z27
+	VUNPCKLPS Z13, Z12, Z28
+	VUNPCKHPS Z13, Z12, Z29
+	VUNPCKLPS Z15, Z14, Z30
+	VUNPCKHPS Z15, Z14, Z31
+	// Quads: Z(4g+c) holds channels 4g..4g+3 of tile column c' in each
+	// lane, with c' = 0, 2, 1, 3 for c = 0, 1, 2, 3.
+	VUNPCKLPD Z18, Z16, Z0
+	VUNPCKHPD Z18, Z16, Z2
+	VUNPCKLPD Z19, Z17, Z1
+	VUNPCKHPD Z19, Z17, Z3
+	VUNPCKLPD Z22, Z20, Z4
+	VUNPCKHPD Z22, Z20, Z6
+	VUNPCKLPD Z23, Z21, Z5
+	VUNPCKHPD Z23, Z21, Z7
+	VUNPCKLPD Z26, Z24, Z8
+	VUNPCKHPD Z26, Z24, Z10
+	VUNPCKLPD Z27, Z25, Z9
+	VUNPCKHPD Z27, Z25, Z11
+	VUNPCKLPD Z30, Z28, Z12
+	VUNPCKHPD Z30, Z28, Z14
+	VUNPCKLPD Z31, Z29, Z13
+	VUNPCKHPD Z31, Z29, Z15
+	// Position (a, b) at tmp + (4a+b)*64 bytes.
+	ADJLANES(0, Z0, Z4, Z8, Z12)
+	ADJLANES(64, Z2, Z6, Z10, Z14)
+	ADJLANES(128, Z1, Z5, Z9, Z13)
+	ADJLANES(192, Z3, Z7, Z11, Z15)
+	MOVQ e+0(FP), DI
+	MOVQ exi+8(FP), R11
+	SHLQ $2, R11
+	MOVL $0x40800000, AX // 4
+	VPBROADCASTD AX, Z28
+	MOVL $0x40000000, AX // 2
+	VPBROADCASTD AX, Z29
+	MOVL $0x41000000, AX // 8
+	VPBROADCASTD AX, Z30
+	ADJROWT(0, Z4, Z5, Z6, Z7, Z8, Z9)
+	ADJROWT(256, Z10, Z11, Z12, Z13, Z14, Z15)
+	ADJROWT(512, Z16, Z17, Z18, Z19, Z20, Z21)
+	ADJROWT(768, Z22, Z23, Z24, Z25, Z26, Z27)
 	MOVQ R11, R12
 	IMULQ $6, R12
 	LEAQ (R12)(R12*2), R13

@@ -598,6 +598,10 @@ func compileSoftmax(logOut bool) func(c *nodeCtx) (opFunc, error) {
 			}
 			switch xs := x.data.(type) {
 			case []float32:
+				if inner == 1 {
+					softmaxRows32(xs, out.f32(), outer, n, logOut)
+					break
+				}
 				softmaxT(xs, out.f32(), outer, n, inner, logOut)
 			case []float64:
 				softmaxT(xs, out.data.([]float64), outer, n, inner, logOut)
@@ -610,6 +614,31 @@ func compileSoftmax(logOut bool) func(c *nodeCtx) (opFunc, error) {
 }
 
 // softmaxT normalizes each run of n elements spaced inner apart.
+// softmaxRows32 is softmaxT for float32 rows of n contiguous elements
+// (inner = 1, the usual last-axis softmax, attention's included): the
+// exponentials in float32 on the vector kernel, each computed once, rows
+// shared out over the threads. The sums are float64.
+func softmaxRows32(x, y []float32, rows, n int, logOut bool) {
+	if n == 0 {
+		return
+	}
+	kernel.ParallelRange(rows, max(1, 16384/n), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, yr := x[r*n:(r+1)*n], y[r*n:(r+1)*n]
+			mx := xr[0]
+			for _, v := range xr[1:] {
+				mx = max(mx, v)
+			}
+			s := kernel.ExpShiftedSum32(yr, xr, mx)
+			if logOut {
+				kernel.ScaleShift32(yr, xr, 1, float32(-(float64(mx) + math.Log(s))))
+			} else {
+				kernel.ScaleShift32(yr, yr, float32(1/s), 0)
+			}
+		}
+	})
+}
+
 func softmaxT[T float](x, y []T, outer, n, inner int, logOut bool) {
 	for o := range outer {
 		for i := range inner {

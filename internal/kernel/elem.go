@@ -314,12 +314,6 @@ func sigmoidGo(dst, x []float32) {
 // sigmoidOne is the arithmetic of sigmoidAVX512, one element at a time
 // (without its fused multiply-adds, so the two differ by rounding).
 func sigmoidOne(v float32) float32 {
-	const (
-		log2e = 1.44269504088896341
-		ln2Hi = 0.693145751953125 // ln 2 in 12 bits: k·ln2Hi is exact
-		ln2Lo = 1.42860682030941723212e-6
-		round = 12582912 // 1.5·2²³: adding and subtracting it rounds to an integer
-	)
 	t := -v // sigmoid(v) = 1/(1+e^t)
 	switch {
 	case t != t:
@@ -329,14 +323,60 @@ func sigmoidOne(v float32) float32 {
 	case t < -87:
 		return 1 // e^t < 2e-38
 	}
-	// e^t = 2^k · e^r with k the integer nearest t/ln 2 and |r| ≤ ln2/2,
-	// e^r by its Taylor polynomial of degree 7 (remainder < 1e-8).
+	return 1 / (1 + expReduced(t))
+}
+
+// expReduced returns e^t for −87.34 ≤ t < 88.73 (the result a normal
+// float32):
+// e^t = 2^k · e^r with k the integer nearest t/ln 2 and |r| ≤ ln2/2, e^r by
+// its Taylor polynomial of degree 7 (remainder < 1e-8).
+func expReduced(t float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2Hi = 0.693145751953125 // ln 2 in 12 bits: k·ln2Hi is exact
+		ln2Lo = 1.42860682030941723212e-6
+		round = 12582912 // 1.5·2²³: adding and subtracting it rounds to an integer
+	)
 	k := t*log2e + round
 	k -= round
 	r := t - k*ln2Hi - k*ln2Lo
 	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
-	scale := math.Float32frombits(uint32(int32(k)+127) << 23)
-	return 1 / (1 + p*scale)
+	if k > 127 {
+		return 2 * p * 0x1p127 // 2^128 is not a float32
+	}
+	return p * math.Float32frombits(uint32(int32(k)+127)<<23)
+}
+
+// expOne is e^t in float32 arithmetic over the whole range: NaN stays NaN,
+// results below the smallest normal float32 flush to 0 and above the
+// largest become +Inf.
+func expOne(t float32) float32 {
+	switch {
+	case t != t:
+		return t
+	case t >= 88.72284:
+		return float32(math.Inf(1))
+	case t < -87.33654:
+		return 0
+	}
+	return expReduced(t)
+}
+
+// ExpShiftedSum32 sets dst[i] = e^(x[i]−shift) and returns the sum of the
+// results: the core of a softmax (shift the row's maximum). Each value is
+// within 3e-7 relative of the exact one while it is a normal float32 (2^k
+// times a degree-7 polynomial, 16 lanes at a time with AVX-512); smaller
+// results may be 0 and larger ones +Inf; NaN stays NaN. x must be at least
+// as long as dst.
+func ExpShiftedSum32(dst, x []float32, shift float32) float64 {
+	need("ExpShiftedSum32", "x", len(x), len(dst))
+	d, sum := expShiftedVec(dst, x, shift)
+	for i, v := range x[d:len(dst)] {
+		e := expOne(v - shift)
+		dst[d+i] = e
+		sum += float64(e)
+	}
+	return sum
 }
 
 func axpbycGo(dst, g, x []float32, a, b, c float32) {

@@ -173,6 +173,26 @@ func scaleShiftVec(dst, x []float32, a, b float32) int {
 //go:noescape
 func sigmoidAVX512(dst, x *float32, n int)
 
+//go:noescape
+func expShiftedAVX512(dst, x *float32, n int, shift float32, lanes *[16]float32)
+
+// expShiftedVec does ExpShiftedSum32's work on the longest prefix of a
+// multiple of 16 elements; it returns the prefix's length and sum.
+func expShiftedVec(dst, x []float32, shift float32) (int, float64) {
+	n := vecLen(len(dst))
+	if n == 0 {
+		return 0, 0
+	}
+	_ = x[n-1]
+	var lanes [16]float32
+	expShiftedAVX512(&dst[0], &x[0], n, shift, &lanes)
+	var sum float64
+	for _, v := range lanes {
+		sum += float64(v)
+	}
+	return n, sum
+}
+
 func sigmoidVec(dst, x []float32) int {
 	n := vecLen(len(dst))
 	if n > 0 {

@@ -370,6 +370,74 @@ sgloop:
 	VZEROUPPER
 	RET
 
+// func expShiftedAVX512(dst, x *float32, n int, shift float32, lanes *[16]float32)
+// dst[i] = e^t, t = x[i] − shift, for n a positive multiple of 16, with the
+// arithmetic of sigmoidAVX512 (t clamped to [−200, 100] with t as the second
+// source, so NaN stays NaN and the clamped ends saturate to 0 and +Inf in
+// VSCALEFPS); the lane-wise sums of the results go to lanes. expOne is the
+// Go twin.
+TEXT ·expShiftedAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS shift+24(FP), Z17
+	MOVL $0x42c80000, AX // 100
+	VPBROADCASTD AX, Z18
+	MOVL $0xc3480000, AX // -200
+	VPBROADCASTD AX, Z19
+	MOVL $0x3fb8aa3b, AX // log2 e
+	VPBROADCASTD AX, Z20
+	MOVL $0x3f317200, AX // ln 2, high part
+	VPBROADCASTD AX, Z21
+	MOVL $0x35bfbe8e, AX // ln 2, low part
+	VPBROADCASTD AX, Z22
+	MOVL $0x39500d01, AX // 1/5040
+	VPBROADCASTD AX, Z23
+	MOVL $0x3ab60b61, AX // 1/720
+	VPBROADCASTD AX, Z24
+	MOVL $0x3c088889, AX // 1/120
+	VPBROADCASTD AX, Z25
+	MOVL $0x3d2aaaab, AX // 1/24
+	VPBROADCASTD AX, Z26
+	MOVL $0x3e2aaaab, AX // 1/6
+	VPBROADCASTD AX, Z27
+	MOVL $0x3f000000, AX // 1/2
+	VPBROADCASTD AX, Z28
+	MOVL $0x3f800000, AX // 1
+	VPBROADCASTD AX, Z29
+	VPXORD Z30, Z30, Z30         // sums
+
+exploop:
+	VMOVUPS (SI), Z0
+	VSUBPS  Z17, Z0, Z1          // t = x − shift
+	VMINPS  Z1, Z18, Z1          // min(100, t), t if NaN
+	VMAXPS  Z1, Z19, Z1          // max(−200, t)
+	VMULPS  Z20, Z1, Z2
+	VRNDSCALEPS $0, Z2, Z2       // k, to nearest
+	VMOVAPS Z1, Z3
+	VFNMADD231PS Z21, Z2, Z3     // t − k·ln2Hi
+	VFNMADD231PS Z22, Z2, Z3     // r
+	VMOVAPS Z23, Z4
+	VFMADD213PS Z24, Z3, Z4
+	VFMADD213PS Z25, Z3, Z4
+	VFMADD213PS Z26, Z3, Z4
+	VFMADD213PS Z27, Z3, Z4
+	VFMADD213PS Z28, Z3, Z4
+	VFMADD213PS Z29, Z3, Z4
+	VFMADD213PS Z29, Z3, Z4      // e^r
+	VSCALEFPS Z2, Z4, Z4         // e^t
+	VMOVUPS Z4, (DI)
+	VADDPS  Z4, Z30, Z30
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  exploop
+	MOVQ lanes+32(FP), AX
+	VMOVUPS Z30, (AX)
+	VZEROUPPER
+	RET
+
 // func gatherGradSumsAVX512(gv, keep, x *float32, idx *int32, n, nx int, mu float64) (sg, sgx float64, bad bool)
 // A lane counts where keep's bits, read as a signed integer, are positive
 // (as in maskPositiveAVX512). Lanes whose index is not below nx are neither

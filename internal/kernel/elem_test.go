@@ -482,3 +482,79 @@ func TestMul32(t *testing.T) {
 		}
 	}
 }
+
+// TestExpShiftedSum32 checks ExpShiftedSum32, its portable twin and its
+// vector prefix against float64 exponentials of the same float32 argument
+// x − shift, over the whole float32 range of results, at both ends, and
+// for NaN and infinities; and the returned sum against the results.
+func TestExpShiftedSum32(t *testing.T) {
+	var xs []float32
+	for x := -110.0; x <= 100; x += 0.0011 {
+		xs = append(xs, float32(x))
+	}
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), -87.33654, -87.3365, 88.72283, 88.72284, 88.5,
+		1e6, -1e6, math.MaxFloat32, -math.MaxFloat32, 1e-30,
+		float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3) // odd length: a tail
+	for _, shift := range []float32{0, 5.5, -3} {
+		check := func(name string, got []float32, n int) {
+			t.Helper()
+			worst := 0.0
+			for i, x := range xs[:n] {
+				want := math.Exp(float64(x - shift))
+				g := float64(got[i])
+				switch {
+				case math.IsNaN(want):
+					if !math.IsNaN(g) {
+						t.Fatalf("%s: e^(NaN) = %v", name, g)
+					}
+					continue
+				case want > math.MaxFloat32:
+					if !math.IsInf(g, 1) {
+						t.Fatalf("%s: e^(%g − %g) = %g, want +Inf", name, x, shift, g)
+					}
+					continue
+				}
+				err := math.Abs(g - want)
+				// Relative error, except below float32's smallest normal number.
+				if want > 0x1p-126 {
+					err /= want
+				} else if err < 0x1p-126 {
+					err = 0
+				}
+				worst = max(worst, err)
+				if err > 3e-7 {
+					t.Fatalf("%s: e^(%g − %g) = %g, want %g (error %.2g)", name, x, shift, g, want, err)
+				}
+			}
+			t.Logf("%s, shift %g: largest relative error %.3g over %d inputs", name, shift, worst, n)
+		}
+		got := make([]float32, len(xs))
+		sum := ExpShiftedSum32(got, xs, shift)
+		check("ExpShiftedSum32", got, len(xs))
+		var want float64
+		for _, v := range got {
+			want += float64(v)
+		}
+		if !(sum == want || math.Abs(sum-want) <= 1e-6*math.Abs(want)) && !(math.IsInf(sum, 1) && math.IsInf(want, 1)) && !(math.IsNaN(sum) && math.IsNaN(want)) {
+			t.Errorf("shift %g: sum %g, the results add up to %g", shift, sum, want)
+		}
+		for i, x := range xs {
+			got[i] = expOne(x - shift)
+		}
+		check("expOne", got, len(xs))
+		if n, _ := expShiftedVec(got, xs, shift); n != 0 {
+			check("expShiftedVec", got, n)
+		}
+	}
+	finite := []float32{1, 2, 3, -1, 0.5, 7, -2, 4, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3}
+	dst := make([]float32, len(finite))
+	sum := ExpShiftedSum32(dst, finite, 7)
+	var want float64
+	for _, x := range finite {
+		want += math.Exp(float64(x - 7))
+	}
+	if math.Abs(sum-want) > 1e-6*want {
+		t.Errorf("sum of a softmax row: %g, want %g", sum, want)
+	}
+	mustPanic(t, "len(x)", func() { ExpShiftedSum32(dst, finite[:3], 0) })
+}

@@ -21,7 +21,7 @@ func addAxpbycVec(dst, g, x []float32, a, b, c float32) int {
 	return 0
 }
 func gatherAxpbycVec(dst, g, x []float32, idx []int32, a, b, c float32) int { return 0 }
-func expShiftedVec(dst, x []float32, shift float32) (int, float64) { return 0, 0 }
+func expShiftedVec(dst, x []float32, shift float32) (int, float64)          { return 0, 0 }
 func sigmoidVec(dst, x []float32) int                                       { return 0 }
 
 // dotShifts does out[t] += Σ_{j<len(dy)} dy[j]·p[offs[t]+j] for each t.

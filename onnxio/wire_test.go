@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -241,4 +242,31 @@ func FuzzDecode(f *testing.F) {
 		}
 		_, _ = DecodeTensor(bytes.NewReader(b), lim)
 	})
+}
+
+// TestReadFileLimit checks that a model file larger than MaxModelBytes is
+// refused before it is read, with the file and the limit named, and that
+// one exactly at the limit is read (its buffer is sized from the file).
+func TestReadFileLimit(t *testing.T) {
+	m := &Model{IRVersion: 8, Graph: &Graph{Name: "g"}}
+	var buf bytes.Buffer
+	if err := m.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.onnx")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(buf.Len())
+	_, err := ReadFile(path, WithLimits(Limits{MaxModelBytes: size - 1}))
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "exceeds the "+strconv.FormatInt(size-1, 10)+"-byte limit") {
+		t.Errorf("file over the limit: %v", err)
+	}
+	got, err := ReadFile(path, WithLimits(Limits{MaxModelBytes: size}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Graph == nil || got.Graph.Name != "g" || got.IRVersion != 8 {
+		t.Errorf("read back %+v", got)
+	}
 }

@@ -293,9 +293,24 @@ func gemmSerial[E float32 | float64](uk *microKernel[E], transA bool, m0, m1, n0
 							uk.fn(kc, aPanel, bPanel, ct, ldc, alpha, bet)
 							continue
 						}
+						// A narrow last panel (a 7×7 plane has 49 columns:
+						// one full panel and one) multiplies only its
+						// 16-column groups that hold columns.
+						cols := nr
+						if uk.narrow != nil && w < nr {
+							cols = min(nr, (w+15)/16*16)
+						}
+						if h == mr && w == cols && cols < nr {
+							uk.narrow(cols, kc, aPanel, bPanel, ct, ldc, alpha, bet)
+							continue
+						}
 						// A partial tile goes through a scratch tile so the
 						// kernel never touches C outside the matrix.
-						uk.fn(kc, aPanel, bPanel, edge[:], nr, 1, 0)
+						if cols < nr {
+							uk.narrow(cols, kc, aPanel, bPanel, edge[:], nr, 1, 0)
+						} else {
+							uk.fn(kc, aPanel, bPanel, edge[:], nr, 1, 0)
+						}
 						for i := 0; i < h; i++ {
 							row := ct[i*ldc : i*ldc+w]
 							acc := edge[i*nr : i*nr+w]

@@ -48,6 +48,9 @@ func gemmCases(big bool) []gemmCase {
 		{7, 13, 17}, {8, 48, 64}, {9, 49, 65}, {14, 32, 5}, {15, 33, 1},
 		{16, 16, 16}, {31, 47, 129}, {64, 100, 27}, {100, 64, 576}, {33, 97, 300},
 		{129, 257, 67}, {200, 150, 513},
+		// Last panels of 16 and 32 columns, whole and cut short (narrow
+		// micro-kernel forms, straight into C or through the edge tile).
+		{16, 80, 40}, {8, 112, 9}, {24, 70, 33},
 		// A few rows against a transposed B with k ≥ 64: the row-dot path
 		// (gemvRowsT), with and without a tail past a multiple of 64.
 		{1, 40, 64}, {3, 17, 100}, {4, 33, 257}, {2, 70, 128}, {5, 20, 64},

@@ -110,35 +110,100 @@ func (s ConvShape) geom(fn string) convGeom {
 }
 
 // im2col writes the (cg*R*S)×(oh*ow) patch matrix of group grp of one image
-// x (C×H×W) into col; taps that fall in the padding are zero.
-func im2col[T Float](g *convGeom, x []T, grp int, col []T) {
-	i := 0
-	for c := 0; c < g.cg; c++ {
+// x (C×H×W) into col; taps that fall in the padding are zero. Channels are
+// shared out over nt goroutines.
+func im2col[T Float](g *convGeom, x []T, grp int, col []T, nt int) {
+	parts := min(nt, g.cg)
+	if g.cg*g.R*g.S*g.ohw < 1<<15 {
+		parts = 1 // too little to share
+	}
+	parallelFor(parts, parts, func(i, _ int) {
+		im2colChannels(g, x, grp, col, i*g.cg/parts, (i+1)*g.cg/parts)
+	})
+}
+
+// im2colChannels writes the rows of channels [c0, c1) of im2col's matrix.
+// Each output row of a tap is a shifted copy of an input row, or, with
+// stride 2, of its even or odd elements (split once per input row for all
+// taps); only other strides and dilations copy element by element.
+func im2colChannels[T Float](g *convGeom, x []T, grp int, col []T, c0, c1 int) {
+	var stack [1024]T
+	var halves []T
+	split := g.strW == 2 && g.dilW == 1
+	if split {
+		halves = stack[:]
+		if g.W > len(stack) {
+			halves = make([]T, g.W)
+		}
+	}
+	for c := c0; c < c1; c++ {
 		plane := x[(grp*g.cg+c)*g.hw : (grp*g.cg+c+1)*g.hw]
 		for r := 0; r < g.R; r++ {
-			for s := 0; s < g.S; s++ {
-				row := col[i*g.ohw : (i+1)*g.ohw]
-				i++
-				for oh := 0; oh < g.oh; oh++ {
-					h := oh*g.strH - g.PadTop + r*g.dilH
-					out := row[oh*g.ow : (oh+1)*g.ow]
-					if h < 0 || h >= g.H {
-						clear(out)
-						continue
+			first := (c*g.R + r) * g.S // the row of tap (r, 0)
+			for oh := 0; oh < g.oh; oh++ {
+				h := oh*g.strH - g.PadTop + r*g.dilH
+				if h < 0 || h >= g.H {
+					for s := 0; s < g.S; s++ {
+						clear(col[(first+s)*g.ohw+oh*g.ow:][:g.ow])
 					}
-					src := plane[h*g.W : (h+1)*g.W]
-					w0 := s*g.dilW - g.PadLeft
-					for ow := range out {
-						w := w0 + ow*g.strW
-						if w >= 0 && w < g.W {
-							out[ow] = src[w]
+					continue
+				}
+				src := plane[h*g.W : (h+1)*g.W]
+				var even, odd []T
+				if split {
+					even, odd = halves[:(g.W+1)/2], halves[(g.W+1)/2:g.W]
+					deinterleave2(even, odd, src)
+				}
+				for s := 0; s < g.S; s++ {
+					out := col[(first+s)*g.ohw+oh*g.ow:][:g.ow]
+					w0 := s*g.dilW - g.PadLeft // input column of output 0
+					switch {
+					case g.strW == 1:
+						shiftedCopy(out, src, w0)
+					case split:
+						if w0&1 == 0 {
+							shiftedCopy(out, even, w0>>1)
 						} else {
-							out[ow] = 0
+							shiftedCopy(out, odd, (w0-1)>>1)
+						}
+					default:
+						for ow := range out {
+							w := w0 + ow*g.strW
+							if w >= 0 && w < g.W {
+								out[ow] = src[w]
+							} else {
+								out[ow] = 0
+							}
 						}
 					}
 				}
 			}
 		}
+	}
+}
+
+// shiftedCopy sets out[i] = src[i+off], zero where i+off is outside src.
+func shiftedCopy[T Float](out, src []T, off int) {
+	lo := min(max(0, -off), len(out))
+	hi := max(lo, min(len(out), len(src)-off))
+	clear(out[:lo])
+	copy(out[lo:hi], src[lo+off:])
+	clear(out[hi:])
+}
+
+// deinterleave2 splits src into its even and odd elements (even has
+// (len(src)+1)/2 elements, odd len(src)/2), 16 pairs at a time with
+// AVX-512 for float32.
+func deinterleave2[T Float](even, odd, src []T) {
+	k := 0
+	if e32, ok := any(even).([]float32); ok {
+		k = deinterleave2Vec(e32, any(odd).([]float32), any(src).([]float32))
+	}
+	for ; 2*k+1 < len(src); k++ {
+		even[k], odd[k] = src[2*k], src[2*k+1]
+	}
+	if len(src)%2 == 1 {
+		even[len(even)-1] = src[len(src)-1]
 	}
 }
 
@@ -466,7 +531,7 @@ func conv2DGEMM[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, 
 		xn := x[n*g.xLen : (n+1)*g.xLen]
 		yn := y[n*g.yLen : (n+1)*g.yLen]
 		for grp := 0; grp < g.groups; grp++ {
-			im2col(g, xn, grp, col)
+			im2col(g, xn, grp, col, inner)
 			src := matSource[E]{b: col, ld: g.ohw}
 			var packed []E
 			if pre != nil {
@@ -619,7 +684,7 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 			dyn := dy[n*g.yLen : (n+1)*g.yLen]
 			a := acc(chunk)
 			for grp := 0; grp < g.groups; grp++ {
-				im2col(g, xn, grp, col)
+				im2col(g, xn, grp, col, 1)
 				src := matSource[E]{b: col, ld: g.ohw, trans: true}
 				gemmDriver(uk, false, g.kg, g.crs, g.ohw, 1, dyn[grp*g.kg*g.ohw:], g.ohw, nil, &src, 1, a[grp*g.wGroupLen:], g.crs, inner, nil)
 			}

@@ -101,6 +101,12 @@ func convShapes(short bool) []ConvShape {
 		{N: 45, C: 16, H: 5, W: 5, K: 8, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 		{N: 13, C: 8, H: 3, W: 4, K: 8, R: 3, S: 3, Groups: 2, PadTop: 1, PadLeft: 2, PadRight: 1},
 		{N: 30, C: 9, H: 4, W: 4, K: 9, R: 3, S: 3, PadTop: 3, PadLeft: 2, PadRight: 1, DilW: 2},
+		// Stride-2 stems: rows split into even and odd columns (by the
+		// vector code past 32 columns), odd widths, odd left pads, and a
+		// patch matrix large enough to be filled on several threads.
+		{N: 2, C: 3, H: 21, W: 67, K: 8, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 1, C: 3, H: 40, W: 40, K: 16, R: 7, S: 7, StrideH: 2, StrideW: 2, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3},
+		{N: 1, C: 2, H: 9, W: 35, K: 4, R: 2, S: 4, StrideW: 2, PadLeft: 2, PadRight: 3},
 	}
 	if !short {
 		ss = append(ss, ConvShape{N: 3, C: 32, H: 21, W: 21, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1})

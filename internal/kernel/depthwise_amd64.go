@@ -62,3 +62,17 @@ func dwFillRow2Vec(dst, src []float32, pw, padL int) bool {
 	}
 	return true
 }
+
+// deinterleave2Vec splits the longest prefix of src of a multiple of 32
+// elements into even and odd with AVX-512 and returns the pairs done (0
+// without AVX-512).
+func deinterleave2Vec(even, odd, src []float32) int {
+	if !haveAVX512 {
+		return 0
+	}
+	n := min(len(src)/2, len(even), len(odd)) &^ 15
+	if n > 0 {
+		deinterleave2AVX512(&even[0], &odd[0], &src[0], n)
+	}
+	return n
+}

@@ -16,8 +16,8 @@ import (
 // the running statistics and the epsilon.
 //
 // It applies only where that kernel does: float32, a 3×3 unit-stride
-// convolution that suits Winograd, a 2×2 stride-2 window without padding or
-// ceiling, and no input tracked (there is no graph to record). Elsewhere it
+// convolution that suits pooled Winograd (kernel.WinogradPooledSuits), a
+// 2×2 stride-2 window without padding or ceiling, and no input tracked (there is no graph to record). Elsewhere it
 // returns ok false and does nothing, and the caller composes the three ops.
 // The result equals the composition up to float32 rounding (the scale
 // multiplies the filters instead of the sums).
@@ -32,7 +32,7 @@ func ConvBatchNormReLUMaxPool2DEval[T Float](x, w, b, gamma, beta *Var[T], st *B
 		return nil, false
 	}
 	s := conv.shape("ConvBatchNormReLUMaxPool2DEval", x.Shape(), w.Shape())
-	if !kernel.WinogradSuits(s) {
+	if !kernel.WinogradPooledSuits(s) {
 		return nil, false
 	}
 	k, c := s.K, s.C

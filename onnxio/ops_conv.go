@@ -238,6 +238,9 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 		}
 		if xs, ok := x.data.([]float32); ok && pool != nil && nd == 2 {
 			if pg, err := poolWin.resolve(geo.out, nil, poolCeil != 0); err == nil && isPlain2x2(pg) {
+				if wino != nil && kernel.WinogradPooledSuits(convShape(geo, n, ch, k, g)) {
+					wf = wino
+				}
 				if wf != nil {
 					out, err := rc.alloc(Float, []int{n, k, pg.out[0], pg.out[1]})
 					if err != nil {
@@ -376,7 +379,7 @@ func winogradFilter(c *nodeCtx, w *window, fw *value, group int64) *kernel.Winog
 	}
 	k, ch, r, q := wv.shape[0], wv.shape[1], wv.shape[2], wv.shape[3]
 	s := kernel.ConvShape{N: 1, C: ch, K: k, H: r, W: q, R: r, S: q}
-	if !kernel.WinogradSuits(s) {
+	if !kernel.WinogradPooledSuits(s) { // the wider test: fused with a pooling, or not
 		return nil
 	}
 	return kernel.NewWinogradFilter(k, ch, wv.f32())

@@ -28,6 +28,7 @@ func winoShapes(short bool) []ConvShape {
 		p1(ConvShape{N: 7, C: 64, H: 5, W: 5, K: 64, R: 3, S: 3}),
 		p1(ConvShape{N: 2, C: 300, H: 6, W: 7, K: 10, R: 3, S: 3}), // channels split in packed slices
 		p1(ConvShape{N: 1, C: 3, H: 84, W: 84, K: 16, R: 3, S: 3}),
+		p1(ConvShape{N: 3, C: 1, H: 28, W: 28, K: 16, R: 3, S: 3}), // Omniglot's first layer (pooled: WinogradPooledSuits)
 	}
 	if !short {
 		ss = append(ss,

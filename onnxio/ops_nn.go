@@ -548,13 +548,14 @@ func matmulT[T float](a, b, y []T, as, bs, batch []int, m, n, k int) {
 	sa := bcastStrides(as[:len(as)-2], batch)
 	sb := bcastStrides(bs[:len(bs)-2], batch)
 	idx := make([]int, len(batch))
+	offA, offB, offC := make([]int, nb), make([]int, nb), make([]int, nb)
 	for i := range nb {
 		oa, ob := 0, 0
 		for d := range batch {
 			oa += idx[d] * sa[d]
 			ob += idx[d] * sb[d]
 		}
-		kernel.Gemm(false, false, m, n, k, 1, a[oa*m*k:], k, b[ob*k*n:], n, 0, y[i*m*n:], n)
+		offA[i], offB[i], offC[i] = oa*m*k, ob*k*n, i*m*n
 		for d := len(batch) - 1; d >= 0; d-- {
 			if idx[d]++; idx[d] < batch[d] {
 				break
@@ -562,6 +563,7 @@ func matmulT[T float](a, b, y []T, as, bs, batch []int, m, n, k int) {
 			idx[d] = 0
 		}
 	}
+	kernel.GemmBatch(m, n, k, 1, a, k, offA, b, n, offB, 0, y, n, offC)
 }
 
 func compileSoftmax(logOut bool) func(c *nodeCtx) (opFunc, error) {

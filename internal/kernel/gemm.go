@@ -15,6 +15,38 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Threads())
 }
 
+// GemmBatch computes the len(offC) products C_i = alpha·A_i·B_i + beta·C_i
+// of Gemm without transposes, A_i starting at a[offA[i]], B_i at
+// b[offB[i]] and C_i at c[offC[i]] (offA and offB may repeat offsets, as
+// broadcast batches do). Products too small to be worth splitting over the
+// threads, like attention's per-head ones, are shared out whole instead,
+// one per thread at a time; each product's result is the same either way.
+// The C_i must not overlap each other, A or B.
+//
+// It panics as Gemm does for any product, or if the offset slices differ
+// in length.
+func GemmBatch[T Float](m, n, k int, alpha T, a []T, lda int, offA []int, b []T, ldb int, offB []int, beta T, c []T, ldc int, offC []int) {
+	if len(offA) != len(offC) || len(offB) != len(offC) {
+		panic("kernel: GemmBatch: " + itoa(len(offA)) + ", " + itoa(len(offB)) + " and " + itoa(len(offC)) + " offsets")
+	}
+	for i, oc := range offC {
+		if offA[i] < 0 || offB[i] < 0 || oc < 0 || offA[i] > len(a) || offB[i] > len(b) || oc > len(c) {
+			panic("kernel: GemmBatch: offsets of product " + itoa(i) + " outside the slices")
+		}
+		checkGemm(false, false, m, n, k, len(a)-offA[i], lda, len(b)-offB[i], ldb, len(c)-oc, ldc)
+	}
+	nt := Threads()
+	if nt > 1 && len(offC) > 1 && m*n*k < 4*parallelMinFlops {
+		parallelFor(nt, len(offC), func(i, _ int) {
+			gemm(false, false, m, n, k, alpha, a[offA[i]:], lda, b[offB[i]:], ldb, beta, c[offC[i]:], ldc, 1)
+		})
+		return
+	}
+	for i, oc := range offC {
+		gemm(false, false, m, n, k, alpha, a[offA[i]:], lda, b[offB[i]:], ldb, beta, c[oc:], ldc, nt)
+	}
+}
+
 // checkGemm validates Gemm's arguments and panics naming the first bad one.
 func checkGemm(transA, transB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
 	if m < 0 || n < 0 || k < 0 {

@@ -198,3 +198,39 @@ func TestSetThreads(t *testing.T) {
 		t.Fatalf("SetThreads(0) returned %d, Threads() = %d", p, Threads())
 	}
 }
+
+// TestGemmBatch checks GemmBatch against one Gemm per product, bit for bit,
+// with a broadcast B (repeated offsets), for products small enough to be
+// shared out whole and large enough to be split, on 1 and 3 threads.
+func TestGemmBatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, d := range [][4]int{{5, 17, 9, 7}, {64, 197, 64, 12}, {130, 300, 150, 3}} {
+		m, n, k, items := d[0], d[1], d[2], d[3]
+		a := randSlice[float32](rng, items*m*k)
+		b := randSlice[float32](rng, 2*k*n)
+		var offA, offB, offC []int
+		for i := range items {
+			offA, offB, offC = append(offA, i*m*k), append(offB, (i%2)*k*n), append(offC, i*m*n)
+		}
+		want := randSlice[float32](rng, items*m*n)
+		for _, nt := range []int{1, 3} {
+			got := append([]float32(nil), want...)
+			prev := SetThreads(nt)
+			GemmBatch(m, n, k, 1.5, a, k, offA, b, n, offB, 0.5, got, n, offC)
+			SetThreads(prev)
+			ref := append([]float32(nil), want...)
+			for i := range items {
+				Gemm(false, false, m, n, k, 1.5, a[offA[i]:], k, b[offB[i]:], n, 0.5, ref[offC[i]:], n)
+			}
+			for i := range ref {
+				if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%v, %d threads: c[%d] = %v, one Gemm per product gives %v", d, nt, i, got[i], ref[i])
+				}
+			}
+		}
+	}
+	c := make([]float32, 8)
+	mustPanic(t, "offsets", func() { GemmBatch(2, 2, 2, 1, c, 2, []int{0}, c, 2, []int{0, 4}, 0, c, 2, []int{0}) })
+	mustPanic(t, "outside", func() { GemmBatch(2, 2, 2, 1, c, 2, []int{9}, c, 2, []int{0}, 0, c, 2, []int{0}) })
+	mustPanic(t, "len(c)", func() { GemmBatch(2, 2, 2, 1, c, 2, []int{0}, c, 2, []int{0}, 0, c, 2, []int{6}) })
+}

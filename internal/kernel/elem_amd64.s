@@ -304,6 +304,50 @@ copytail:
 	VZEROUPPER
 	RET
 
+// EXPCONSTS loads the constants of EXPT into Z20-Z29.
+#define EXPCONSTS \
+	MOVL $0x3fb8aa3b, AX \
+	VPBROADCASTD AX, Z20 \
+	MOVL $0x3f317200, AX \
+	VPBROADCASTD AX, Z21 \
+	MOVL $0x35bfbe8e, AX \
+	VPBROADCASTD AX, Z22 \
+	MOVL $0x39500d01, AX \
+	VPBROADCASTD AX, Z23 \
+	MOVL $0x3ab60b61, AX \
+	VPBROADCASTD AX, Z24 \
+	MOVL $0x3c088889, AX \
+	VPBROADCASTD AX, Z25 \
+	MOVL $0x3d2aaaab, AX \
+	VPBROADCASTD AX, Z26 \
+	MOVL $0x3e2aaaab, AX \
+	VPBROADCASTD AX, Z27 \
+	MOVL $0x3f000000, AX \
+	VPBROADCASTD AX, Z28 \
+	MOVL $0x3f800000, AX \
+	VPBROADCASTD AX, Z29
+
+// EXPT sets Z4 = e^t for t in Z1 (clamped by the caller): k = round(t·log2
+// e) in Z2, r = t − k·ln 2 in two parts in Z3, e^r by the degree-7 Taylor
+// polynomial, times 2^k by VSCALEFPS. Constants from EXPCONSTS: Z20 = log2
+// e, Z21 and Z22 the high and low parts of ln 2, Z23-Z28 = 1/5040, 1/720,
+// 1/120, 1/24, 1/6, 1/2, Z29 = 1.
+#define EXPT \
+	VMULPS  Z20, Z1, Z2 \
+	VRNDSCALEPS $0, Z2, Z2 \
+	VMOVAPS Z1, Z3 \
+	VFNMADD231PS Z21, Z2, Z3 \
+	VFNMADD231PS Z22, Z2, Z3 \
+	VMOVAPS Z23, Z4 \
+	VFMADD213PS Z24, Z3, Z4 \
+	VFMADD213PS Z25, Z3, Z4 \
+	VFMADD213PS Z26, Z3, Z4 \
+	VFMADD213PS Z27, Z3, Z4 \
+	VFMADD213PS Z28, Z3, Z4 \
+	VFMADD213PS Z29, Z3, Z4 \
+	VFMADD213PS Z29, Z3, Z4 \
+	VSCALEFPS Z2, Z4, Z4
+
 // func sigmoidAVX512(dst, x *float32, n int)
 // dst[i] = 1/(1+e^t), t = −x[i], for n a positive multiple of 16: t is
 // clamped to [−100, 100] (VMINPS/VMAXPS with t as second source keep NaNs),
@@ -319,26 +363,7 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-24
 	VPBROADCASTD AX, Z18
 	MOVL $0xc2c80000, AX // -100
 	VPBROADCASTD AX, Z19
-	MOVL $0x3fb8aa3b, AX // log2 e
-	VPBROADCASTD AX, Z20
-	MOVL $0x3f317200, AX // ln 2, high part
-	VPBROADCASTD AX, Z21
-	MOVL $0x35bfbe8e, AX // ln 2, low part
-	VPBROADCASTD AX, Z22
-	MOVL $0x39500d01, AX // 1/5040
-	VPBROADCASTD AX, Z23
-	MOVL $0x3ab60b61, AX // 1/720
-	VPBROADCASTD AX, Z24
-	MOVL $0x3c088889, AX // 1/120
-	VPBROADCASTD AX, Z25
-	MOVL $0x3d2aaaab, AX // 1/24
-	VPBROADCASTD AX, Z26
-	MOVL $0x3e2aaaab, AX // 1/6
-	VPBROADCASTD AX, Z27
-	MOVL $0x3f000000, AX // 1/2
-	VPBROADCASTD AX, Z28
-	MOVL $0x3f800000, AX // 1
-	VPBROADCASTD AX, Z29
+	EXPCONSTS
 	VPXORD Z31, Z31, Z31
 
 sgloop:
@@ -346,20 +371,7 @@ sgloop:
 	VSUBPS  Z0, Z31, Z1          // t = 0 − x
 	VMINPS  Z1, Z18, Z1          // min(100, t), t if NaN
 	VMAXPS  Z1, Z19, Z1          // max(−100, t)
-	VMULPS  Z20, Z1, Z2
-	VRNDSCALEPS $0, Z2, Z2       // k, to nearest
-	VMOVAPS Z1, Z3
-	VFNMADD231PS Z21, Z2, Z3     // t − k·ln2Hi
-	VFNMADD231PS Z22, Z2, Z3     // r
-	VMOVAPS Z23, Z4
-	VFMADD213PS Z24, Z3, Z4
-	VFMADD213PS Z25, Z3, Z4
-	VFMADD213PS Z26, Z3, Z4
-	VFMADD213PS Z27, Z3, Z4
-	VFMADD213PS Z28, Z3, Z4
-	VFMADD213PS Z29, Z3, Z4
-	VFMADD213PS Z29, Z3, Z4      // e^r
-	VSCALEFPS Z2, Z4, Z4         // e^t
+	EXPT
 	VADDPS  Z29, Z4, Z4
 	VDIVPS  Z4, Z29, Z5          // 1/(1+e^t)
 	VMOVUPS Z5, (DI)
@@ -386,26 +398,7 @@ TEXT ·expShiftedAVX512(SB), NOSPLIT, $0-40
 	VPBROADCASTD AX, Z18
 	MOVL $0xc3480000, AX // -200
 	VPBROADCASTD AX, Z19
-	MOVL $0x3fb8aa3b, AX // log2 e
-	VPBROADCASTD AX, Z20
-	MOVL $0x3f317200, AX // ln 2, high part
-	VPBROADCASTD AX, Z21
-	MOVL $0x35bfbe8e, AX // ln 2, low part
-	VPBROADCASTD AX, Z22
-	MOVL $0x39500d01, AX // 1/5040
-	VPBROADCASTD AX, Z23
-	MOVL $0x3ab60b61, AX // 1/720
-	VPBROADCASTD AX, Z24
-	MOVL $0x3c088889, AX // 1/120
-	VPBROADCASTD AX, Z25
-	MOVL $0x3d2aaaab, AX // 1/24
-	VPBROADCASTD AX, Z26
-	MOVL $0x3e2aaaab, AX // 1/6
-	VPBROADCASTD AX, Z27
-	MOVL $0x3f000000, AX // 1/2
-	VPBROADCASTD AX, Z28
-	MOVL $0x3f800000, AX // 1
-	VPBROADCASTD AX, Z29
+	EXPCONSTS
 	VPXORD Z30, Z30, Z30         // sums
 
 exploop:
@@ -413,20 +406,7 @@ exploop:
 	VSUBPS  Z17, Z0, Z1          // t = x − shift
 	VMINPS  Z1, Z18, Z1          // min(100, t), t if NaN
 	VMAXPS  Z1, Z19, Z1          // max(−200, t)
-	VMULPS  Z20, Z1, Z2
-	VRNDSCALEPS $0, Z2, Z2       // k, to nearest
-	VMOVAPS Z1, Z3
-	VFNMADD231PS Z21, Z2, Z3     // t − k·ln2Hi
-	VFNMADD231PS Z22, Z2, Z3     // r
-	VMOVAPS Z23, Z4
-	VFMADD213PS Z24, Z3, Z4
-	VFMADD213PS Z25, Z3, Z4
-	VFMADD213PS Z26, Z3, Z4
-	VFMADD213PS Z27, Z3, Z4
-	VFMADD213PS Z28, Z3, Z4
-	VFMADD213PS Z29, Z3, Z4
-	VFMADD213PS Z29, Z3, Z4      // e^r
-	VSCALEFPS Z2, Z4, Z4         // e^t
+	EXPT
 	VMOVUPS Z4, (DI)
 	VADDPS  Z4, Z30, Z30
 	ADDQ $64, SI

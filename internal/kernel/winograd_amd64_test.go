@@ -35,6 +35,15 @@ func setMasks(masks []uint16, lane, y0, x0, h, w, side int) {
 	}
 }
 
+// unpooledGeom is the geometry Conv2D uses for s without pooling.
+func unpooledGeom(s ConvShape) winoGeom {
+	g := winoGeom{s: s, oh: s.OutH(), ow: s.OutW()}
+	g.yh, g.yw = g.oh, g.ow
+	g.th, g.tw = (g.oh+3)/4, (g.ow+3)/4
+	g.tiles = s.N * g.th * g.tw
+	return g
+}
+
 // TestWinogradInputAsm compares the AVX-512 input transform with its
 // portable twin, which uses the same operation order: the results must be
 // identical. The lanes come from real geometries, with tiles that run over
@@ -51,10 +60,7 @@ func TestWinogradInputAsm(t *testing.T) {
 		{N: 1, C: 5, H: 3, W: 70, K: 1, R: 3, S: 3, PadTop: 1, PadRight: 1},
 		{N: 4, C: 64, H: 10, W: 10, K: 1, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 	} {
-		g := winoGeom{s: s, oh: s.OutH(), ow: s.OutW()}
-		g.yh, g.yw = g.oh, g.ow
-		g.th, g.tw = (g.oh+3)/4, (g.ow+3)/4
-		g.tiles = s.N * g.th * g.tw
+		g := unpooledGeom(s)
 		x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
 		plane := s.H * s.W
 		for t0 := 0; t0 < g.tiles+16; t0 += 1 + rng.IntN(7) {
@@ -136,10 +142,7 @@ func TestWinogradOutputAdjointAsm(t *testing.T) {
 		{N: 2, C: 1, H: 12, W: 5, K: 17, R: 3, S: 3, PadLeft: 1, PadBottom: 1},
 		{N: 4, C: 1, H: 10, W: 10, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 	} {
-		g := winoGeom{s: s, oh: s.OutH(), ow: s.OutW()}
-		g.yh, g.yw = g.oh, g.ow
-		g.th, g.tw = (g.oh+3)/4, (g.ow+3)/4
-		g.tiles = s.N * g.th * g.tw
+		g := unpooledGeom(s)
 		plane := g.oh * g.ow
 		dy := randSlice[float32](rng, s.N*s.K*plane)
 		for _, nr := range []int{16, 48} {

@@ -75,27 +75,43 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 	if !wantDx {
 		return nil, dGamma, dBeta, sumG, sumGXhat
 	}
-	dx = deferredWithSums(x.shape, sums, func(dst []T, overwrite bool) {
-		e.poolInputGrad(dst, xd, gd, ta, tb, td, overwrite)
-	})
+	dx = e.poolDeferred(x.shape, sums, len(xd), e.inputGradPlane(xd, gd, ta, tb, td))
 	return dx, dGamma, dBeta, sumG, sumGXhat
 }
 
-// poolInputGrad sets dst, or adds to it unless overwrite, to the input
-// gradient a·g + b·x + d with per-channel a, b and d, where the pooled g,
-// masked by the output, lands on each window's argmax: the dense part
-// first, then a·g, plane by plane while the plane is in cache.
-func (e *bnEpilogue[T]) poolInputGrad(dst, xd, gd, a, b, d []T, overwrite bool) {
+// poolDeferred returns a deferred input gradient (see Var.deposit) given
+// plane by plane: plane(ds, ch, o, po, overwrite) writes, or adds, the plane
+// of channel ch at input offset o (pooled offset po) into ds. It can be
+// deposited whole, over the channels in parallel, cost being the work per
+// channel for forChannels, or an image at a time (see Var.depositImage).
+func (e *bnEpilogue[T]) poolDeferred(shape []int, sums []float64, cost int, plane func(ds []T, ch, o, po int, overwrite bool)) *Var[T] {
 	hw, ohw := e.poolHW()
-	keep := e.out.data
-	forChannels(len(a), len(xd), func(ch int) {
-		ac, bc, dc := a[ch], b[ch], d[ch]
-		e.poolPlanes(ch, func(o, po int) {
-			ds := dst[o : o+hw]
-			affineInto(ds, xd[o:o+hw], bc, dc, overwrite)
-			scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], ac)
+	c := e.pool.C
+	v := deferredWithSums(shape, sums, func(dst []T, overwrite bool) {
+		forChannels(c, cost, func(ch int) {
+			e.poolPlanes(ch, func(o, po int) { plane(dst[o:o+hw], ch, o, po, overwrite) })
 		})
 	})
+	v.depositImage = func(n int, dst []T) {
+		for ch := range c {
+			pl := n*c + ch
+			plane(dst[ch*hw:(ch+1)*hw], ch, pl*hw, pl*ohw, true)
+		}
+	}
+	return v
+}
+
+// inputGradPlane returns the plane function (see poolDeferred) of the input
+// gradient a·g + b·x + d with per-channel a, b and d, where the pooled g,
+// masked by the output, lands on each window's argmax: the dense part
+// first, then a·g, while the plane is in cache.
+func (e *bnEpilogue[T]) inputGradPlane(xd, gd, a, b, d []T) func(ds []T, ch, o, po int, overwrite bool) {
+	hw, ohw := e.poolHW()
+	keep := e.out.data
+	return func(ds []T, ch, o, po int, overwrite bool) {
+		affineInto(ds, xd[o:o+hw], b[ch], d[ch], overwrite)
+		scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], a[ch])
+	}
 }
 
 // scatterKeptAdd adds a·g[j] to dst[idx[j]] for every j where keep[j] is
@@ -191,19 +207,14 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 		})
 	})
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
-	dx := deferredWithSums(x.shape, sums, func(dst []T, overwrite bool) {
-		forChannels(c, 2*len(xd), func(ch int) {
-			k0, k1, k2, k3 := tc0[ch], tc1[ch], tc2[ch], tc3[ch]
-			e.poolPlanes(ch, func(o, po int) {
-				ds, hs, xs := dst[o:o+hw], hd[o:o+hw], xd[o:o+hw]
-				if overwrite {
-					axpbycRun(ds, hs, xs, k1, k0, k3)
-				} else {
-					addAxpbycRun(ds, hs, xs, k1, k0, k3)
-				}
-				scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], k2)
-			})
-		})
+	dx := e.poolDeferred(x.shape, sums, 2*len(xd), func(ds []T, ch, o, po int, overwrite bool) {
+		hs, xs := hd[o:o+hw], xd[o:o+hw]
+		if overwrite {
+			axpbycRun(ds, hs, xs, tc1[ch], tc0[ch], tc3[ch])
+		} else {
+			addAxpbycRun(ds, hs, xs, tc1[ch], tc0[ch], tc3[ch])
+		}
+		scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], tc2[ch])
 	})
 	return []*Var[T]{freshConst(dg), dx, freshConst(dGamma)}
 }
@@ -244,8 +255,6 @@ func bnPoolGradGammaVJP[T Float](e *bnEpilogue[T], h, g, x *Tensor[T], s *bnStat
 		})
 	})
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
-	dx := deferredWithSums(x.shape, sums, func(dst []T, overwrite bool) {
-		e.poolInputGrad(dst, xd, gd, tc1, tc0, tc2, overwrite)
-	})
+	dx := e.poolDeferred(x.shape, sums, len(xd), e.inputGradPlane(xd, gd, tc1, tc0, tc2))
 	return []*Var[T]{freshConst(dg), dx}
 }

@@ -81,8 +81,25 @@ func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
 	}
 	out := newOverwritten[T](s.N, s.K, s.OutH(), s.OutW())
 	convForward(s, x.value.data, w.value.data, bias, out.data)
-	return markFresh(record("Conv2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+	y := markFresh(record("Conv2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		res := make([]*Var[T], len(in))
+		if g.deposit != nil {
+			// Without the input gradient (a first layer), the filter
+			// gradient takes g an image at a time, and the bias gradient
+			// its plane sums: g is never built.
+			if !need[0] && filterGradImagewise[T](s) && (len(in) < 3 || !need[2] || len(g.planeSums) == s.K) {
+				if need[1] {
+					dw := newOverwritten[T](in[1].Shape()...)
+					kernel.Conv2DBackwardFilterFunc(s, in[0].value.data, g.depositImage, dw.data)
+					res[1] = freshConst(dw)
+				}
+				if len(in) > 2 && need[2] {
+					res[2] = convBiasGrad(g)
+				}
+				return res
+			}
+			g = materialize(g)
+		}
 		if need[0] {
 			res[0] = Conv2DGradInput(g, in[1], in[0].Shape(), p)
 		}
@@ -94,6 +111,20 @@ func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
 		}
 		return res
 	}, inputs...))
+	if y.fn != nil {
+		y.fn.imagewise = true
+	}
+	return y
+}
+
+// filterGradImagewise reports whether convBackwardFilter would take the
+// direct kernel for s, which also takes the output gradient an image at a
+// time (kernel.Conv2DBackwardFilterFunc); the Winograd filter gradient
+// needs it whole.
+func filterGradImagewise[T Float](s kernel.ConvShape) bool {
+	var z T
+	_, f32 := any(z).(float32)
+	return !f32 || !kernel.WinogradBackwardFilterSuits(s)
 }
 
 // Conv2DGradInput returns the gradient of Conv2D with respect to its input:

@@ -76,6 +76,13 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 			panic(fmt.Sprintf("engine: gradient of shape %v for value of shape %v (op %q)", g.value.shape, v.value.shape, v.Op()))
 		}
 		old, ok := grads[v]
+		if ok && old.deposit != nil {
+			// A contribution kept deferred as the whole gradient (see
+			// below) gets company: from now on it is a sum like others.
+			old = materialize(old)
+			grads[v] = old
+			owned[old] = true
+		}
 		if createGraph {
 			g = materialize(g)
 			if ok {
@@ -92,6 +99,11 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 				addInto(old.value.data, g.value.data)
 			}
 			old.planeSums = addPlaneSums(old.planeSums, g.planeSums)
+		case !ok && g.depositImage != nil:
+			// Kept deferred: if it stays the only contribution, an
+			// imagewise backward function consumes it an image at a
+			// time (see Var.depositImage).
+			grads[v] = g
 		case g.fresh || g.deposit != nil:
 			g = materialize(g)
 			if ok {
@@ -131,12 +143,17 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 			return
 		}
 		in, out := fn.inputs, v
+		if g.deposit != nil && !fn.imagewise {
+			g = materialize(g)
+		}
 		if !createGraph {
 			in = DetachAll(fn.inputs)
 			out = Detach(v)
-			sums := g.planeSums
-			g = Detach(g)
-			g.planeSums = sums
+			if g.deposit == nil {
+				sums := g.planeSums
+				g = Detach(g)
+				g.planeSums = sums
+			}
 		}
 		ing := fn.backward(g, out, in, need)
 		// A fresh tensor returned for two different inputs must not become
@@ -186,7 +203,7 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 	res := make([]*Var[T], len(wrt))
 	for i, w := range wrt {
 		if g, ok := grads[w]; ok {
-			res[i] = g
+			res[i] = materialize(g)
 		} else {
 			res[i] = Const(New[T](w.value.shape...))
 		}

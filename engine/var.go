@@ -28,6 +28,14 @@ type Var[T Float] struct {
 	// built as a tensor of its own when there is a sum to add to. Only
 	// gradSeed's accumulate sees such a Var.
 	deposit func(dst []T, overwrite bool)
+	// depositImage, when set on a deferred contribution to an NCHW value,
+	// writes image n's part of it (every element) into dst, and may be
+	// called for several images at a time. A backward function that
+	// consumes its output gradient an image at a time (the first
+	// convolution's filter gradient, see Conv2D) takes such a contribution
+	// as it is when it is the whole gradient, and the gradient is never
+	// built at full size.
+	depositImage func(n int, dst []T)
 	// planeSums, on a deferred contribution or on a gradient sum of an
 	// NCHW value, are its sums over N, H and W per channel, known from how
 	// it was computed (nil: unknown). The sum that follows batch
@@ -104,6 +112,9 @@ type node[T Float] struct {
 	op       string
 	inputs   []*Var[T]
 	backward backwardFunc[T]
+	// imagewise: backward accepts, without a graph, an output gradient
+	// that is deferred with depositImage set, unmaterialised.
+	imagewise bool
 }
 
 // Param returns a leaf variable that gradients can be taken with respect to.

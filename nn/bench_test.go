@@ -68,3 +68,24 @@ func BenchmarkL2GTaskPair(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConv4TrainStep is the training step that `fewshot bench --arch
+// conv4` times: forward in training mode and the gradient of the summed
+// embedding, on a 60-way 5-shot 5-query Omniglot batch (600 images) and on
+// a mini-ImageNet batch of 80.
+func BenchmarkConv4TrainStep(b *testing.B) {
+	for _, s := range []struct {
+		name           string
+		c, h, w, batch int
+	}{{"28x28x1-600", 1, 28, 28, 600}, {"84x84x3-80", 3, 84, 84, 80}} {
+		b.Run(s.name, func(b *testing.B) {
+			net := mustConv4[float32](b, nn.Conv4Config{InChannels: s.c, Height: s.h, Width: s.w}, 1)
+			rng := rand.New(rand.NewPCG(2, 3))
+			x := engine.Const(engine.RandNormal[float32](rng, 1, s.batch, s.c, s.h, s.w))
+			params := net.Params()
+			for b.Loop() {
+				engine.Grad(engine.Sum(net.Forward(x, params, nn.Train)), params, false)
+			}
+		})
+	}
+}

@@ -627,17 +627,62 @@ func conv2DBackwardData[E float32 | float64](g *convGeom, dy, w, dx []E) {
 // Conv2DBackwardFilter panics if s is invalid or a slice is too short for s.
 func Conv2DBackwardFilter[T Float](s ConvShape, x, dy, dw []T) {
 	g := s.geom("Conv2DBackwardFilter")
-	need("Conv2DBackwardFilter", "x", len(x), s.N*g.xLen)
 	need("Conv2DBackwardFilter", "dy", len(dy), s.N*g.yLen)
-	need("Conv2DBackwardFilter", "dw", len(dw), s.K*g.crs)
+	conv2DBackwardFilterOf(&g, "Conv2DBackwardFilter", x, dw, func(n, _ int) []T {
+		return dy[n*g.yLen : (n+1)*g.yLen]
+	})
+}
+
+// Conv2DBackwardFilterFunc is Conv2DBackwardFilter with the output gradient
+// handed over an image at a time: dy(n, dst) writes image n's gradient
+// (K·OH·OW values, every one of them) into dst. So a gradient that is cheap
+// to recompute, such as a batch-norm backward pass, never has to exist at
+// full size: each image's part is built in a small buffer, in cache, just
+// before the filter gradient reads it. dy is called once per image, from
+// several goroutines at a time, each with a buffer of its own.
+//
+// Conv2DBackwardFilterFunc panics if s is invalid or a slice is too short
+// for s.
+func Conv2DBackwardFilterFunc[T Float](s ConvShape, x []T, dy func(n int, dst []T), dw []T) {
+	g := s.geom("Conv2DBackwardFilterFunc")
+	outer, _ := batchSplit(g.N, Threads())
+	sps, bufs := make([]*scratch, outer), make([][]T, outer)
+	defer func() {
+		for _, sp := range sps {
+			if sp != nil {
+				putScratch(sp)
+			}
+		}
+	}()
+	conv2DBackwardFilterOf(&g, "Conv2DBackwardFilterFunc", x, dw, func(n, worker int) []T {
+		if sps[worker] == nil {
+			sps[worker], bufs[worker] = getScratch[T](g.yLen)
+		}
+		dy(n, bufs[worker])
+		return bufs[worker]
+	})
+}
+
+// conv2DBackwardFilterOf checks x and dw and runs conv2DBackwardFilter with
+// image n's output gradient from dyOf(n, worker).
+func conv2DBackwardFilterOf[T Float](g *convGeom, op string, x, dw []T, dyOf func(n, worker int) []T) {
+	need(op, "x", len(x), g.N*g.xLen)
+	need(op, "dw", len(dw), g.K*g.crs)
 	if is32[T]() {
-		conv2DBackwardFilter(&g, as[float32](x), as[float32](dy), as[float32](dw))
+		conv2DBackwardFilter(g, as[float32](x), as[float32](dw), func(n, worker int) []float32 {
+			return as[float32](dyOf(n, worker))
+		})
 	} else {
-		conv2DBackwardFilter(&g, as[float64](x), as[float64](dy), as[float64](dw))
+		conv2DBackwardFilter(g, as[float64](x), as[float64](dw), func(n, worker int) []float64 {
+			return as[float64](dyOf(n, worker))
+		})
 	}
 }
 
-func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
+// conv2DBackwardFilter computes the filter gradient with image n's output
+// gradient from dyOf(n, worker), where worker is the batch worker (below
+// batchSplit's outer) that asks.
+func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dw []E, dyOf func(n, worker int) []E) {
 	uk := kernelFor[E]()
 	wLen := g.K * g.crs
 	dw = dw[:wLen]
@@ -660,7 +705,9 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 	}
 	if g.strH == 1 && g.strW == 1 && is32[E]() && g.crs <= fewTaps {
 		sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
-		s1FilterFewTaps(&sg, g, as[float32](x), as[float32](dy), outer, func(chunk int) []float32 {
+		s1FilterFewTaps(&sg, g, as[float32](x), func(n, worker int) []float32 {
+			return as[float32](dyOf(n, worker))
+		}, outer, func(chunk int) []float32 {
 			return as[float32](acc(chunk))
 		})
 	} else if g.strH == 1 && g.strW == 1 {
@@ -670,18 +717,19 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dy, dw []E) {
 		forChunks(outer, g.N, func(n, chunk, worker int) {
 			p, zeroed := bufs.get(worker)
 			a := acc(chunk)
+			dyn := dyOf(n, worker)
 			for grp := 0; grp < g.groups; grp++ {
 				s1Filter(uk, &sg, x[n*g.xLen+grp*g.cg*g.hw:n*g.xLen+(grp+1)*g.cg*g.hw],
-					dy[n*g.yLen+grp*g.kg*g.ohw:n*g.yLen+(grp+1)*g.kg*g.ohw],
+					dyn[grp*g.kg*g.ohw:(grp+1)*g.kg*g.ohw],
 					a[grp*g.wGroupLen:(grp+1)*g.wGroupLen], p, zeroed || grp > 0, inner)
 			}
 		})
 	} else {
-		forChunks(outer, g.N, func(n, chunk, _ int) {
+		forChunks(outer, g.N, func(n, chunk, worker int) {
 			sp, col := getScratch[E](g.crs * g.ohw)
 			defer putScratch(sp)
 			xn := x[n*g.xLen : (n+1)*g.xLen]
-			dyn := dy[n*g.yLen : (n+1)*g.yLen]
+			dyn := dyOf(n, worker)
 			a := acc(chunk)
 			for grp := 0; grp < g.groups; grp++ {
 				im2col(g, xn, grp, col, 1)

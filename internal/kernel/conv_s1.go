@@ -333,7 +333,7 @@ const fewTaps = 16
 // the junk-column layout (zero in the junk columns, rows padded to a
 // multiple of 64 elements), so that tap q's contribution to output channel
 // o is the dot product of row o with P shifted by off(q).
-func s1FilterFewTaps(sg *s1Geom, g *convGeom, x, dy []float32, outer int, acc func(chunk int) []float32) {
+func s1FilterFewTaps(sg *s1Geom, g *convGeom, x []float32, dyOf func(n, worker int) []float32, outer int, acc func(chunk int) []float32) {
 	ld := (sg.cols + 63) &^ 63
 	// P needs ld−cols readable elements past the last tap's row (zero).
 	pLen := sg.i*sg.plane + ld
@@ -349,9 +349,10 @@ func s1FilterFewTaps(sg *s1Geom, g *convGeom, x, dy []float32, outer int, acc fu
 		}
 		p, dyj := buf[:pLen], buf[pLen:]
 		a := acc(chunk)
+		dyn := dyOf(n, worker)
 		for grp := 0; grp < g.groups; grp++ {
 			padPlanes(sg, x[n*g.xLen+grp*g.cg*g.hw:], p, 1, true)
-			dyg := dy[n*g.yLen+grp*g.kg*g.ohw:]
+			dyg := dyn[grp*g.kg*g.ohw:]
 			for o := 0; o < sg.o; o++ {
 				row := dyj[o*ld : (o+1)*ld]
 				src := dyg[o*hw : (o+1)*hw]

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -151,6 +152,21 @@ func convCase[T Float](t *testing.T, rng *rand.Rand, s ConvShape, tol float64) {
 	dw := randSlice[T](rng, len(w))
 	Conv2DBackwardFilter(s, x, dy, dw)
 	assertClose(t, "Conv2DBackwardFilter", dw, wantDw, tol)
+
+	// The same sums with dy handed over an image at a time: the same bits,
+	// each image asked for once.
+	var calls atomic.Int64
+	dwf := randSlice[T](rng, len(w))
+	Conv2DBackwardFilterFunc(s, x, func(n int, dst []T) {
+		calls.Add(1)
+		copy(dst, dy[n*g.yLen:(n+1)*g.yLen])
+	}, dwf)
+	if !slices.Equal(dwf, dw) {
+		t.Errorf("Conv2DBackwardFilterFunc differs from Conv2DBackwardFilter")
+	}
+	if c := calls.Load(); c != int64(s.N) {
+		t.Errorf("Conv2DBackwardFilterFunc asked for %d images, the batch has %d", c, s.N)
+	}
 }
 
 func TestConv(t *testing.T) {

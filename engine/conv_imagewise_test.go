@@ -1,0 +1,108 @@
+package engine_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/fewshot-go/fewshot/engine"
+	"github.com/fewshot-go/fewshot/engine/gradcheck"
+)
+
+// A first convolution (constant input) followed by batch norm, ReLU and
+// pooling takes its output gradient an image at a time (Var.depositImage):
+// these tests pin that route to the gradient built at full size, and check
+// the cases that must fall back to it.
+
+// firstLayer is conv → BatchNormReLUMaxPool2D on the constant x, with the
+// loss Σ r⊙y; extra, when not nil, adds a second use of the convolution's
+// output, so that its gradient is a sum and has to be built.
+func firstLayer[T engine.Float](x *engine.Var[T], p []*engine.Var[T], r *engine.Tensor[T], extra func(y *engine.Var[T]) *engine.Var[T]) *engine.Var[T] {
+	y := engine.Conv2D(x, p[0], p[1], engine.ConvSame(1, 1))
+	st := engine.NewBNState[T](p[0].Shape()[0])
+	z := engine.BatchNormReLUMaxPool2D(y, p[2], p[3], st, true, engine.PoolSquare(2, 2))
+	loss := engine.Sum(engine.Mul(z, engine.Const(r)))
+	if extra != nil {
+		loss = engine.Add(loss, engine.Sum(extra(y)))
+	}
+	return loss
+}
+
+func firstLayerParams[T engine.Float](rng *rand.Rand, k, c int) []*engine.Var[T] {
+	shapes := [][]int{{k, c, 3, 3}, {k}, {k}, {k}}
+	p := make([]*engine.Var[T], len(shapes))
+	for i, s := range shapes {
+		p[i] = engine.Param(engine.RandNormal[T](rng, 0.5, s...))
+	}
+	for i, v := range p[2].Value().Data() {
+		p[2].Value().Data()[i] = 0.5 + v*v // γ > 0
+	}
+	return p
+}
+
+func TestFirstConvImagewiseMatchesFull(t *testing.T) {
+	for _, c := range []int{1, 3} {
+		rng := rand.New(rand.NewPCG(11, uint64(c)))
+		x := engine.Const(engine.RandNormal[float32](rng, 1, 6, c, 8, 10))
+		p := firstLayerParams[float32](rng, 16, c)
+		r := engine.RandNormal[float32](rng, 1, 6, 16, 4, 5)
+		got := engine.Grad(firstLayer(x, p, r, nil), p, false)
+		// A second use that adds exactly zero forces the full-size sum.
+		zero := func(y *engine.Var[float32]) *engine.Var[float32] {
+			return engine.Mul(y, engine.Const(engine.New[float32](y.Shape()...)))
+		}
+		want := engine.Grad(firstLayer(x, p, r, zero), p, false)
+		for i := range p {
+			if i != 1 && !slices.Equal(got[i].Value().Data(), want[i].Value().Data()) {
+				t.Errorf("C=%d: gradient %d differs between the imagewise and the full-size route", c, i)
+			}
+		}
+		// The bias gradient: from the batch norm's plane sums on one
+		// route, summed over the built gradient on the other.
+		for j, v := range got[1].Value().Data() {
+			if w := want[1].Value().Data()[j]; math.Abs(float64(v-w)) > 1e-5*(1+math.Abs(float64(w))) {
+				t.Errorf("C=%d: bias gradient %d: %v, built %v", c, j, v, w)
+			}
+		}
+	}
+}
+
+func TestFirstConvImagewiseGradCheck(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 1))
+	x := engine.Const(randT(rng, 3, 2, 6, 6))
+	r := randT(rng, 3, 4, 3, 3)
+	params := []*engine.Tensor[float64]{randT(rng, 4, 2, 3, 3), randT(rng, 4), positive(rng, 4), randT(rng, 4)}
+	f := func(p []*V) *V { return firstLayer(x, p, r, nil) }
+	if err := gradcheck.First(f, params, gradcheck.Options{MaxCoords: -1}); err != nil {
+		t.Error(err)
+	}
+	// A tracked input needs the input gradient, so the route is not
+	// taken; a second use of the output sums two contributions.
+	xt := engine.Param(randT(rng, 3, 2, 6, 6))
+	g := func(p []*V) *V {
+		return firstLayer(p[4], p[:4], r, func(y *V) *V { return engine.Mul(y, y) })
+	}
+	if err := gradcheck.First(g, append(params, xt.Value()), gradcheck.Options{MaxCoords: -1}); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFirstConvImagewiseGradOfOutput asks for the gradient of the
+// convolution's output itself, which the pass must hand over built.
+func TestFirstConvImagewiseGradOfOutput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 1))
+	x := engine.Const(engine.RandNormal[float32](rng, 1, 4, 1, 6, 6))
+	p := firstLayerParams[float32](rng, 4, 1)
+	y := engine.Conv2D(x, p[0], p[1], engine.ConvSame(1, 1))
+	st := engine.NewBNState[float32](4)
+	z := engine.BatchNormReLUMaxPool2D(y, p[2], p[3], st, true, engine.PoolSquare(2, 2))
+	g := engine.Grad(engine.Sum(z), []*engine.Var[float32]{y, p[0]}, false)
+	if got := g[0].Value(); got.Len() != y.Value().Len() || got.Data() == nil {
+		t.Fatalf("gradient of the convolution's output not built: shape %v", got.Shape())
+	}
+	want := engine.Grad(engine.Sum(engine.BatchNormReLUMaxPool2D(y, p[2], p[3], engine.NewBNState[float32](4), true, engine.PoolSquare(2, 2))), []*engine.Var[float32]{y}, false)
+	if !slices.Equal(g[0].Value().Data(), want[0].Value().Data()) {
+		t.Error("gradient of the convolution's output differs from the batch norm's own")
+	}
+}

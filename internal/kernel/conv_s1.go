@@ -332,7 +332,8 @@ const fewTaps = 16
 // batch worker per chunk. Per image, dy is copied into
 // the junk-column layout (zero in the junk columns, rows padded to a
 // multiple of 64 elements), so that tap q's contribution to output channel
-// o is the dot product of row o with P shifted by off(q).
+// o is the dot product of row o with P shifted by off(q), taken for all
+// channels and taps together (dotShiftsRows).
 func s1FilterFewTaps(sg *s1Geom, g *convGeom, x []float32, dyOf func(n, worker int) []float32, outer int, acc func(chunk int) []float32) {
 	ld := (sg.cols + 63) &^ 63
 	// P needs ld−cols readable elements past the last tap's row (zero).
@@ -359,8 +360,8 @@ func s1FilterFewTaps(sg *s1Geom, g *convGeom, x []float32, dyOf func(n, worker i
 				for y := 0; y < sg.hout; y++ {
 					copy(row[y*sg.wp:y*sg.wp+sg.wout], src[y*sg.wout:(y+1)*sg.wout])
 				}
-				dotShifts(row, p, sg.offs, a[grp*g.wGroupLen+o*g.crs:grp*g.wGroupLen+(o+1)*g.crs])
 			}
+			dotShiftsRows(dyj, ld, sg.o, ld, p, sg.offs, a[grp*g.wGroupLen:], g.crs)
 		}
 	})
 }

@@ -385,6 +385,13 @@ func axpbycGo(dst, g, x []float32, a, b, c float32) {
 	}
 }
 
+// dotShiftsRowsGo is the portable dotShiftsRows: dotShifts row by row.
+func dotShiftsRowsGo(dy []float32, ld, rows, n int, p []float32, offs []int, out []float32, ldo int) {
+	for r := range rows {
+		dotShiftsGo(dy[r*ld:r*ld+n], p, offs, out[r*ldo:r*ldo+len(offs)])
+	}
+}
+
 // dotShiftsGo is the portable dotShifts: out[t] += Σ_j dy[j]·p[offs[t]+j],
 // with four partial sums per tap like the vector code.
 func dotShiftsGo(dy, p []float32, offs []int, out []float32) {

@@ -235,6 +235,47 @@ func dotShifts(dy, p []float32, offs []int, out []float32) {
 }
 
 //go:noescape
+func dotShifts4x4AVX512(dy *float32, ld int, p *float32, offs *int, n int, out *float32, ldo int)
+
+// dotShiftsRows does out[r*ldo+t] += Σ_{j<n} dy[r*ld+j]·p[offs[t]+j] for
+// each row r < rows and tap t; n is a positive multiple of 64. Blocks of
+// four rows and four taps share their loads (each shifted row of p serves
+// four rows of dy, each row of dy four taps); the taps and rows left over
+// go through dotShifts.
+func dotShiftsRows(dy []float32, ld, rows, n int, p []float32, offs []int, out []float32, ldo int) {
+	nt := len(offs)
+	if !haveAVX512 || rows == 0 || nt == 0 {
+		dotShiftsRowsGo(dy, ld, rows, n, p, offs, out, ldo)
+		return
+	}
+	_ = dy[(rows-1)*ld+n-1]
+	_ = out[(rows-1)*ldo+nt-1]
+	hi := 0
+	for _, o := range offs {
+		if o < 0 {
+			panic("kernel: negative shift")
+		}
+		hi = max(hi, o)
+	}
+	_ = p[hi+n-1]
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		t := 0
+		for ; t+4 <= nt; t += 4 {
+			dotShifts4x4AVX512(&dy[r*ld], ld, &p[0], &offs[t], n, &out[r*ldo+t], ldo)
+		}
+		if t < nt {
+			for q := r; q < r+4; q++ {
+				dotShifts(dy[q*ld:q*ld+n], p, offs[t:], out[q*ldo+t:q*ldo+nt])
+			}
+		}
+	}
+	for ; r < rows; r++ {
+		dotShifts(dy[r*ld:r*ld+n], p, offs, out[r*ldo:r*ldo+nt])
+	}
+}
+
+//go:noescape
 func copyRowsAVX512(dst, src *float32, n, rows, ldd, lds int, bias *float32)
 
 // copyRows sets dst[r*ldd+i] = src[r*lds+i] (+ bias[r] if bias is not nil)

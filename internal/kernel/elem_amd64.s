@@ -728,3 +728,99 @@ mulloop:
 	JNZ  mulloop
 	VZEROUPPER
 	RET
+
+// Adds the horizontal sum of the sixteen floats of Z (Y, X: its lower
+// halves) to the float at DST; Y21 and X22 are scratch.
+#define HSUM_ADD_PS(Z, Y, X, DST) \
+	VEXTRACTF64X4 $1, Z, Y21; \
+	VADDPS Y21, Y, Y; \
+	VEXTRACTF32X4 $1, Y, X22; \
+	VADDPS X22, X, X; \
+	VMOVHLPS X, X22, X22; \
+	VADDPS X22, X, X; \
+	VMOVSHDUP X, X22; \
+	VADDSS X22, X, X; \
+	VADDSS DST, X, X; \
+	VMOVSS X, DST
+
+// One tap of the 4×4 block: the shifted row of p at PTR against the four
+// dy rows in Z16–Z19, into accumulators A0–A3.
+#define TAP4(PTR, A0, A1, A2, A3) \
+	VMOVUPS (PTR), Z20; \
+	VFMADD231PS Z20, Z16, A0; \
+	VFMADD231PS Z20, Z17, A1; \
+	VFMADD231PS Z20, Z18, A2; \
+	VFMADD231PS Z20, Z19, A3; \
+	ADDQ $64, PTR
+
+// func dotShifts4x4AVX512(dy *float32, ld int, p *float32, offs *int, n int, out *float32, ldo int)
+TEXT ·dotShifts4x4AVX512(SB), NOSPLIT, $0-56
+	MOVQ dy+0(FP), SI
+	MOVQ ld+8(FP), R12
+	SHLQ $2, R12          // row stride in bytes
+	LEAQ (R12)(R12*2), R13 // three rows
+	MOVQ p+16(FP), AX
+	MOVQ offs+24(FP), DI
+	MOVQ (DI), BX
+	LEAQ (AX)(BX*4), BX
+	MOVQ 8(DI), CX
+	LEAQ (AX)(CX*4), CX
+	MOVQ 16(DI), DX
+	LEAQ (AX)(DX*4), DX
+	MOVQ 24(DI), R8
+	LEAQ (AX)(R8*4), R8
+	MOVQ n+32(FP), R9
+	SHRQ $4, R9
+	MOVQ out+40(FP), DI
+	MOVQ ldo+48(FP), R10
+	SHLQ $2, R10
+	LEAQ (R10)(R10*2), R11
+	// Z(4r+t) accumulates row r against tap t.
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+dot4loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(R12*1), Z17
+	VMOVUPS (SI)(R12*2), Z18
+	VMOVUPS (SI)(R13*1), Z19
+	TAP4(BX, Z0, Z4, Z8, Z12)
+	TAP4(CX, Z1, Z5, Z9, Z13)
+	TAP4(DX, Z2, Z6, Z10, Z14)
+	TAP4(R8, Z3, Z7, Z11, Z15)
+	ADDQ $64, SI
+	DECQ R9
+	JNZ  dot4loop
+
+	HSUM_ADD_PS(Z0, Y0, X0, (DI))
+	HSUM_ADD_PS(Z1, Y1, X1, 4(DI))
+	HSUM_ADD_PS(Z2, Y2, X2, 8(DI))
+	HSUM_ADD_PS(Z3, Y3, X3, 12(DI))
+	HSUM_ADD_PS(Z4, Y4, X4, (DI)(R10*1))
+	HSUM_ADD_PS(Z5, Y5, X5, 4(DI)(R10*1))
+	HSUM_ADD_PS(Z6, Y6, X6, 8(DI)(R10*1))
+	HSUM_ADD_PS(Z7, Y7, X7, 12(DI)(R10*1))
+	HSUM_ADD_PS(Z8, Y8, X8, (DI)(R10*2))
+	HSUM_ADD_PS(Z9, Y9, X9, 4(DI)(R10*2))
+	HSUM_ADD_PS(Z10, Y10, X10, 8(DI)(R10*2))
+	HSUM_ADD_PS(Z11, Y11, X11, 12(DI)(R10*2))
+	HSUM_ADD_PS(Z12, Y12, X12, (DI)(R11*1))
+	HSUM_ADD_PS(Z13, Y13, X13, 4(DI)(R11*1))
+	HSUM_ADD_PS(Z14, Y14, X14, 8(DI)(R11*1))
+	HSUM_ADD_PS(Z15, Y15, X15, 12(DI)(R11*1))
+	VZEROUPPER
+	RET

@@ -27,6 +27,12 @@ func sigmoidVec(dst, x []float32) int                                       { re
 // dotShifts does out[t] += Σ_{j<len(dy)} dy[j]·p[offs[t]+j] for each t.
 func dotShifts(dy, p []float32, offs []int, out []float32) { dotShiftsGo(dy, p, offs, out) }
 
+// dotShiftsRows does out[r*ldo+t] += Σ_{j<n} dy[r*ld+j]·p[offs[t]+j] for
+// each row r < rows and tap t.
+func dotShiftsRows(dy []float32, ld, rows, n int, p []float32, offs []int, out []float32, ldo int) {
+	dotShiftsRowsGo(dy, ld, rows, n, p, offs, out, ldo)
+}
+
 // copyRows sets dst[r*ldd+i] = src[r*lds+i] (+ bias[r] if bias is not nil)
 // for r < rows and i < n.
 func copyRows(dst, src []float32, n, rows, ldd, lds int, bias []float32) {

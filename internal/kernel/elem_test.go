@@ -154,6 +154,38 @@ func TestDotShifts(t *testing.T) {
 	}
 }
 
+// TestDotShiftsRows compares dotShiftsRows (4×4 blocks in vector code
+// where there is one, the leftover rows and taps one by one) with its
+// portable twin and with float64 sums, on row and tap counts around the
+// block size, and checks that nothing between the output rows is written.
+func TestDotShiftsRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 10))
+	for _, c := range []struct{ rows, taps, n int }{{4, 4, 64}, {64, 9, 896}, {5, 3, 128}, {7, 13, 192}, {1, 16, 64}, {3, 1, 64}} {
+		ld, ldo := c.n+64, c.taps+3
+		dy := randSlice[float32](rng, (c.rows-1)*ld+c.n)
+		p := randSlice[float32](rng, 3*c.n)
+		offs := make([]int, c.taps)
+		for i := range offs {
+			offs[i] = rng.IntN(2*c.n + 1)
+		}
+		got := randSlice[float32](rng, c.rows*ldo)
+		twin := append([]float32(nil), got...)
+		want := toF64(got)
+		dotShiftsRows(dy, ld, c.rows, c.n, p, offs, got, ldo)
+		dotShiftsRowsGo(dy, ld, c.rows, c.n, p, offs, twin, ldo)
+		for r := range c.rows {
+			for k, o := range offs {
+				for j := range c.n {
+					want[r*ldo+k] += float64(dy[r*ld+j]) * float64(p[o+j])
+				}
+			}
+		}
+		name := fmt.Sprintf("%d rows × %d taps × %d", c.rows, c.taps, c.n)
+		assertClose(t, name, got, want, 1e-5)
+		assertClose(t, name+" (Go)", twin, want, 1e-5)
+	}
+}
+
 // TestCopyRows compares copyRows with its portable twin on strided rows
 // whose lengths are below, at and above the vector width, with and without
 // a bias, and checks that nothing between the rows is written.

@@ -57,7 +57,7 @@ const DefaultBNEps = 1e-5
 func BatchNorm2D[T Float](x, gamma, beta *Var[T], st *BNState[T], training bool) *Var[T] {
 	eps := checkBatchNorm("BatchNorm2D", x, gamma, beta, st)
 	if training {
-		return batchNormTrain(x, gamma, beta, st, eps, false, nil)
+		return batchNormTrain(x, gamma, beta, st, eps, false, nil, nil)
 	}
 	if st == nil {
 		panic("engine.BatchNorm2D: inference mode needs running statistics (st is nil)")
@@ -129,7 +129,7 @@ func BatchNormReLU2D[T Float](x, gamma, beta *Var[T], st *BNState[T], training b
 		return ReLU(BatchNorm2D(x, gamma, beta, st, false))
 	}
 	eps := checkBatchNorm("BatchNormReLU2D", x, gamma, beta, st)
-	return batchNormTrain(x, gamma, beta, st, eps, true, nil)
+	return batchNormTrain(x, gamma, beta, st, eps, true, nil, nil)
 }
 
 // BatchNormReLUMaxPool2D returns MaxPool2D(ReLU(BatchNorm2D(x, gamma, beta,
@@ -152,7 +152,7 @@ func BatchNormReLUMaxPool2D[T Float](x, gamma, beta *Var[T], st *BNState[T], tra
 	}
 	eps := checkBatchNorm("BatchNormReLUMaxPool2D", x, gamma, beta, st)
 	s := p.shape("BatchNormReLUMaxPool2D", x.Shape())
-	return batchNormTrain(x, gamma, beta, st, eps, true, &s)
+	return batchNormTrain(x, gamma, beta, st, eps, true, &s, nil)
 }
 
 // bnInferReLUMaxPool is evaluation-mode BatchNormReLUMaxPool2D of
@@ -224,7 +224,10 @@ func poolPlanesAffineReLU[T Float](s kernel.PoolShape, mp *kernel.MaxPoolPlane[T
 // batchNormTrain is training-mode BatchNorm2D, followed by a ReLU when relu
 // is set and then by max pooling of geometry pool when that is not nil
 // (pooling is only fused together with the ReLU).
-func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64, relu bool, pool *kernel.PoolShape) *Var[T] {
+//
+// pre, when not nil, holds the first pass's results, taken while x was
+// being computed (see ConvBatchNormReLUMaxPool2D); it requires pool.
+func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64, relu bool, pool *kernel.PoolShape, pre *bnPrepass[T]) *Var[T] {
 	shape := cloneInts(x.Shape())
 	c := shape[1]
 	n, hw, m := bnPlanes(shape)
@@ -236,10 +239,14 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 	var argmax []int32
 	var mp *kernel.MaxPoolPlane[T]
 	ohw := 0
-	if pool == nil {
+	switch {
+	case pool == nil:
 		out = New[T](shape...)
 		yd = out.data
-	} else {
+	case pre != nil:
+		mp = kernel.NewMaxPoolPlane[T](*pool)
+		out, argmax = pre.pooled, pre.argmax
+	default:
 		mp = kernel.NewMaxPoolPlane[T](*pool)
 		ohw = pool.OutH() * pool.OutW()
 		out = newOverwritten[T](n, c, pool.OutH(), pool.OutW())
@@ -254,10 +261,12 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		// shift near the mean, the variance keeps the accuracy of centred
 		// values even when the mean is large compared with the spread.
 		var k, s1, s2 float64
-		if m > 0 {
+		if pre != nil {
+			k, s1, s2 = pre.sums(ch, n, c, hw)
+		} else if m > 0 {
 			k = float64(xd[ch*hw])
 		}
-		for i := 0; i < n; i++ {
+		for i := 0; i < n && pre == nil; i++ {
 			xp := xd[(i*c+ch)*hw : (i*c+ch+1)*hw]
 			a, b := shiftedSumsRun(xp, k)
 			s1 += a

@@ -68,7 +68,12 @@ func (p ConvParams) shape(op string, x, w []int) kernel.ConvShape {
 // Its backward pass uses [Conv2DGradInput] and [Conv2DGradWeight], whose own
 // backward passes are again convolutions, so it is differentiable to any
 // order.
-func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
+func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] { return conv2DThen(x, w, b, p, nil) }
+
+// conv2DThen is Conv2D; with each not nil, it computes the output through
+// kernel.Conv2DEach (never Winograd) and calls each(y, n0, n1) for each run
+// of images as that describes, y being the whole output.
+func conv2DThen[T Float](x, w, b *Var[T], p ConvParams, each func(y []T, n0, n1 int)) *Var[T] {
 	s := p.shape("Conv2D", x.Shape(), w.Shape())
 	var bias []T
 	inputs := []*Var[T]{x, w}
@@ -80,7 +85,11 @@ func Conv2D[T Float](x, w, b *Var[T], p ConvParams) *Var[T] {
 		inputs = append(inputs, b)
 	}
 	out := newOverwritten[T](s.N, s.K, s.OutH(), s.OutW())
-	convForward(s, x.value.data, w.value.data, bias, out.data)
+	if each != nil {
+		kernel.Conv2DEach(s, x.value.data, w.value.data, bias, out.data, func(n0, n1 int) { each(out.data, n0, n1) })
+	} else {
+		convForward(s, x.value.data, w.value.data, bias, out.data)
+	}
 	y := markFresh(record("Conv2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		res := make([]*Var[T], len(in))
 		if g.deposit != nil {

@@ -4,6 +4,77 @@ import (
 	"github.com/fewshot-go/fewshot/internal/kernel"
 )
 
+// ConvBatchNormReLUMaxPool2D is, in training mode,
+//
+//	BatchNormReLUMaxPool2D(Conv2D(x, w, b, conv), gamma, beta, st, true, pool)
+//
+// with the batch statistics and the pooling taken while each image's
+// convolution output is still in cache, instead of in a pass of their own
+// over the full-size output: for a first layer, whose output is the
+// largest tensor of a training step, that pass reads it all from memory.
+// The result is the composition's, two recorded ops with their usual
+// derivatives, up to the rounding of the statistics (summed per plane,
+// then combined).
+//
+// It applies where the convolution takes the direct route (not float32
+// Winograd: those layers' outputs are computed a tile at a time, across
+// images) and the window is 2×2 with stride 2; elsewhere it is the
+// composition itself.
+func ConvBatchNormReLUMaxPool2D[T Float](x, w, b, gamma, beta *Var[T], st *BNState[T], conv ConvParams, pool PoolParams) *Var[T] {
+	s := conv.shape("ConvBatchNormReLUMaxPool2D", x.Shape(), w.Shape())
+	var z T
+	_, f32 := any(z).(float32)
+	if pool != PoolSquare(2, 2) || (f32 && kernel.WinogradSuits(s)) || s.OutH() < 2 || s.OutW() < 2 {
+		return BatchNormReLUMaxPool2D(Conv2D(x, w, b, conv), gamma, beta, st, true, pool)
+	}
+	ps := pool.shape("ConvBatchNormReLUMaxPool2D", []int{s.N, s.K, s.OutH(), s.OutW()})
+	hw, ohw := s.OutH()*s.OutW(), ps.OutH()*ps.OutW()
+	pre := &bnPrepass[T]{
+		k: make([]float64, s.N*s.K), s1: make([]float64, s.N*s.K), s2: make([]float64, s.N*s.K),
+		pooled: newOverwritten[T](s.N, s.K, ps.OutH(), ps.OutW()),
+	}
+	pre.argmax = makeIndex(pre.pooled.Len())
+	mp := kernel.NewMaxPoolPlane[T](ps)
+	y := conv2DThen(x, w, b, conv, func(yd []T, n0, n1 int) {
+		for pl := n0 * s.K; pl < n1*s.K; pl++ {
+			xp := yd[pl*hw : (pl+1)*hw]
+			k := float64(xp[0])
+			pre.k[pl] = k
+			pre.s1[pl], pre.s2[pl] = shiftedSumsRun(xp, k)
+			mp.Pool(xp, pre.pooled.data[pl*ohw:(pl+1)*ohw], pre.argmax[pl*ohw:(pl+1)*ohw])
+		}
+	})
+	eps := checkBatchNorm("ConvBatchNormReLUMaxPool2D", y, gamma, beta, st)
+	return batchNormTrain(y, gamma, beta, st, eps, true, &ps, pre)
+}
+
+// bnPrepass is what batchNormTrain's first pass computes, taken instead
+// plane by plane while its input was computed: each plane's first value k
+// and its sums s1 = Σ(x − k), s2 = Σ(x − k)², and the max-pooled input with
+// its argmax.
+type bnPrepass[T Float] struct {
+	k, s1, s2 []float64
+	pooled    *Tensor[T]
+	argmax    []int32
+}
+
+// sums returns channel ch's shift (its first plane's k) and shifted sums
+// over the batch of n images with c channels of hw values, combined from
+// the planes' in image order.
+func (p *bnPrepass[T]) sums(ch, n, c, hw int) (k, s1, s2 float64) {
+	k = p.k[ch]
+	m := float64(hw)
+	for i := range n {
+		pl := i*c + ch
+		// Σ(x − k) = s1ᵢ + m·d and Σ(x − k)² = s2ᵢ + 2d·s1ᵢ + m·d² with
+		// d = kᵢ − k.
+		d := p.k[pl] - k
+		s1 += p.s1[pl] + m*d
+		s2 += p.s2[pl] + 2*d*p.s1[pl] + m*d*d
+	}
+	return k, s1, s2
+}
+
 // ConvBatchNormReLUMaxPool2DEval computes, for constants only,
 //
 //	MaxPool(ReLU(BatchNorm(Conv2D(x, w, b)))) with running statistics

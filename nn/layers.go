@@ -154,6 +154,29 @@ func (l *Conv2D[T]) forwardFusedEval(x *engine.Var[T], params []*engine.Var[T], 
 	return y, 3
 }
 
+// forwardFusedTrain runs the convolution with the batch norm, ReLU and
+// max-pool layers that follow it in next, if they do, as
+// engine.ConvBatchNormReLUMaxPool2D in a training mode, and returns how
+// many of next it ran (0: none, and y is nil). params are as for
+// forwardFusedEval.
+func (l *Conv2D[T]) forwardFusedTrain(x *engine.Var[T], params []*engine.Var[T], mode Mode, next []Layer[T]) (y *engine.Var[T], used int) {
+	if len(next) < 3 || !mode.training() {
+		return nil, 0
+	}
+	bn, isBN := next[0].(*BatchNorm2D[T])
+	_, isReLU := next[1].(ReLU[T])
+	pool, isPool := next[2].(MaxPool2D[T])
+	if !isBN || !isReLU || !isPool {
+		return nil, 0
+	}
+	nc := len(l.Specs())
+	var b *engine.Var[T]
+	if l.Bias {
+		b = params[1]
+	}
+	return engine.ConvBatchNormReLUMaxPool2D(x, params[0], b, params[nc], params[nc+1], bn.modeState(mode), l.Geometry, pool.Window), 3
+}
+
 // modeState returns the statistics state to normalise with in mode.
 func (l *BatchNorm2D[T]) modeState(mode Mode) *engine.BNState[T] {
 	st := l.State

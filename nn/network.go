@@ -124,7 +124,9 @@ func (n *Network[T]) State() []*engine.Tensor[T] {
 //
 // In [Eval] mode on constant weights and input, a [Conv2D] followed by
 // [BatchNorm2D], [ReLU] and a 2×2 [MaxPool2D] runs as one pass of the
-// inference kernel (engine.ConvBatchNormReLUMaxPool2DEval) where it applies.
+// inference kernel (engine.ConvBatchNormReLUMaxPool2DEval) where it applies;
+// in the training modes, as engine.ConvBatchNormReLUMaxPool2D, which takes
+// the batch statistics while the convolution's output is in cache.
 // A [BatchNorm2D] layer followed by [ReLU] (and then [MaxPool2D]) runs as
 // one engine op, engine.BatchNormReLU2D or engine.BatchNormReLUMaxPool2D:
 // the same values and derivatives, with far less memory held by a
@@ -143,8 +145,16 @@ func (n *Network[T]) Forward(x *engine.Var[T], params []*engine.Var[T], mode Mod
 	}
 	for i := 0; i < len(n.layers); i++ {
 		ps := params[n.offsets[i]:n.offsets[i+1]]
-		if conv, ok := n.layers[i].(*Conv2D[T]); ok && mode == Eval {
-			if y, used := conv.forwardFusedEval(x, params[n.offsets[i]:n.offsets[min(i+2, len(n.layers))]], n.layers[i+1:]); used > 0 {
+		if conv, ok := n.layers[i].(*Conv2D[T]); ok {
+			cps := params[n.offsets[i]:n.offsets[min(i+2, len(n.layers))]]
+			var y *engine.Var[T]
+			used := 0
+			if mode == Eval {
+				y, used = conv.forwardFusedEval(x, cps, n.layers[i+1:])
+			} else {
+				y, used = conv.forwardFusedTrain(x, cps, mode, n.layers[i+1:])
+			}
+			if used > 0 {
 				x, i = y, i+used
 				continue
 			}

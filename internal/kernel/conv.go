@@ -327,7 +327,34 @@ func Conv2DReLU[T Float](s ConvShape, x, w, bias, y []T) {
 	convChecked("Conv2DReLU", s, x, w, bias, y, true)
 }
 
-func convChecked[T Float](fn string, s ConvShape, x, w, bias, y []T, relu bool) {
+// Conv2DEach is Conv2D that calls each(n0, n1) for every run of images
+// [n0, n1) as soon as their outputs are in y, from the goroutine that
+// computed them, so that a pass over those outputs (batch statistics,
+// pooling) finds them in cache instead of in memory. The runs are disjoint
+// and cover the batch; calls may run concurrently.
+//
+// Conv2DEach panics if s is invalid or a slice is too short for s.
+func Conv2DEach[T Float](s ConvShape, x, w, bias, y []T, each func(n0, n1 int)) {
+	g := convCheck("Conv2DEach", s, x, w, bias, y)
+	if is32[T]() {
+		conv2DEach(&g, as[float32](x), as[float32](w), as[float32](bias), as[float32](y), each)
+	} else {
+		conv2DEach(&g, as[float64](x), as[float64](w), as[float64](bias), as[float64](y), each)
+	}
+}
+
+func conv2DEach[E float32 | float64](g *convGeom, x, w, bias, y []E, each func(n0, n1 int)) {
+	if depthwiseSuits(g) || pointwiseSuits(g) {
+		// Routes with their own parallel structure: the runs come after.
+		conv2D(g, x, w, bias, y, false, nil)
+		each(0, g.N)
+		return
+	}
+	conv2DGEMMEach(g, x, w, bias, y, false, nil, each)
+}
+
+// convCheck returns s's geometry after checking the slices' lengths.
+func convCheck[T Float](fn string, s ConvShape, x, w, bias, y []T) convGeom {
 	g := s.geom(fn)
 	need(fn, "x", len(x), s.N*g.xLen)
 	need(fn, "w", len(w), s.K*g.crs)
@@ -335,6 +362,11 @@ func convChecked[T Float](fn string, s ConvShape, x, w, bias, y []T, relu bool) 
 	if bias != nil {
 		need(fn, "bias", len(bias), s.K)
 	}
+	return g
+}
+
+func convChecked[T Float](fn string, s ConvShape, x, w, bias, y []T, relu bool) {
+	g := convCheck(fn, s, x, w, bias, y)
 	if is32[T]() {
 		conv2D(&g, as[float32](x), as[float32](w), as[float32](bias), as[float32](y), relu, nil)
 	} else {
@@ -488,6 +520,12 @@ func reluInPlace[E float32 | float64](v []E) {
 // conv2DGEMM runs the convolution as GEMMs: implicit for unit stride,
 // through im2col otherwise.
 func conv2DGEMM[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, pre *groupPacks[E]) {
+	conv2DGEMMEach(g, x, w, bias, y, relu, pre, nil)
+}
+
+// conv2DGEMMEach is conv2DGEMM that calls each, when not nil, as
+// Conv2DEach describes.
+func conv2DGEMMEach[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, pre *groupPacks[E], each func(n0, n1 int)) {
 	uk := kernelFor[E]()
 	outer, inner := batchSplit(g.N, Threads())
 	if g.strH == 1 && g.strW == 1 {
@@ -521,6 +559,9 @@ func conv2DGEMM[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, 
 			if relu {
 				reluInPlace(y[n0*g.yLen : min(g.N, n0+imgs)*g.yLen])
 			}
+			if each != nil {
+				each(n0, min(g.N, n0+imgs))
+			}
 		})
 		return
 	}
@@ -550,6 +591,9 @@ func conv2DGEMM[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, 
 		}
 		if relu {
 			reluInPlace(yn)
+		}
+		if each != nil {
+			each(n, n+1)
 		}
 	})
 }

@@ -125,6 +125,28 @@ func convCase[T Float](t *testing.T, rng *rand.Rand, s ConvShape, tol float64) {
 	y := randSlice[T](rng, s.N*g.yLen) // garbage that must be overwritten
 	Conv2D(s, x, w, bias, y)
 	assertClose(t, "Conv2D", y, naiveConv(s, toF64(x), toF64(w), toF64(bias)), tol)
+	// Conv2DEach: the same output, each image handed over once, and
+	// already final when it is.
+	ref := slices.Clone(y)
+	ye := randSlice[T](rng, len(y))
+	seen := make([]atomic.Int32, s.N)
+	var stale atomic.Bool
+	Conv2DEach(s, x, w, bias, ye, func(n0, n1 int) {
+		for n := n0; n < n1; n++ {
+			seen[n].Add(1)
+		}
+		if !slices.Equal(ye[n0*g.yLen:n1*g.yLen], ref[n0*g.yLen:n1*g.yLen]) {
+			stale.Store(true)
+		}
+	})
+	if !slices.Equal(ye, ref) || stale.Load() {
+		t.Errorf("Conv2DEach: output differs from Conv2D's (while handed over: %v)", stale.Load())
+	}
+	for n := range seen {
+		if c := seen[n].Load(); c != 1 {
+			t.Errorf("Conv2DEach handed image %d over %d times", n, c)
+		}
+	}
 	Conv2D(s, x, w, nil, y)
 	assertClose(t, "Conv2D without bias", y, naiveConv(s, toF64(x), toF64(w), nil), tol)
 	if x32, ok := any(x).([]float32); ok {

@@ -11,9 +11,10 @@ import (
 )
 
 // A first convolution (constant input) followed by batch norm, ReLU and
-// pooling takes its output gradient an image at a time (Var.depositImage):
-// these tests pin that route to the gradient built at full size, and check
-// the cases that must fall back to it.
+// pooling takes its output gradient an image at a time (Var.depositImage),
+// and in training its batch statistics while each image's output is in
+// cache (ConvBatchNormReLUMaxPool2D): these tests pin both routes to the
+// plain ones, and check the cases that must fall back to them.
 
 // firstLayer is conv → BatchNormReLUMaxPool2D on the constant x, with the
 // loss Σ r⊙y; extra, when not nil, adds a second use of the convolution's
@@ -104,5 +105,59 @@ func TestFirstConvImagewiseGradOfOutput(t *testing.T) {
 	want := engine.Grad(engine.Sum(engine.BatchNormReLUMaxPool2D(y, p[2], p[3], engine.NewBNState[float32](4), true, engine.PoolSquare(2, 2))), []*engine.Var[float32]{y}, false)
 	if !slices.Equal(g[0].Value().Data(), want[0].Value().Data()) {
 		t.Error("gradient of the convolution's output differs from the batch norm's own")
+	}
+}
+
+// TestConvBatchNormReLUMaxPool2D compares the fused training op with the
+// composition it stands for: values, running statistics and gradients
+// agree up to the rounding of the statistics, and its derivatives pass the
+// finite-difference checks to second order.
+func TestConvBatchNormReLUMaxPool2D(t *testing.T) {
+	pool := engine.PoolSquare(2, 2)
+	for _, c := range []int{1, 3} {
+		rng := rand.New(rand.NewPCG(14, uint64(c)))
+		x := engine.Const(engine.RandNormal[float32](rng, 1, 5, c, 9, 10))
+		p := firstLayerParams[float32](rng, 16, c)
+		// A large common offset checks the per-plane shifts' combination.
+		for i := range p[1].Value().Data() {
+			p[1].Value().Data()[i] += 40
+		}
+		r := engine.RandNormal[float32](rng, 1, 5, 16, 4, 5)
+		stF, stC := engine.NewBNState[float32](16), engine.NewBNState[float32](16)
+		fused := engine.ConvBatchNormReLUMaxPool2D(x, p[0], p[1], p[2], p[3], stF, engine.ConvSame(1, 1), pool)
+		comp := engine.BatchNormReLUMaxPool2D(engine.Conv2D(x, p[0], p[1], engine.ConvSame(1, 1)), p[2], p[3], stC, true, pool)
+		closeF32(t, "output", fused.Value().Data(), comp.Value().Data(), 1e-4)
+		closeF32(t, "running mean", stF.RunningMean.Data(), stC.RunningMean.Data(), 1e-5)
+		closeF32(t, "running variance", stF.RunningVar.Data(), stC.RunningVar.Data(), 1e-5)
+		gf := engine.Grad(engine.Sum(engine.Mul(fused, engine.Const(r))), p, false)
+		gc := engine.Grad(engine.Sum(engine.Mul(comp, engine.Const(r))), p, false)
+		for i := range p {
+			closeF32(t, "gradient", gf[i].Value().Data(), gc[i].Value().Data(), 1e-3)
+		}
+	}
+	rng := rand.New(rand.NewPCG(15, 1))
+	x := engine.Const(randT(rng, 3, 2, 6, 6))
+	r := randT(rng, 3, 4, 3, 3)
+	params := []*engine.Tensor[float64]{randT(rng, 4, 2, 3, 3), randT(rng, 4), positive(rng, 4), randT(rng, 4)}
+	f := func(p []*V) *V {
+		st := engine.NewBNState[float64](4)
+		y := engine.ConvBatchNormReLUMaxPool2D(x, p[0], p[1], p[2], p[3], st, engine.ConvSame(1, 1), pool)
+		return engine.Sum(engine.Mul(y, engine.Add(engine.Mul(y, engine.Const(r)), engine.Const(r))))
+	}
+	if err := gradcheck.First(f, params, gradcheck.Options{MaxCoords: -1}); err != nil {
+		t.Error(err)
+	}
+	if err := gradcheck.Second(f, params, gradcheck.Options{MaxCoords: -1}); err != nil {
+		t.Error(err)
+	}
+}
+
+func closeF32(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	for i, v := range got {
+		if d := math.Abs(float64(v - want[i])); d > tol*(1+math.Abs(float64(want[i]))) {
+			t.Errorf("%s %d: %v, composition %v", what, i, v, want[i])
+			return
+		}
 	}
 }

@@ -76,6 +76,14 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 		return nil, dGamma, dBeta, sumG, sumGXhat
 	}
 	dx = e.poolDeferred(x.shape, sums, len(xd), e.inputGradPlane(xd, gd, ta, tb, td))
+	dx.affine = &affineParts[T]{of: xd, b: tb, d: td, sparse: func(n int, dst []T) {
+		for ch := range c {
+			pl := n*c + ch
+			ds := dst[ch*hw : (ch+1)*hw]
+			clear(ds)
+			scatterKeptAdd(ds, e.argmax[pl*ohw:(pl+1)*ohw], gd[pl*ohw:(pl+1)*ohw], keep[pl*ohw:(pl+1)*ohw], ta[ch])
+		}
+	}}
 	return dx, dGamma, dBeta, sumG, sumGXhat
 }
 

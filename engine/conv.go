@@ -90,7 +90,7 @@ func conv2DThen[T Float](x, w, b *Var[T], p ConvParams, each func(y []T, n0, n1 
 	} else {
 		convForward(s, x.value.data, w.value.data, bias, out.data)
 	}
-	y := markFresh(record("Conv2D", out, func(g, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+	y := markFresh(record("Conv2D", out, func(g, out *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		res := make([]*Var[T], len(in))
 		if g.deposit != nil {
 			// Without the input gradient (a first layer), the filter
@@ -98,9 +98,7 @@ func conv2DThen[T Float](x, w, b *Var[T], p ConvParams, each func(y []T, n0, n1 
 			// its plane sums: g is never built.
 			if !need[0] && filterGradImagewise[T](s) && (len(in) < 3 || !need[2] || len(g.planeSums) == s.K) {
 				if need[1] {
-					dw := newOverwritten[T](in[1].Shape()...)
-					kernel.Conv2DBackwardFilterFunc(s, in[0].value.data, g.depositImage, dw.data)
-					res[1] = freshConst(dw)
+					res[1] = convGradWeightImagewise(s, in, out, g)
 				}
 				if len(in) > 2 && need[2] {
 					res[2] = convBiasGrad(g)
@@ -124,6 +122,43 @@ func conv2DThen[T Float](x, w, b *Var[T], p ConvParams, each func(y []T, n0, n1 
 		y.fn.imagewise = true
 	}
 	return y
+}
+
+// convGradWeightImagewise returns the filter gradient of the convolution
+// with inputs in (x, w and maybe the bias) and output out, for the output
+// gradient g deferred an image at a time (Var.depositImage). When g is an
+// affine map of out itself plus a sparse part (Var.affine: a batch norm's
+// backward pass), the affine part's gradient comes from the patch Gram
+// matrix of x (kernel.ConvPatchGram), and only the sparse part is built,
+// image by image: out is not read again.
+func convGradWeightImagewise[T Float](s kernel.ConvShape, in []*Var[T], out, g *Var[T]) *Var[T] {
+	dw := newOverwritten[T](in[1].Shape()...)
+	af := g.affine
+	if af == nil || len(af.of) == 0 || &af.of[0] != &out.value.data[0] || max(s.Groups, 1) != 1 {
+		kernel.Conv2DBackwardFilterFunc(s, in[0].value.data, g.depositImage, dw.data)
+		return freshConst(dw)
+	}
+	kernel.Conv2DBackwardFilterFunc(s, in[0].value.data, af.sparse, dw.data)
+	crs := dw.Len() / s.K
+	gram, sums := make([]float64, crs*crs), make([]float64, crs)
+	kernel.ConvPatchGram(s, in[0].value.data, gram, sums)
+	wd := in[1].value.data
+	for k := range s.K {
+		// Σ_pixels (b·y + d)·P = b·(w·gram + bias·sums) + d·sums.
+		var bias float64
+		if len(in) > 2 {
+			bias = float64(in[2].value.data[k])
+		}
+		b, d := float64(af.b[k]), float64(af.d[k])
+		for q := range crs {
+			v := bias * sums[q]
+			for p := range crs {
+				v += float64(wd[k*crs+p]) * gram[p*crs+q]
+			}
+			dw.data[k*crs+q] += T(b*v + d*sums[q])
+		}
+	}
+	return freshConst(dw)
 }
 
 // filterGradImagewise reports whether convBackwardFilter would take the

@@ -54,16 +54,24 @@ func TestFirstConvImagewiseMatchesFull(t *testing.T) {
 			return engine.Mul(y, engine.Const(engine.New[float32](y.Shape()...)))
 		}
 		want := engine.Grad(firstLayer(x, p, r, zero), p, false)
-		for i := range p {
-			if i != 1 && !slices.Equal(got[i].Value().Data(), want[i].Value().Data()) {
+		for i := 2; i < len(p); i++ {
+			if !slices.Equal(got[i].Value().Data(), want[i].Value().Data()) {
 				t.Errorf("C=%d: gradient %d differs between the imagewise and the full-size route", c, i)
 			}
 		}
-		// The bias gradient: from the batch norm's plane sums on one
-		// route, summed over the built gradient on the other.
-		for j, v := range got[1].Value().Data() {
-			if w := want[1].Value().Data()[j]; math.Abs(float64(v-w)) > 1e-5*(1+math.Abs(float64(w))) {
-				t.Errorf("C=%d: bias gradient %d: %v, built %v", c, j, v, w)
+		// The filter gradient, partly from the patch Gram matrix, and the
+		// bias gradient, from the batch norm's plane sums (zero but for
+		// rounding: the batch norm takes out the mean), round differently
+		// from sums over the built gradient.
+		scale := 0.0
+		for _, w := range want[0].Value().Data() {
+			scale = max(scale, math.Abs(float64(w)))
+		}
+		for i := range 2 {
+			for j, v := range got[i].Value().Data() {
+				if w := want[i].Value().Data()[j]; math.Abs(float64(v-w)) > 1e-5*scale {
+					t.Errorf("C=%d: gradient %d[%d]: %v, built %v (largest %v)", c, i, j, v, w, scale)
+				}
 			}
 		}
 	}

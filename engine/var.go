@@ -36,6 +36,13 @@ type Var[T Float] struct {
 	// as it is when it is the whole gradient, and the gradient is never
 	// built at full size.
 	depositImage func(n int, dst []T)
+	// affine, when set beside depositImage, splits the contribution into
+	// b[c]·of + d[c] per channel c, of being the data of the value that
+	// the contribution's op read (a batch norm's input), plus a part that
+	// affine.sparse writes an image at a time. A convolution whose own
+	// output is of computes the first part's filter gradient from its
+	// input's patch Gram matrix, without reading of (see Conv2D).
+	affine *affineParts[T]
 	// planeSums, on a deferred contribution or on a gradient sum of an
 	// NCHW value, are its sums over N, H and W per channel, known from how
 	// it was computed (nil: unknown). The sum that follows batch
@@ -43,6 +50,14 @@ type Var[T Float] struct {
 	// which then needs no pass over the largest tensor of a step. Whatever
 	// adds into the value in place must update or drop them.
 	planeSums []float64
+}
+
+// affineParts is the split of a deferred contribution described at
+// Var.affine.
+type affineParts[T Float] struct {
+	of     []T
+	b, d   []T
+	sparse func(n int, dst []T)
 }
 
 // freshConst returns an untracked value holding t, which the caller has just

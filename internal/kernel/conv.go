@@ -788,3 +788,124 @@ func conv2DBackwardFilter[E float32 | float64](g *convGeom, x, dw []E, dyOf func
 		}
 	}
 }
+
+// ConvPatchGram computes, over the batch, the Gram matrix of the
+// convolution's patches and their sums: with P the patch matrix of an
+// image (C·R·S rows, one per filter tap, and OH·OW columns, the input
+// values under that tap at each output position, zero in the padding),
+// gram (C·R·S × C·R·S, row-major) = Σ_images P·Pᵀ and sums = Σ_images of
+// P's row sums. Both are overwritten. Groups are not supported.
+//
+// They give the filter gradient of any output gradient that is an affine
+// map of the convolution's own output, b·y + d per output channel, without
+// reading y: Σ_pixels y·P is w·gram + bias·sums. A batch-normalised first
+// layer's gradient has that form plus a sparse part (see engine.Conv2D).
+//
+// ConvPatchGram panics if s is invalid, has groups, or a slice is too short.
+func ConvPatchGram[T Float](s ConvShape, x []T, gram, sums []float64) {
+	g := s.geom("ConvPatchGram")
+	if g.groups != 1 {
+		panic("kernel: ConvPatchGram: " + itoa(g.groups) + " groups")
+	}
+	need("ConvPatchGram", "x", len(x), s.N*g.xLen)
+	need("ConvPatchGram", "gram", len(gram), g.crs*g.crs)
+	need("ConvPatchGram", "sums", len(sums), g.crs)
+	if is32[T]() {
+		convPatchGram(&g, as[float32](x), gram, sums)
+	} else {
+		convPatchGram(&g, as[float64](x), gram, sums)
+	}
+}
+
+func convPatchGram[E float32 | float64](g *convGeom, x []E, gram, sums []float64) {
+	uk := kernelFor[E]()
+	crs := g.crs
+	outer, _ := batchSplit(g.N, Threads())
+	// Each image's product is rounded in E and added in float64 to the
+	// partial sums of its fixed chunk, which are added in chunk order: the
+	// same bits for a given number of threads.
+	part := make([]float64, outer*(crs*crs+crs))
+	if g.strH == 1 && g.strW == 1 && is32[E]() && crs <= fewTaps {
+		patchGramFewTaps(g, as[float32](x), outer, part)
+	} else {
+		patchGramGEMM(uk, g, x, outer, part)
+	}
+	clear(gram[:crs*crs])
+	clear(sums[:crs])
+	for chunk := range outer {
+		acc := part[chunk*(crs*crs+crs):][:crs*crs+crs]
+		for i := range crs * crs {
+			gram[i] += acc[i]
+		}
+		for q := range crs {
+			sums[q] += acc[crs*crs+q]
+		}
+	}
+}
+
+// patchGramFewTaps adds each image's Gram matrix and patch sums to its
+// chunk's part, for a stride-1 layer with few taps: the shifted rows of the
+// padded input are laid out as s1FilterFewTaps lays out dy, with a row of
+// ones for the sums, and dotted with the shifted input in 4×4 blocks
+// (dotShiftsRows).
+func patchGramFewTaps(g *convGeom, x []float32, outer int, part []float64) {
+	crs := g.crs
+	sg := newS1Geom(g.cg, g.kg, g.R, g.S, g.dilH, g.dilW, g.H, g.W, g.oh, g.ow, g.PadTop, g.PadLeft)
+	ld := (sg.cols + 63) &^ 63
+	pLen := sg.i*sg.plane + ld
+	bufs := newBatchBufs[float32](outer, pLen+(crs+1)*ld+(crs+1)*crs)
+	defer bufs.release()
+	forChunks(outer, g.N, func(n, chunk, worker int) {
+		buf, used := bufs.get(worker)
+		p, rows, pp := buf[:pLen], buf[pLen:pLen+(crs+1)*ld], buf[pLen+(crs+1)*ld:]
+		if !used {
+			// Borders, junk columns and the row of ones are the same for
+			// every image.
+			clear(buf)
+			ones := rows[crs*ld : (crs+1)*ld]
+			for y := 0; y < sg.hout; y++ {
+				for j := range sg.wout {
+					ones[y*sg.wp+j] = 1
+				}
+			}
+		}
+		padPlanes(&sg, x[n*g.xLen:(n+1)*g.xLen], p, 1, true)
+		for q, off := range sg.offs {
+			row := rows[q*ld : (q+1)*ld]
+			for y := 0; y < sg.hout; y++ {
+				copy(row[y*sg.wp:y*sg.wp+sg.wout], p[off+y*sg.wp:])
+			}
+		}
+		clear(pp)
+		dotShiftsRows(rows, ld, crs+1, ld, p, sg.offs, pp, crs)
+		acc := part[chunk*(crs*crs+crs):][:crs*crs+crs]
+		for i, v := range pp {
+			acc[i] += float64(v)
+		}
+	})
+}
+
+// patchGramGEMM adds each image's Gram matrix and patch sums to its
+// chunk's part through the image's patch matrix.
+func patchGramGEMM[E float32 | float64](uk *microKernel[E], g *convGeom, x []E, outer int, part []float64) {
+	crs := g.crs
+	forChunks(outer, g.N, func(n, chunk, _ int) {
+		sp, col := getScratch[E](crs*g.ohw + crs*crs)
+		defer putScratch(sp)
+		col, pp := col[:crs*g.ohw], col[crs*g.ohw:]
+		im2col(g, x[n*g.xLen:(n+1)*g.xLen], 0, col, 1)
+		src := matSource[E]{b: col, ld: g.ohw, trans: true}
+		gemmDriver(uk, false, crs, crs, g.ohw, 1, col, g.ohw, nil, &src, 0, pp, crs, 1, nil)
+		acc := part[chunk*(crs*crs+crs):][:crs*crs+crs]
+		for i, v := range pp {
+			acc[i] += float64(v)
+		}
+		for q := range crs {
+			var t float64
+			for _, v := range col[q*g.ohw : (q+1)*g.ohw] {
+				t += float64(v)
+			}
+			acc[crs*crs+q] += t
+		}
+	})
+}

@@ -346,3 +346,56 @@ func TestConvBackwardFilterChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestConvPatchGram checks the patch Gram matrix and sums against the
+// filter gradient of the convolution's own output: Σ y·P = w·gram +
+// bias·sums, for float64 (tight) and float32 (rounded), on padded, strided
+// and dilated shapes (the few-taps route and the patch-matrix one) and on
+// one and two threads.
+func TestConvPatchGram(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	shapes := []ConvShape{
+		{N: 6, C: 1, H: 9, W: 8, K: 5, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 5, C: 3, H: 7, W: 9, K: 4, R: 3, S: 3, PadTop: 1, PadLeft: 2, PadRight: 1},
+		{N: 3, C: 2, H: 9, W: 9, K: 3, R: 3, S: 2, StrideH: 2, StrideW: 1, DilH: 2},
+		{N: 4, C: 1, H: 8, W: 9, K: 2, R: 3, S: 3, DilH: 2, PadTop: 2, PadBottom: 1, PadLeft: 1},
+	}
+	defer SetThreads(SetThreads(1))
+	for _, nt := range []int{1, 2} {
+		SetThreads(nt)
+		for _, s := range shapes {
+			gramCase[float64](t, rng, s, 1e-10)
+			gramCase[float32](t, rng, s, 1e-4)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("ConvPatchGram with groups did not panic")
+		}
+	}()
+	s := ConvShape{N: 1, C: 2, H: 3, W: 3, K: 2, R: 1, S: 1, Groups: 2}
+	ConvPatchGram(s, make([]float32, 18), make([]float64, 1), make([]float64, 1))
+}
+
+func gramCase[T Float](t *testing.T, rng *rand.Rand, s ConvShape, tol float64) {
+	t.Helper()
+	g := s.geom("test")
+	x := randSlice[T](rng, s.N*g.xLen)
+	w := randSlice[T](rng, s.K*g.crs)
+	bias := randSlice[T](rng, s.K)
+	gram, sums := make([]float64, g.crs*g.crs), make([]float64, g.crs)
+	ConvPatchGram(s, x, gram, sums)
+	y := naiveConv(s, toF64(x), toF64(w), toF64(bias))
+	_, want := naiveConvBackward(s, toF64(x), toF64(w), y)
+	got := make([]float64, len(want))
+	for k := range s.K {
+		for q := range g.crs {
+			v := float64(bias[k]) * sums[q]
+			for p := range g.crs {
+				v += float64(w[k*g.crs+p]) * gram[p*g.crs+q]
+			}
+			got[k*g.crs+q] = v
+		}
+	}
+	assertClose(t, fmt.Sprintf("ConvPatchGram %v", s), got, want, tol)
+}

@@ -269,15 +269,20 @@ func maxPoolPlane[T Float](g *poolGeom, xp, yp []T, ap []int32) {
 // equal to it.
 func maxPool2x2[T Float](x, y []T, arg []int32, w, oh, ow int) {
 	for i := 0; i < oh; i++ {
+		start := 0
+		if is32[T]() {
+			// The vector code takes whole rows until a NaN stops it.
+			done := maxPool2x2Rows32(as[float32](x), as[float32](y), arg, w, i, oh, ow)
+			i, start = i+done/ow, done%ow
+			if i == oh {
+				return
+			}
+		}
 		r0 := x[2*i*w : 2*i*w+2*ow]
 		r1 := x[(2*i+1)*w : (2*i+1)*w+2*ow]
 		yr := y[i*ow : i*ow+ow]
 		ar := arg[i*ow : i*ow+ow]
 		base := int32(2 * i * w)
-		start := 0
-		if is32[T]() {
-			start = maxPool2x2Row32(as[float32](r0), as[float32](r1), as[float32](yr), ar, 2*i*w, w)
-		}
 		for j := start; j < len(yr); j++ {
 			a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
 			m := max(max(a, b), max(c, d))

@@ -5,19 +5,22 @@ package kernel
 import "golang.org/x/sys/cpu"
 
 //go:noescape
-func maxPool2x2AVX512(r0, r1, y *float32, arg *int32, n int, base, w int32) int
+func maxPool2x2AVX512(x, y *float32, arg *int32, w, row0, oh, ow int) int
 
 var haveAVX512 = cpu.X86.HasAVX512F
 
-// maxPool2x2Row32 pools as many outputs of one float32 row as the vector
-// code can and returns how many it wrote; the caller finishes the row.
-func maxPool2x2Row32(r0, r1, y []float32, arg []int32, base, w int) int {
-	n := len(y)
-	if !haveAVX512 || n == 0 {
+// maxPool2x2Rows32 pools output rows row0.. of a float32 plane (see
+// maxPool2x2) as far as the vector code can and returns how many outputs it
+// wrote from row row0 on; the caller goes on from there.
+func maxPool2x2Rows32(x, y []float32, arg []int32, w, row0, oh, ow int) int {
+	if !haveAVX512 || row0 >= oh || ow == 0 {
 		return 0
 	}
-	_ = r0[2*n-1]
-	_ = r1[2*n-1]
-	_ = arg[n-1]
-	return maxPool2x2AVX512(&r0[0], &r1[0], &y[0], &arg[0], n, int32(base), int32(w))
+	_ = x[(2*oh-1)*w+2*ow-1]
+	_ = y[oh*ow-1]
+	_ = arg[oh*ow-1]
+	if 2*oh*w > 1<<31-1 {
+		return 0 // indices are int32
+	}
+	return maxPool2x2AVX512(&x[0], &y[0], &arg[0], w, row0, oh, ow)
 }

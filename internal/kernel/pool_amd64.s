@@ -22,31 +22,48 @@ DATA evens<>+56(SB)/4, $28
 DATA evens<>+60(SB)/4, $30
 GLOBL evens<>(SB), RODATA|NOPTR, $64
 
-// func maxPool2x2AVX512(r0, r1, y *float32, arg *int32, n int, base, w int32) int
+// func maxPool2x2AVX512(x, y *float32, arg *int32, w, row0, oh, ow int) int
 //
-// One output row of 2×2, stride-2 max pooling, 16 outputs per step: taps a,
-// b (row r0) and c, d (row r1) are split into even and odd lanes, and a tap
-// replaces the running maximum only when strictly greater, so the first
-// maximum wins as in the portable code. It stops before the first block that
-// holds a NaN (which the caller then handles) and returns the number of
-// outputs written. A last block of fewer than 16 outputs uses masks.
-TEXT ·maxPool2x2AVX512(SB), NOSPLIT, $0-56
-	MOVQ r0+0(FP), SI
-	MOVQ r1+8(FP), DX
-	MOVQ y+16(FP), DI
-	MOVQ arg+24(FP), R8
-	MOVQ n+32(FP), R10
-	MOVL base+40(FP), AX
-	VPBROADCASTD AX, Z20 // window index of output 0's tap a
-	MOVL w+44(FP), AX
-	VPBROADCASTD AX, Z21
+// Output rows row0..oh-1 of 2×2, stride-2 max pooling of the plane x (rows
+// of w floats; y and arg hold oh rows of ow), 16 outputs per step: taps a,
+// b (input row 2i) and c, d (row 2i+1) are split into even and odd lanes,
+// and a tap replaces the running maximum only when strictly greater, so the
+// first maximum wins as in the portable code. It stops before the first
+// block that holds a NaN (which the caller then handles) and returns the
+// number of outputs written from row row0 on, in row order. A last block
+// of fewer than 16 outputs in a row uses masks.
+TEXT ·maxPool2x2AVX512(SB), NOSPLIT, $0-64
+	MOVQ w+24(FP), AX
+	VPBROADCASTD AX, Z21 // w: tap c's index from tap a's
 	VMOVDQU32 evens<>(SB), Z22
-	VPADDD Z22, Z20, Z20 // per-lane tap a index
 	MOVL $1, AX
 	VPBROADCASTD AX, Z25
 	VPADDD Z22, Z25, Z23 // odd indices: 1, 3, ..., 31
 	MOVL $32, AX
 	VPBROADCASTD AX, Z24 // index step per block
+	MOVQ row0+32(FP), R13
+	MOVQ ow+48(FP), R10
+	XORQ R14, R14 // outputs written
+
+poolrow:
+	CMPQ R13, oh+40(FP)
+	JGE  pooldone
+	// Row R13: input rows 2·R13 and 2·R13+1, output row R13.
+	MOVQ w+24(FP), AX
+	MOVQ R13, BX
+	SHLQ $1, BX
+	IMULQ AX, BX // 2·i·w: window index of the row's output 0, tap a
+	VPBROADCASTD BX, Z20
+	VPADDD Z22, Z20, Z20 // per-lane tap a index
+	MOVQ x+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	LEAQ (SI)(AX*4), DX
+	MOVQ R13, BX
+	IMULQ R10, BX
+	MOVQ y+8(FP), DI
+	LEAQ (DI)(BX*4), DI
+	MOVQ arg+16(FP), R8
+	LEAQ (R8)(BX*4), R8
 	XORQ R9, R9
 
 pool16:
@@ -54,7 +71,7 @@ pool16:
 	// 2m inputs of each row (loads of masked lanes cannot fault).
 	MOVQ R10, R11
 	SUBQ R9, R11
-	JLE  pooldone
+	JLE  rowdone
 	CMPQ R11, $16
 	JLE  poolmask
 	MOVQ $16, R11
@@ -118,9 +135,14 @@ poolmask:
 	ADDQ $64, DI
 	ADDQ $64, R8
 	ADDQ R11, R9
+	ADDQ R11, R14
 	JMP  pool16
 
+rowdone:
+	INCQ R13
+	JMP  poolrow
+
 pooldone:
-	MOVQ R9, ret+48(FP)
+	MOVQ R14, ret+56(FP)
 	VZEROUPPER
 	RET

@@ -2,5 +2,5 @@
 
 package kernel
 
-// maxPool2x2Row32 has no vector version here; the portable loop does all.
-func maxPool2x2Row32(r0, r1, y []float32, arg []int32, base, w int) int { return 0 }
+// maxPool2x2Rows32 has no vector version here; the portable loop does all.
+func maxPool2x2Rows32(x, y []float32, arg []int32, w, row0, oh, ow int) int { return 0 }

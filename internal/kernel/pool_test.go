@@ -283,3 +283,34 @@ func TestPoolShapeValidate(t *testing.T) {
 		MaxPool2D(p, make([]float32, 25), make([]float32, 9), make([]int32, 4))
 	})
 }
+
+// TestMaxPool2x2Planes runs the 2×2 fast path on whole planes of several
+// rows (odd widths leave a column out, widths past 32 take several vector
+// blocks per row, ties and NaNs in some rows hand the rest of that row to
+// the portable code) and compares values and argmax with the float64
+// route, which is portable throughout.
+func TestMaxPool2x2Planes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, hw := range [][2]int{{28, 28}, {14, 14}, {7, 7}, {3, 3}, {9, 71}, {2, 2}, {30, 34}} {
+		for _, nans := range []int{0, 1, 3} {
+			p := PoolShape{N: 2, C: 3, H: hw[0], W: hw[1], KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+			x := randSlice[float32](rng, p.N*p.C*p.H*p.W)
+			for i := range x {
+				x[i] = float32(math.Round(float64(x[i]) * 4)) // ties
+			}
+			for range nans {
+				x[rng.IntN(len(x))] = float32(math.NaN())
+			}
+			y, arg := make([]float32, p.N*p.C*p.OutH()*p.OutW()), make([]int32, p.N*p.C*p.OutH()*p.OutW())
+			y64, arg64 := make([]float64, len(y)), make([]int32, len(y))
+			MaxPool2D(p, x, y, arg)
+			MaxPool2D(p, toF64(x), y64, arg64)
+			for i := range y {
+				same := float64(y[i]) == y64[i] || (math.IsNaN(float64(y[i])) && math.IsNaN(y64[i]))
+				if !same || arg[i] != arg64[i] {
+					t.Fatalf("%v, %d NaNs: output %d = %v at %d, portable %v at %d", hw, nans, i, y[i], arg[i], y64[i], arg64[i])
+				}
+			}
+		}
+	}
+}

@@ -169,3 +169,47 @@ func closeF32(t *testing.T, what string, got, want []float32, tol float64) {
 		}
 	}
 }
+
+// TestBatchNormReLUMaxPool2DFloat32Backward checks the float32 backward
+// pass of the pooled batch norm (its vector sums and scatter) against
+// float64, with the input's gradient written fresh and, through a
+// second use of the input, added to a sum, on even and odd planes.
+func TestBatchNormReLUMaxPool2DFloat32Backward(t *testing.T) {
+	for _, hw := range [][2]int{{8, 10}, {7, 9}, {28, 28}} {
+		rng := rand.New(rand.NewPCG(16, uint64(hw[1])))
+		x64 := randT(rng, 3, 5, hw[0], hw[1])
+		r64 := randT(rng, 3, 5, hw[0]/2, hw[1]/2)
+		s64 := randT(rng, 3, 5, hw[0], hw[1])
+		gamma64, beta64 := positive(rng, 5), randT(rng, 5)
+		for _, twice := range []bool{false, true} {
+			loss64 := func(x, gm, bt *V) *V {
+				y := engine.BatchNormReLUMaxPool2D(x, gm, bt, engine.NewBNState[float64](5), true, engine.PoolSquare(2, 2))
+				l := engine.Sum(engine.Mul(y, engine.Const(r64)))
+				if twice {
+					l = engine.Add(l, engine.Sum(engine.Mul(x, engine.Const(s64))))
+				}
+				return l
+			}
+			f32 := func(t64 *engine.Tensor[float64]) *engine.Tensor[float32] {
+				o := engine.New[float32](t64.Shape()...)
+				for i, v := range t64.Data() {
+					o.Data()[i] = float32(v)
+				}
+				return o
+			}
+			x, gm, bt := engine.Param(x64), engine.Param(gamma64), engine.Param(beta64)
+			want := engine.Grad(loss64(x, gm, bt), []*V{x, gm, bt}, false)
+			x32, gm32, bt32 := engine.Param(f32(x64)), engine.Param(f32(gamma64)), engine.Param(f32(beta64))
+			y := engine.BatchNormReLUMaxPool2D(x32, gm32, bt32, engine.NewBNState[float32](5), true, engine.PoolSquare(2, 2))
+			l := engine.Sum(engine.Mul(y, engine.Const(f32(r64))))
+			if twice {
+				l = engine.Add(l, engine.Sum(engine.Mul(x32, engine.Const(f32(s64)))))
+			}
+			got := engine.Grad(l, []*engine.Var[float32]{x32, gm32, bt32}, false)
+			for i := range got {
+				w32 := f32(want[i].Value())
+				closeF32(t, "gradient", got[i].Value().Data(), w32.Data(), 1e-4)
+			}
+		}
+	}
+}

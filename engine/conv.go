@@ -129,12 +129,16 @@ func conv2DThen[T Float](x, w, b *Var[T], p ConvParams, each func(y []T, n0, n1 
 // gradient g deferred an image at a time (Var.depositImage). When g is an
 // affine map of out itself plus a sparse part (Var.affine: a batch norm's
 // backward pass), the affine part's gradient comes from the patch Gram
-// matrix of x (kernel.ConvPatchGram), and only the sparse part is built,
-// image by image: out is not read again.
+// matrix of x (kernel.ConvPatchGram) where that is cheap, and only the
+// sparse part is built, image by image: out is not read again.
 func convGradWeightImagewise[T Float](s kernel.ConvShape, in []*Var[T], out, g *Var[T]) *Var[T] {
 	dw := newOverwritten[T](in[1].Shape()...)
 	af := g.affine
-	if af == nil || len(af.of) == 0 || &af.of[0] != &out.value.data[0] || max(s.Groups, 1) != 1 {
+	var z T
+	_, f32 := any(z).(float32)
+	// float64 (the gradient checks) always takes the Gram route.
+	if af == nil || len(af.of) == 0 || &af.of[0] != &out.value.data[0] || max(s.Groups, 1) != 1 ||
+		(f32 && !kernel.ConvPatchGramCheap(s)) {
 		kernel.Conv2DBackwardFilterFunc(s, in[0].value.data, g.depositImage, dw.data)
 		return freshConst(dw)
 	}

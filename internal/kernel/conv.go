@@ -817,6 +817,15 @@ func ConvPatchGram[T Float](s ConvShape, x []T, gram, sums []float64) {
 	}
 }
 
+// ConvPatchGramCheap reports whether ConvPatchGram of float32 values has
+// its fast route for s (unit stride, no groups, at most 16 taps: a
+// one-channel first layer), which costs a small part of the filter
+// gradient; elsewhere it goes through the patch matrix, which costs about
+// as much as reading the convolution's output again.
+func ConvPatchGramCheap(s ConvShape) bool {
+	return max(s.StrideH, 1) == 1 && max(s.StrideW, 1) == 1 && max(s.Groups, 1) == 1 && s.C*s.R*s.S <= fewTaps
+}
+
 func convPatchGram[E float32 | float64](g *convGeom, x []E, gram, sums []float64) {
 	uk := kernelFor[E]()
 	crs := g.crs

@@ -133,21 +133,12 @@ func (l *BatchNorm2D[T]) forwardFused(x *engine.Var[T], params []*engine.Var[T],
 // y is nil). params are the convolution's parameters followed by the batch
 // norm's.
 func (l *Conv2D[T]) forwardFusedEval(x *engine.Var[T], params []*engine.Var[T], next []Layer[T]) (y *engine.Var[T], used int) {
-	if len(next) < 3 {
-		return nil, 0
-	}
-	bn, isBN := next[0].(*BatchNorm2D[T])
-	_, isReLU := next[1].(ReLU[T])
-	pool, isPool := next[2].(MaxPool2D[T])
-	if !isBN || !isReLU || !isPool {
+	bn, pool, b, ok := l.bnPoolNext(params, next)
+	if !ok {
 		return nil, 0
 	}
 	nc := len(l.Specs())
-	var b *engine.Var[T]
-	if l.Bias {
-		b = params[1]
-	}
-	y, ok := engine.ConvBatchNormReLUMaxPool2DEval(x, params[0], b, params[nc], params[nc+1], bn.State, l.Geometry, pool.Window)
+	y, ok = engine.ConvBatchNormReLUMaxPool2DEval(x, params[0], b, params[nc], params[nc+1], bn.State, l.Geometry, pool.Window)
 	if !ok {
 		return nil, 0
 	}
@@ -160,21 +151,31 @@ func (l *Conv2D[T]) forwardFusedEval(x *engine.Var[T], params []*engine.Var[T], 
 // many of next it ran (0: none, and y is nil). params are as for
 // forwardFusedEval.
 func (l *Conv2D[T]) forwardFusedTrain(x *engine.Var[T], params []*engine.Var[T], mode Mode, next []Layer[T]) (y *engine.Var[T], used int) {
-	if len(next) < 3 || !mode.training() {
+	bn, pool, b, ok := l.bnPoolNext(params, next)
+	if !ok || !mode.training() {
 		return nil, 0
+	}
+	nc := len(l.Specs())
+	return engine.ConvBatchNormReLUMaxPool2D(x, params[0], b, params[nc], params[nc+1], bn.modeState(mode), l.Geometry, pool.Window), 3
+}
+
+// bnPoolNext reports whether next starts with batch norm, ReLU and max
+// pooling, returns the first and last of them, and the convolution's bias
+// from params (nil without one).
+func (l *Conv2D[T]) bnPoolNext(params []*engine.Var[T], next []Layer[T]) (bn *BatchNorm2D[T], pool MaxPool2D[T], b *engine.Var[T], ok bool) {
+	if len(next) < 3 {
+		return nil, pool, nil, false
 	}
 	bn, isBN := next[0].(*BatchNorm2D[T])
 	_, isReLU := next[1].(ReLU[T])
 	pool, isPool := next[2].(MaxPool2D[T])
 	if !isBN || !isReLU || !isPool {
-		return nil, 0
+		return nil, pool, nil, false
 	}
-	nc := len(l.Specs())
-	var b *engine.Var[T]
 	if l.Bias {
 		b = params[1]
 	}
-	return engine.ConvBatchNormReLUMaxPool2D(x, params[0], b, params[nc], params[nc+1], bn.modeState(mode), l.Geometry, pool.Window), 3
+	return bn, pool, b, true
 }
 
 // modeState returns the statistics state to normalise with in mode.

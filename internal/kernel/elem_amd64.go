@@ -223,6 +223,14 @@ func dotShifts(dy, p []float32, offs []int, out []float32) {
 	}
 	n := len(dy)
 	_ = out[len(offs)-1]
+	_ = p[maxShift(offs)+n-1]
+	dotShiftsAVX512(&dy[0], &p[0], &offs[0], len(offs), n, &out[0])
+}
+
+// maxShift returns the largest of offs, which the vector code reads up to
+// that shift past p's start; it panics on a negative shift, which would
+// read before it.
+func maxShift(offs []int) int {
 	hi := 0
 	for _, o := range offs {
 		if o < 0 {
@@ -230,8 +238,7 @@ func dotShifts(dy, p []float32, offs []int, out []float32) {
 		}
 		hi = max(hi, o)
 	}
-	_ = p[hi+n-1]
-	dotShiftsAVX512(&dy[0], &p[0], &offs[0], len(offs), n, &out[0])
+	return hi
 }
 
 //go:noescape
@@ -250,14 +257,7 @@ func dotShiftsRows(dy []float32, ld, rows, n int, p []float32, offs []int, out [
 	}
 	_ = dy[(rows-1)*ld+n-1]
 	_ = out[(rows-1)*ldo+nt-1]
-	hi := 0
-	for _, o := range offs {
-		if o < 0 {
-			panic("kernel: negative shift")
-		}
-		hi = max(hi, o)
-	}
-	_ = p[hi+n-1]
+	_ = p[maxShift(offs)+n-1]
 	r := 0
 	for ; r+4 <= rows; r += 4 {
 		t := 0

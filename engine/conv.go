@@ -274,15 +274,25 @@ func planeBroadcast[T Float](h *Var[T], shape []int) *Var[T] {
 			channelRuns(n, c, hw, ch, func(o int) {
 				d := dst[o : o+hw]
 				if overwrite {
-					for j := range d {
-						d[j] = v
-					}
+					fillValue(d, v)
 					return
 				}
 				scaleShiftRun(d, d, 1, v)
 			})
 		})
 	})
+}
+
+// fillValue sets every element of d to v: by doubling copies, which move
+// whole vectors, where an element loop stores one value at a time.
+func fillValue[T Float](d []T, v T) {
+	if len(d) == 0 {
+		return
+	}
+	d[0] = v
+	for k := 1; k < len(d); k *= 2 {
+		copy(d[k:], d[:k])
+	}
 }
 
 // convForward writes conv(x, w) + bias into y. A float32 3×3 convolution

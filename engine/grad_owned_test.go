@@ -113,3 +113,23 @@ func TestAddIntoBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestFillValue checks the doubling fill on lengths around the powers of
+// two, over garbage.
+func TestFillValue(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 7, 8, 9, 63, 64, 65, 784} {
+		d := make([]float32, n+1)
+		for i := range d {
+			d[i] = float32(i) - 5
+		}
+		fillValue(d[:n], 2.5)
+		for i, v := range d[:n] {
+			if v != 2.5 {
+				t.Fatalf("n=%d: element %d = %v", n, i, v)
+			}
+		}
+		if d[n] != float32(n)-5 {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+	}
+}

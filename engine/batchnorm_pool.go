@@ -1,6 +1,10 @@
 package engine
 
-import "math"
+import (
+	"math"
+
+	"github.com/fewshot-go/fewshot/internal/kernel"
+)
 
 // The backward passes of BatchNormReLUMaxPool2D. The gradient of the
 // normalised values, expand(g), is zero except at one input position per
@@ -80,6 +84,9 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 		for ch := range c {
 			pl := n*c + ch
 			ds := dst[ch*hw : (ch+1)*hw]
+			if e.unpool(ds, nil, gd[pl*ohw:(pl+1)*ohw], keep[pl*ohw:(pl+1)*ohw], e.argmax[pl*ohw:(pl+1)*ohw], ta[ch], 0, 0, kernel.UnpoolSet) {
+				continue
+			}
 			clear(ds)
 			scatterKeptAdd(ds, e.argmax[pl*ohw:(pl+1)*ohw], gd[pl*ohw:(pl+1)*ohw], keep[pl*ohw:(pl+1)*ohw], ta[ch])
 		}
@@ -117,9 +124,35 @@ func (e *bnEpilogue[T]) inputGradPlane(xd, gd, a, b, d []T) func(ds []T, ch, o, 
 	hw, ohw := e.poolHW()
 	keep := e.out.data
 	return func(ds []T, ch, o, po int, overwrite bool) {
+		mode := kernel.UnpoolAddAffine
+		if overwrite {
+			mode = kernel.UnpoolAffine
+		}
+		if e.unpool(ds, xd[o:o+hw], gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw], a[ch], b[ch], d[ch], mode) {
+			return
+		}
 		affineInto(ds, xd[o:o+hw], b[ch], d[ch], overwrite)
 		scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], a[ch])
 	}
+}
+
+// unpool runs kernel.Unpool2x2 on one plane and reports true, for float32
+// and a 2×2, stride-2 pooling without padding; otherwise it does nothing
+// and reports false.
+func (e *bnEpilogue[T]) unpool(ds, xs, gs, ks []T, am []int32, a, b, d T, mode kernel.UnpoolMode) bool {
+	p := e.pool
+	if p.KH != 2 || p.KW != 2 || p.StrideH != 2 || p.StrideW != 2 || max(p.DilH, p.DilW) > 1 ||
+		p.PadTop != 0 || p.PadLeft != 0 || p.PadBottom != 0 || p.PadRight != 0 || p.CeilMode {
+		return false
+	}
+	d32, ok := any(ds).([]float32)
+	if !ok {
+		return false
+	}
+	x32, _ := any(xs).([]float32)
+	kernel.Unpool2x2(d32, x32, any(gs).([]float32), any(ks).([]float32), am, p.H, p.W,
+		float32(a), float32(b), float32(d), mode)
+	return true
 }
 
 // scatterKeptAdd adds a·g[j] to dst[idx[j]] for every j where keep[j] is

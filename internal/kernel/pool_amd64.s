@@ -146,3 +146,178 @@ pooldone:
 	MOVQ R14, ret+56(FP)
 	VZEROUPPER
 	RET
+
+// Interleaving indices for VPERMT2PS: ilo<> picks lanes 0, 16, 1, 17, …,
+// 7, 23 of a pair of vectors, ihi<> lanes 8, 24, …, 15, 31.
+DATA ilo<>+0(SB)/4, $0
+DATA ilo<>+4(SB)/4, $16
+DATA ilo<>+8(SB)/4, $1
+DATA ilo<>+12(SB)/4, $17
+DATA ilo<>+16(SB)/4, $2
+DATA ilo<>+20(SB)/4, $18
+DATA ilo<>+24(SB)/4, $3
+DATA ilo<>+28(SB)/4, $19
+DATA ilo<>+32(SB)/4, $4
+DATA ilo<>+36(SB)/4, $20
+DATA ilo<>+40(SB)/4, $5
+DATA ilo<>+44(SB)/4, $21
+DATA ilo<>+48(SB)/4, $6
+DATA ilo<>+52(SB)/4, $22
+DATA ilo<>+56(SB)/4, $7
+DATA ilo<>+60(SB)/4, $23
+GLOBL ilo<>(SB), RODATA|NOPTR, $64
+DATA ihi<>+0(SB)/4, $8
+DATA ihi<>+4(SB)/4, $24
+DATA ihi<>+8(SB)/4, $9
+DATA ihi<>+12(SB)/4, $25
+DATA ihi<>+16(SB)/4, $10
+DATA ihi<>+20(SB)/4, $26
+DATA ihi<>+24(SB)/4, $11
+DATA ihi<>+28(SB)/4, $27
+DATA ihi<>+32(SB)/4, $12
+DATA ihi<>+36(SB)/4, $28
+DATA ihi<>+40(SB)/4, $13
+DATA ihi<>+44(SB)/4, $29
+DATA ihi<>+48(SB)/4, $14
+DATA ihi<>+52(SB)/4, $30
+DATA ihi<>+56(SB)/4, $15
+DATA ihi<>+60(SB)/4, $31
+GLOBL ihi<>(SB), RODATA|NOPTR, $64
+
+// One input row of a block: EVEN and ODD hold the routed values of the
+// block's 16 windows at their even and odd columns; interleaved, they are
+// the row's 32 values, to which the dense part (by mode, in R12) is added
+// before they are stored at DST (XS: the same columns of x), masked by K3
+// and K4.
+#define UNPOOL_ROW(EVEN, ODD, XS, DST) \
+	VMOVAPS EVEN, Z10; \
+	VPERMT2PS ODD, Z21, Z10; \
+	VMOVAPS EVEN, Z11; \
+	VPERMT2PS ODD, Z19, Z11; \
+	CMPQ R12, $0; \
+	JEQ  3(PC); \
+	VMOVUPS.Z (XS), K3, Z12; \
+	VMOVUPS.Z 64(XS), K4, Z13; \
+	CMPQ R12, $0; \
+	JEQ  11(PC); \
+	VMOVAPS Z28, Z14; \
+	VFMADD231PS Z29, Z12, Z14; \
+	VMOVAPS Z28, Z15; \
+	VFMADD231PS Z29, Z13, Z15; \
+	VADDPS Z14, Z10, Z10; \
+	VADDPS Z15, Z11, Z11; \
+	CMPQ R12, $2; \
+	JNE  3(PC); \
+	VADDPS.Z (DST), Z10, K3, Z10; \
+	VADDPS.Z 64(DST), Z11, K4, Z11; \
+	VMOVUPS Z10, K3, (DST); \
+	VMOVUPS Z11, K4, 64(DST)
+
+// func unpool2x2AVX512(dst, x, grad, keep *float32, arg *int32, w, oh, ow, mode int, a, b, d float32)
+//
+// The 2×2 windows of rows 0..oh-1 (ow each) of a plane of width w: every
+// element of input rows 0..2·oh-1, columns 0..2·ow-1 of dst is set to the
+// routed gradient (a·grad of the window whose argmax it is, where keep is
+// positive, else 0) plus, by mode, nothing (0), b·x + d (1), or b·x + d +
+// dst (2).
+TEXT ·unpool2x2AVX512(SB), NOSPLIT, $0-84
+	MOVQ mode+64(FP), R12
+	VBROADCASTSS a+72(FP), Z30
+	VBROADCASTSS b+76(FP), Z29
+	VBROADCASTSS d+80(FP), Z28
+	VPXORD Z31, Z31, Z31
+	VMOVDQU32 evens<>(SB), Z22
+	VMOVDQU32 ilo<>(SB), Z21
+	VMOVDQU32 ihi<>(SB), Z19
+	MOVL $1, AX
+	VPBROADCASTD AX, Z26
+	MOVQ w+40(FP), AX
+	VPBROADCASTD AX, Z25 // w: the bottom-left tap
+	INCQ AX
+	VPBROADCASTD AX, Z24 // w+1: the bottom-right tap
+	MOVL $32, AX
+	VPBROADCASTD AX, Z23 // window index step per block
+	XORQ R13, R13         // output row i
+
+unrow:
+	CMPQ R13, oh+48(FP)
+	JGE  undone
+	MOVQ w+40(FP), AX
+	MOVQ R13, BX
+	SHLQ $1, BX
+	IMULQ AX, BX // 2·i·w
+	VPBROADCASTD BX, Z20
+	VPADDD Z22, Z20, Z20 // each window's top-left index
+	MOVQ dst+0(FP), DI
+	LEAQ (DI)(BX*4), DI  // input row 2i of dst
+	MOVQ x+8(FP), SI
+	LEAQ (SI)(BX*4), SI  // and of x
+	SHLQ $2, AX          // row stride in bytes
+	MOVQ AX, R14
+	MOVQ R13, BX
+	IMULQ ow+56(FP), BX
+	SHLQ $2, BX
+	MOVQ grad+16(FP), DX
+	ADDQ BX, DX
+	MOVQ keep+24(FP), R8
+	ADDQ BX, R8
+	MOVQ arg+32(FP), R10
+	ADDQ BX, R10
+	XORQ R9, R9 // windows done in the row
+
+unblock:
+	MOVQ ow+56(FP), R11
+	SUBQ R9, R11
+	JLE  unrowdone
+	CMPQ R11, $16
+	JLE  unmask
+	MOVQ $16, R11
+
+unmask:
+	MOVQ R11, CX
+	SHLQ $1, CX
+	MOVQ $1, BX
+	SHLQ CX, BX
+	DECQ BX
+	KMOVW BX, K3
+	SHRQ $16, BX
+	KMOVW BX, K4
+	MOVQ R11, CX
+	MOVQ $1, BX
+	SHLQ CX, BX
+	DECQ BX
+	KMOVW BX, K5
+	VMOVDQU32.Z (R10), K5, Z0 // argmax
+	VMOVUPS.Z (DX), K5, Z1    // grad
+	VMOVDQU32.Z (R8), K5, Z2  // keep
+	VPCMPGTD Z31, Z2, K5, K1  // kept: signed bits > 0
+	VMULPS.Z Z30, Z1, K1, Z1  // a·grad where kept, else 0
+	VPSUBD Z20, Z0, Z3        // tap index within the window
+	VPCMPEQD Z31, Z3, K2
+	VMOVAPS.Z Z1, K2, Z4      // top-left
+	VPCMPEQD Z26, Z3, K2
+	VMOVAPS.Z Z1, K2, Z5      // top-right
+	VPCMPEQD Z25, Z3, K2
+	VMOVAPS.Z Z1, K2, Z6      // bottom-left
+	VPCMPEQD Z24, Z3, K2
+	VMOVAPS.Z Z1, K2, Z7      // bottom-right
+	UNPOOL_ROW(Z4, Z5, SI, DI)
+	LEAQ (SI)(R14*1), AX
+	LEAQ (DI)(R14*1), BX
+	UNPOOL_ROW(Z6, Z7, AX, BX)
+	VPADDD Z23, Z20, Z20
+	ADDQ $128, SI
+	ADDQ $128, DI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	ADDQ $64, R10
+	ADDQ R11, R9
+	JMP  unblock
+
+unrowdone:
+	INCQ R13
+	JMP  unrow
+
+undone:
+	VZEROUPPER
+	RET

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -309,6 +310,39 @@ func TestMaxPool2x2Planes(t *testing.T) {
 				same := float64(y[i]) == y64[i] || (math.IsNaN(float64(y[i])) && math.IsNaN(y64[i]))
 				if !same || arg[i] != arg64[i] {
 					t.Fatalf("%v, %d NaNs: output %d = %v at %d, portable %v at %d", hw, nans, i, y[i], arg[i], y64[i], arg64[i])
+				}
+			}
+		}
+	}
+}
+
+// TestUnpool2x2 compares Unpool2x2 (vector code where there is some) with
+// its portable twin in every mode, on planes of even and odd sizes, with
+// the argmax of a real pooling, cut outputs (negative, zero, -0) and
+// garbage already in dst.
+func TestUnpool2x2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, hw := range [][2]int{{28, 28}, {14, 14}, {7, 7}, {3, 3}, {2, 2}, {9, 71}, {30, 34}, {5, 2}, {13, 13}} {
+		h, w := hw[0], hw[1]
+		p := PoolShape{N: 1, C: 1, H: h, W: w, KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+		n := p.OutH() * p.OutW()
+		x := randSlice[float32](rng, h*w)
+		pooled, arg := make([]float32, n), make([]int32, n)
+		MaxPool2D(p, randSlice[float32](rng, h*w), pooled, arg)
+		keep := slices.Clone(pooled)
+		keep[0] = float32(math.Copysign(0, -1))
+		if n > 1 {
+			keep[1] = 0
+		}
+		g := randSlice[float32](rng, n)
+		for _, mode := range []UnpoolMode{UnpoolSet, UnpoolAffine, UnpoolAddAffine} {
+			got := randSlice[float32](rng, h*w)
+			want := slices.Clone(got)
+			Unpool2x2(got, x, g, keep, arg, h, w, 0.7, -1.3, 0.25, mode)
+			unpool2x2Go(want, x, g, keep, arg, w, h/2, w/2, 0.7, -1.3, 0.25, mode)
+			for i := range got {
+				if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*(1+math.Abs(float64(want[i]))) {
+					t.Fatalf("%dx%d, mode %d: element %d = %v, portable %v", h, w, mode, i, got[i], want[i])
 				}
 			}
 		}

@@ -84,7 +84,7 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 		for ch := range c {
 			pl := n*c + ch
 			ds := dst[ch*hw : (ch+1)*hw]
-			if e.unpool(ds, nil, gd[pl*ohw:(pl+1)*ohw], keep[pl*ohw:(pl+1)*ohw], e.argmax[pl*ohw:(pl+1)*ohw], ta[ch], 0, 0, kernel.UnpoolSet) {
+			if e.unpool(ds, nil, nil, gd[pl*ohw:(pl+1)*ohw], keep[pl*ohw:(pl+1)*ohw], e.argmax[pl*ohw:(pl+1)*ohw], ta[ch], 0, 0, 0, kernel.UnpoolSet) {
 				continue
 			}
 			clear(ds)
@@ -128,7 +128,7 @@ func (e *bnEpilogue[T]) inputGradPlane(xd, gd, a, b, d []T) func(ds []T, ch, o, 
 		if overwrite {
 			mode = kernel.UnpoolAffine
 		}
-		if e.unpool(ds, xd[o:o+hw], gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw], a[ch], b[ch], d[ch], mode) {
+		if e.unpool(ds, xd[o:o+hw], nil, gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw], a[ch], b[ch], 0, d[ch], mode) {
 			return
 		}
 		affineInto(ds, xd[o:o+hw], b[ch], d[ch], overwrite)
@@ -139,7 +139,7 @@ func (e *bnEpilogue[T]) inputGradPlane(xd, gd, a, b, d []T) func(ds []T, ch, o, 
 // unpool runs kernel.Unpool2x2 on one plane and reports true, for float32
 // and a 2×2, stride-2 pooling without padding; otherwise it does nothing
 // and reports false.
-func (e *bnEpilogue[T]) unpool(ds, xs, gs, ks []T, am []int32, a, b, d T, mode kernel.UnpoolMode) bool {
+func (e *bnEpilogue[T]) unpool(ds, xs, hs, gs, ks []T, am []int32, a, b, c, d T, mode kernel.UnpoolMode) bool {
 	p := e.pool
 	if p.KH != 2 || p.KW != 2 || p.StrideH != 2 || p.StrideW != 2 || max(p.DilH, p.DilW) > 1 ||
 		p.PadTop != 0 || p.PadLeft != 0 || p.PadBottom != 0 || p.PadRight != 0 || p.CeilMode {
@@ -150,8 +150,9 @@ func (e *bnEpilogue[T]) unpool(ds, xs, gs, ks []T, am []int32, a, b, d T, mode k
 		return false
 	}
 	x32, _ := any(xs).([]float32)
-	kernel.Unpool2x2(d32, x32, any(gs).([]float32), any(ks).([]float32), am, p.H, p.W,
-		float32(a), float32(b), float32(d), mode)
+	h32, _ := any(hs).([]float32)
+	kernel.Unpool2x2(d32, x32, h32, any(gs).([]float32), any(ks).([]float32), am, p.H, p.W,
+		float32(a), float32(b), float32(c), float32(d), mode)
 	return true
 }
 
@@ -250,6 +251,13 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
 	dx := e.poolDeferred(x.shape, sums, 2*len(xd), func(ds []T, ch, o, po int, overwrite bool) {
 		hs, xs := hd[o:o+hw], xd[o:o+hw]
+		mode := kernel.UnpoolAddAffine2
+		if overwrite {
+			mode = kernel.UnpoolAffine2
+		}
+		if e.unpool(ds, xs, hs, gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw], tc2[ch], tc0[ch], tc1[ch], tc3[ch], mode) {
+			return
+		}
 		if overwrite {
 			axpbycRun(ds, hs, xs, tc1[ch], tc0[ch], tc3[ch])
 		} else {

@@ -213,3 +213,34 @@ func TestBatchNormReLUMaxPool2DFloat32Backward(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormReLUMaxPool2DFloat32SecondOrder checks a float32
+// Hessian-vector product through the pooled batch norm (its second-order
+// rules' vector passes) against float64.
+func TestBatchNormReLUMaxPool2DFloat32SecondOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 1))
+	x64, r64, v64 := randT(rng, 3, 4, 28, 28), randT(rng, 3, 4, 14, 14), randT(rng, 3, 4, 28, 28)
+	gamma64, beta64 := positive(rng, 4), randT(rng, 4)
+	f32 := func(t64 *engine.Tensor[float64]) *engine.Tensor[float32] {
+		o := engine.New[float32](t64.Shape()...)
+		for i, v := range t64.Data() {
+			o.Data()[i] = float32(v)
+		}
+		return o
+	}
+	hvp64 := func() []*V {
+		x, gm, bt := engine.Param(x64), engine.Param(gamma64), engine.Param(beta64)
+		y := engine.BatchNormReLUMaxPool2D(x, gm, bt, engine.NewBNState[float64](4), true, engine.PoolSquare(2, 2))
+		l := engine.Sum(engine.Mul(engine.Mul(y, y), engine.Const(r64)))
+		gx := engine.Grad(l, []*V{x}, true)[0]
+		return engine.Grad(engine.Sum(engine.Mul(gx, engine.Const(v64))), []*V{x, gm, bt}, false)
+	}()
+	x, gm, bt := engine.Param(f32(x64)), engine.Param(f32(gamma64)), engine.Param(f32(beta64))
+	y := engine.BatchNormReLUMaxPool2D(x, gm, bt, engine.NewBNState[float32](4), true, engine.PoolSquare(2, 2))
+	l := engine.Sum(engine.Mul(engine.Mul(y, y), engine.Const(f32(r64))))
+	gx := engine.Grad(l, []*engine.Var[float32]{x}, true)[0]
+	got := engine.Grad(engine.Sum(engine.Mul(gx, engine.Const(f32(v64)))), []*engine.Var[float32]{x, gm, bt}, false)
+	for i := range got {
+		closeF32(t, "Hessian-vector product", got[i].Value().Data(), f32(hvp64[i].Value()).Data(), 1e-3)
+	}
+}

@@ -452,56 +452,75 @@ func AvgPool2DBackward[T Float](p PoolShape, countIncludePad bool, dy, dx []T) {
 	})
 }
 
-// UnpoolMode is what Unpool2x2 does besides placing the routed gradients.
+// UnpoolMode is what Unpool2x2 does besides placing the routed gradients:
+// which dense terms it adds (bits the vector code tests).
 type UnpoolMode int
 
 const (
+	unpoolX   = 1 // b·x + d
+	unpoolAdd = 2 // + dst
+	unpoolH   = 4 // + c·h
+
 	// UnpoolSet writes the routed gradients, and zero where none lands.
-	UnpoolSet UnpoolMode = iota
+	UnpoolSet UnpoolMode = 0
 	// UnpoolAffine writes b·x + d plus the routed gradients.
-	UnpoolAffine
+	UnpoolAffine UnpoolMode = unpoolX
 	// UnpoolAddAffine adds b·x + d plus the routed gradients to dst.
-	UnpoolAddAffine
+	UnpoolAddAffine UnpoolMode = unpoolX | unpoolAdd
+	// UnpoolAffine2 writes b·x + c·h + d plus the routed gradients.
+	UnpoolAffine2 UnpoolMode = unpoolX | unpoolH
+	// UnpoolAddAffine2 adds b·x + c·h + d plus the routed gradients to dst.
+	UnpoolAddAffine2 UnpoolMode = unpoolX | unpoolH | unpoolAdd
 )
 
 // Unpool2x2 is the backward pass of 2×2, stride-2 max pooling without
 // padding on one h×w float32 plane, masked, scaled and fused with a dense
-// affine part: a·g[j] goes to dst[arg[j]] for each window j (h/2 rows of
+// affine part: a·g[j] goes to dst[arg[j]] for each window j (rows/2 rows of
 // w/2) where keep[j] is positive (the pooled output after a ReLU, whose
 // sign is the mask, tested on its bits as MaskPositive32 does), and mode
-// says what else each element of dst gets. x is not read with UnpoolSet.
-// Each arg[j] must lie in window j, as MaxPool2D's argmax does. One pass
-// writes every element: no separate clearing or affine pass over dst.
+// says what else each element of dst gets. x is read only by the affine
+// modes, hv only by the two-input ones. Each arg[j] must lie in window j,
+// as MaxPool2D's argmax does. One pass writes every element: no separate
+// clearing or affine pass over dst.
 //
-// Unpool2x2 panics if a slice is too short.
-func Unpool2x2(dst, x, g, keep []float32, arg []int32, h, w int, a, b, d float32, mode UnpoolMode) {
-	oh, ow := h/2, w/2
-	need("Unpool2x2", "dst", len(dst), h*w)
+// Unpool2x2 panics if a slice is too short or mode is not one of the
+// constants.
+func Unpool2x2(dst, x, hv, g, keep []float32, arg []int32, rows, w int, a, b, c, d float32, mode UnpoolMode) {
+	oh, ow := rows/2, w/2
+	switch mode {
+	case UnpoolSet, UnpoolAffine, UnpoolAddAffine, UnpoolAffine2, UnpoolAddAffine2:
+	default:
+		panic("kernel: Unpool2x2: mode " + itoa(int(mode)))
+	}
+	need("Unpool2x2", "dst", len(dst), rows*w)
 	need("Unpool2x2", "g", len(g), oh*ow)
 	need("Unpool2x2", "keep", len(keep), oh*ow)
 	need("Unpool2x2", "arg", len(arg), oh*ow)
-	if mode != UnpoolSet {
-		need("Unpool2x2", "x", len(x), h*w)
+	if mode&unpoolX != 0 {
+		need("Unpool2x2", "x", len(x), rows*w)
 	}
-	if !unpool2x2Vec(dst, x, g, keep, arg, w, oh, ow, a, b, d, mode) {
-		unpool2x2Go(dst[:h*w], x, g, keep, arg, w, oh, ow, a, b, d, mode)
+	if mode&unpoolH != 0 {
+		need("Unpool2x2", "h", len(hv), rows*w)
+	}
+	if !unpool2x2Vec(dst, x, hv, g, keep, arg, w, oh, ow, a, b, c, d, mode) {
+		unpool2x2Go(dst[:rows*w], x, hv, g, keep, arg, w, oh, ow, a, b, c, d, mode)
 		return
 	}
 	// The vector code covers the windows' rows and columns; an odd last
 	// column or row gets the dense part only.
 	if w > 2*ow {
 		for y := range 2 * oh {
-			unpoolDense(dst[y*w+2*ow:(y+1)*w], x, y*w+2*ow, b, d, mode)
+			unpoolDense(dst[y*w+2*ow:(y+1)*w], x, hv, y*w+2*ow, b, c, d, mode)
 		}
 	}
-	if h > 2*oh {
-		unpoolDense(dst[2*oh*w:h*w], x, 2*oh*w, b, d, mode)
+	if rows > 2*oh {
+		unpoolDense(dst[2*oh*w:rows*w], x, hv, 2*oh*w, b, c, d, mode)
 	}
 }
 
 // unpoolDense gives dst, which starts at element o of the plane, the dense
 // part of mode.
-func unpoolDense(dst, x []float32, o int, b, d float32, mode UnpoolMode) {
+func unpoolDense(dst, x, h []float32, o int, b, c, d float32, mode UnpoolMode) {
 	switch mode {
 	case UnpoolSet:
 		clear(dst)
@@ -509,17 +528,25 @@ func unpoolDense(dst, x []float32, o int, b, d float32, mode UnpoolMode) {
 		for i := range dst {
 			dst[i] = b*x[o+i] + d
 		}
-	default:
+	case UnpoolAddAffine:
 		for i := range dst {
 			dst[i] += b*x[o+i] + d
+		}
+	case UnpoolAffine2:
+		for i := range dst {
+			dst[i] = b*x[o+i] + c*h[o+i] + d
+		}
+	default:
+		for i := range dst {
+			dst[i] += b*x[o+i] + c*h[o+i] + d
 		}
 	}
 }
 
 // unpool2x2Go is the portable Unpool2x2: the dense part, then the routed
 // gradients.
-func unpool2x2Go(dst, x, g, keep []float32, arg []int32, w, oh, ow int, a, b, d float32, mode UnpoolMode) {
-	unpoolDense(dst, x, 0, b, d, mode)
+func unpool2x2Go(dst, x, h, g, keep []float32, arg []int32, w, oh, ow int, a, b, c, d float32, mode UnpoolMode) {
+	unpoolDense(dst, x, h, 0, b, c, d, mode)
 	for j, v := range g[:oh*ow] {
 		k := int32(math.Float32bits(keep[j]))
 		dst[arg[j]] += a * math.Float32frombits(math.Float32bits(v)&uint32((-k & ^k)>>31))

@@ -26,19 +26,22 @@ func maxPool2x2Rows32(x, y []float32, arg []int32, w, row0, oh, ow int) int {
 }
 
 //go:noescape
-func unpool2x2AVX512(dst, x, grad, keep *float32, arg *int32, w, oh, ow, mode int, a, b, d float32)
+func unpool2x2AVX512(dst, x, h, grad, keep *float32, arg *int32, w, oh, ow, mode int, a, b, c, d float32)
 
 // unpool2x2Vec runs Unpool2x2's windows in vector code where there is
 // some, and reports whether it did.
-func unpool2x2Vec(dst, x, g, keep []float32, arg []int32, w, oh, ow int, a, b, d float32, mode UnpoolMode) bool {
+func unpool2x2Vec(dst, x, h, g, keep []float32, arg []int32, w, oh, ow int, a, b, c, d float32, mode UnpoolMode) bool {
 	// Rows of fewer windows cost more in setup than the scalar loop.
 	if !haveAVX512 || oh == 0 || ow < 6 || 2*oh*w > 1<<31-1 {
 		return false
 	}
-	var xp *float32
-	if mode != UnpoolSet {
+	var xp, hp *float32
+	if mode&unpoolX != 0 {
 		xp = &x[0]
 	}
-	unpool2x2AVX512(&dst[0], xp, &g[0], &keep[0], &arg[0], w, oh, ow, int(mode), a, b, d)
+	if mode&unpoolH != 0 {
+		hp = &h[0]
+	}
+	unpool2x2AVX512(&dst[0], xp, hp, &g[0], &keep[0], &arg[0], w, oh, ow, int(mode), a, b, c, d)
 	return true
 }

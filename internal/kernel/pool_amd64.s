@@ -186,52 +186,57 @@ GLOBL ihi<>(SB), RODATA|NOPTR, $64
 
 // One input row of a block: EVEN and ODD hold the routed values of the
 // block's 16 windows at their even and odd columns; interleaved, they are
-// the row's 32 values, to which the dense part (by mode, in R12) is added
-// before they are stored at DST (XS: the same columns of x), masked by K3
-// and K4.
-#define UNPOOL_ROW(EVEN, ODD, XS, DST) \
+// the row's 32 values, to which the dense part (by the mode's bits in R12:
+// 1 b·x + d, 4 also c·h, 2 also dst) is added before they are stored at
+// DST (XS, HS: the same columns of x and h), masked by K3 and K4.
+#define UNPOOL_ROW(EVEN, ODD, XS, HS, DST) \
 	VMOVAPS EVEN, Z10; \
 	VPERMT2PS ODD, Z21, Z10; \
 	VMOVAPS EVEN, Z11; \
 	VPERMT2PS ODD, Z19, Z11; \
-	CMPQ R12, $0; \
-	JEQ  3(PC); \
+	TESTQ $1, R12; \
+	JEQ  19(PC); \
 	VMOVUPS.Z (XS), K3, Z12; \
 	VMOVUPS.Z 64(XS), K4, Z13; \
-	CMPQ R12, $0; \
-	JEQ  11(PC); \
 	VMOVAPS Z28, Z14; \
 	VFMADD231PS Z29, Z12, Z14; \
 	VMOVAPS Z28, Z15; \
 	VFMADD231PS Z29, Z13, Z15; \
+	TESTQ $4, R12; \
+	JEQ  5(PC); \
+	VMOVUPS.Z (HS), K3, Z12; \
+	VMOVUPS.Z 64(HS), K4, Z13; \
+	VFMADD231PS Z27, Z12, Z14; \
+	VFMADD231PS Z27, Z13, Z15; \
 	VADDPS Z14, Z10, Z10; \
 	VADDPS Z15, Z11, Z11; \
-	CMPQ R12, $2; \
-	JNE  3(PC); \
+	TESTQ $2, R12; \
+	JEQ  3(PC); \
 	VADDPS.Z (DST), Z10, K3, Z10; \
 	VADDPS.Z 64(DST), Z11, K4, Z11; \
 	VMOVUPS Z10, K3, (DST); \
 	VMOVUPS Z11, K4, 64(DST)
 
-// func unpool2x2AVX512(dst, x, grad, keep *float32, arg *int32, w, oh, ow, mode int, a, b, d float32)
+// func unpool2x2AVX512(dst, x, h, grad, keep *float32, arg *int32, w, oh, ow, mode int, a, b, c, d float32)
 //
 // The 2×2 windows of rows 0..oh-1 (ow each) of a plane of width w: every
 // element of input rows 0..2·oh-1, columns 0..2·ow-1 of dst is set to the
 // routed gradient (a·grad of the window whose argmax it is, where keep is
-// positive, else 0) plus, by mode, nothing (0), b·x + d (1), or b·x + d +
-// dst (2).
-TEXT ·unpool2x2AVX512(SB), NOSPLIT, $0-84
-	MOVQ mode+64(FP), R12
-	VBROADCASTSS a+72(FP), Z30
-	VBROADCASTSS b+76(FP), Z29
-	VBROADCASTSS d+80(FP), Z28
+// positive, else 0) plus the dense part that mode's bits select (see
+// UNPOOL_ROW).
+TEXT ·unpool2x2AVX512(SB), NOSPLIT, $0-96
+	MOVQ mode+72(FP), R12
+	VBROADCASTSS a+80(FP), Z30
+	VBROADCASTSS b+84(FP), Z29
+	VBROADCASTSS c+88(FP), Z27
+	VBROADCASTSS d+92(FP), Z28
 	VPXORD Z31, Z31, Z31
 	VMOVDQU32 evens<>(SB), Z22
 	VMOVDQU32 ilo<>(SB), Z21
 	VMOVDQU32 ihi<>(SB), Z19
 	MOVL $1, AX
 	VPBROADCASTD AX, Z26
-	MOVQ w+40(FP), AX
+	MOVQ w+48(FP), AX
 	VPBROADCASTD AX, Z25 // w: the bottom-left tap
 	INCQ AX
 	VPBROADCASTD AX, Z24 // w+1: the bottom-right tap
@@ -240,9 +245,9 @@ TEXT ·unpool2x2AVX512(SB), NOSPLIT, $0-84
 	XORQ R13, R13         // output row i
 
 unrow:
-	CMPQ R13, oh+48(FP)
+	CMPQ R13, oh+56(FP)
 	JGE  undone
-	MOVQ w+40(FP), AX
+	MOVQ w+48(FP), AX
 	MOVQ R13, BX
 	SHLQ $1, BX
 	IMULQ AX, BX // 2·i·w
@@ -255,18 +260,18 @@ unrow:
 	SHLQ $2, AX          // row stride in bytes
 	MOVQ AX, R14
 	MOVQ R13, BX
-	IMULQ ow+56(FP), BX
+	IMULQ ow+64(FP), BX
 	SHLQ $2, BX
-	MOVQ grad+16(FP), DX
+	MOVQ grad+24(FP), DX
 	ADDQ BX, DX
-	MOVQ keep+24(FP), R8
+	MOVQ keep+32(FP), R8
 	ADDQ BX, R8
-	MOVQ arg+32(FP), R10
+	MOVQ arg+40(FP), R10
 	ADDQ BX, R10
 	XORQ R9, R9 // windows done in the row
 
 unblock:
-	MOVQ ow+56(FP), R11
+	MOVQ ow+64(FP), R11
 	SUBQ R9, R11
 	JLE  unrowdone
 	CMPQ R11, $16
@@ -301,10 +306,14 @@ unmask:
 	VMOVAPS.Z Z1, K2, Z6      // bottom-left
 	VPCMPEQD Z24, Z3, K2
 	VMOVAPS.Z Z1, K2, Z7      // bottom-right
-	UNPOOL_ROW(Z4, Z5, SI, DI)
+	MOVQ h+16(FP), CX
+	SUBQ x+8(FP), CX
+	ADDQ SI, CX // the same columns of h (not read unless mode has bit 4)
+	UNPOOL_ROW(Z4, Z5, SI, CX, DI)
 	LEAQ (SI)(R14*1), AX
 	LEAQ (DI)(R14*1), BX
-	UNPOOL_ROW(Z6, Z7, AX, BX)
+	ADDQ R14, CX
+	UNPOOL_ROW(Z6, Z7, AX, CX, BX)
 	VPADDD Z23, Z20, Z20
 	ADDQ $128, SI
 	ADDQ $128, DI

@@ -6,6 +6,6 @@ package kernel
 func maxPool2x2Rows32(x, y []float32, arg []int32, w, row0, oh, ow int) int { return 0 }
 
 // unpool2x2Vec has no vector version here.
-func unpool2x2Vec(dst, x, g, keep []float32, arg []int32, w, oh, ow int, a, b, d float32, mode UnpoolMode) bool {
+func unpool2x2Vec(dst, x, h, g, keep []float32, arg []int32, w, oh, ow int, a, b, c, d float32, mode UnpoolMode) bool {
 	return false
 }

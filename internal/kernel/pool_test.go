@@ -317,7 +317,7 @@ func TestMaxPool2x2Planes(t *testing.T) {
 }
 
 // TestUnpool2x2 compares Unpool2x2 (vector code where there is some) with
-// its portable twin in every mode, on planes of even and odd sizes, with
+// its portable twin in every mode (and a bad mode panics), on planes of even and odd sizes, with
 // the argmax of a real pooling, cut outputs (negative, zero, -0) and
 // garbage already in dst.
 func TestUnpool2x2(t *testing.T) {
@@ -335,11 +335,12 @@ func TestUnpool2x2(t *testing.T) {
 			keep[1] = 0
 		}
 		g := randSlice[float32](rng, n)
-		for _, mode := range []UnpoolMode{UnpoolSet, UnpoolAffine, UnpoolAddAffine} {
+		hv := randSlice[float32](rng, h*w)
+		for _, mode := range []UnpoolMode{UnpoolSet, UnpoolAffine, UnpoolAddAffine, UnpoolAffine2, UnpoolAddAffine2} {
 			got := randSlice[float32](rng, h*w)
 			want := slices.Clone(got)
-			Unpool2x2(got, x, g, keep, arg, h, w, 0.7, -1.3, 0.25, mode)
-			unpool2x2Go(want, x, g, keep, arg, w, h/2, w/2, 0.7, -1.3, 0.25, mode)
+			Unpool2x2(got, x, hv, g, keep, arg, h, w, 0.7, -1.3, 0.6, 0.25, mode)
+			unpool2x2Go(want, x, hv, g, keep, arg, w, h/2, w/2, 0.7, -1.3, 0.6, 0.25, mode)
 			for i := range got {
 				if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*(1+math.Abs(float64(want[i]))) {
 					t.Fatalf("%dx%d, mode %d: element %d = %v, portable %v", h, w, mode, i, got[i], want[i])
@@ -347,4 +348,10 @@ func TestUnpool2x2(t *testing.T) {
 			}
 		}
 	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Unpool2x2 with mode 6 did not panic")
+		}
+	}()
+	Unpool2x2(make([]float32, 4), nil, nil, make([]float32, 1), make([]float32, 1), make([]int32, 1), 2, 2, 1, 0, 0, 0, 6)
 }

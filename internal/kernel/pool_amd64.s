@@ -22,6 +22,24 @@ DATA evens<>+56(SB)/4, $28
 DATA evens<>+60(SB)/4, $30
 GLOBL evens<>(SB), RODATA|NOPTR, $64
 
+// BLOCKMASKS sets the masks of a block of R11 ≤ 16 windows: K5 for the
+// R11 outputs, K3 and K4 for the 2·R11 inputs of each row (loads and
+// stores of masked lanes cannot fault); CX and BX are scratch.
+#define BLOCKMASKS \
+	MOVQ R11, CX; \
+	SHLQ $1, CX; \
+	MOVQ $1, BX; \
+	SHLQ CX, BX; \
+	DECQ BX; \
+	KMOVW BX, K3; \
+	SHRQ $16, BX; \
+	KMOVW BX, K4; \
+	MOVQ R11, CX; \
+	MOVQ $1, BX; \
+	SHLQ CX, BX; \
+	DECQ BX; \
+	KMOVW BX, K5
+
 // func maxPool2x2AVX512(x, y *float32, arg *int32, w, row0, oh, ow int) int
 //
 // Output rows row0..oh-1 of 2×2, stride-2 max pooling of the plane x (rows
@@ -77,19 +95,7 @@ pool16:
 	MOVQ $16, R11
 
 poolmask:
-	MOVQ R11, CX
-	SHLQ $1, CX
-	MOVQ $1, BX
-	SHLQ CX, BX
-	DECQ BX
-	KMOVW BX, K3
-	SHRQ $16, BX
-	KMOVW BX, K4
-	MOVQ R11, CX
-	MOVQ $1, BX
-	SHLQ CX, BX
-	DECQ BX
-	KMOVW BX, K5
+	BLOCKMASKS
 	VMOVUPS.Z (SI), K3, Z0
 	VMOVUPS.Z 64(SI), K4, Z1
 	VMOVUPS.Z (DX), K3, Z2
@@ -279,19 +285,7 @@ unblock:
 	MOVQ $16, R11
 
 unmask:
-	MOVQ R11, CX
-	SHLQ $1, CX
-	MOVQ $1, BX
-	SHLQ CX, BX
-	DECQ BX
-	KMOVW BX, K3
-	SHRQ $16, BX
-	KMOVW BX, K4
-	MOVQ R11, CX
-	MOVQ $1, BX
-	SHLQ CX, BX
-	DECQ BX
-	KMOVW BX, K5
+	BLOCKMASKS
 	VMOVDQU32.Z (R10), K5, Z0 // argmax
 	VMOVUPS.Z (DX), K5, Z1    // grad
 	VMOVDQU32.Z (R8), K5, Z2  // keep

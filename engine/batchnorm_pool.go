@@ -80,15 +80,10 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 		return nil, dGamma, dBeta, sumG, sumGXhat
 	}
 	dx = e.poolDeferred(x.shape, sums, len(xd), e.inputGradPlane(xd, gd, ta, tb, td))
+	routed := e.routedPlane(gd, ta)
 	dx.affine = &affineParts[T]{of: xd, b: tb, d: td, sparse: func(n int, dst []T) {
 		for ch := range c {
-			pl := n*c + ch
-			ds := dst[ch*hw : (ch+1)*hw]
-			if e.unpool(ds, nil, nil, gd[pl*ohw:(pl+1)*ohw], keep[pl*ohw:(pl+1)*ohw], e.argmax[pl*ohw:(pl+1)*ohw], ta[ch], 0, 0, 0, kernel.UnpoolSet) {
-				continue
-			}
-			clear(ds)
-			scatterKeptAdd(ds, e.argmax[pl*ohw:(pl+1)*ohw], gd[pl*ohw:(pl+1)*ohw], keep[pl*ohw:(pl+1)*ohw], ta[ch])
+			routed(dst[ch*hw:(ch+1)*hw], ch, (n*c+ch)*ohw)
 		}
 	}}
 	return dx, dGamma, dBeta, sumG, sumGXhat
@@ -133,6 +128,23 @@ func (e *bnEpilogue[T]) inputGradPlane(xd, gd, a, b, d []T) func(ds []T, ch, o, 
 		}
 		affineInto(ds, xd[o:o+hw], b[ch], d[ch], overwrite)
 		scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], a[ch])
+	}
+}
+
+// routedPlane returns the function that writes into ds the plane of
+// channel ch (pooled offset po) of a·g routed to each window's argmax,
+// masked by the output, and zero elsewhere: the sparse part of
+// inputGradPlane's gradient.
+func (e *bnEpilogue[T]) routedPlane(gd, a []T) func(ds []T, ch, po int) {
+	_, ohw := e.poolHW()
+	keep := e.out.data
+	return func(ds []T, ch, po int) {
+		gs, ks, am := gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw]
+		if e.unpool(ds, nil, nil, gs, ks, am, a[ch], 0, 0, 0, kernel.UnpoolSet) {
+			return
+		}
+		clear(ds)
+		scatterKeptAdd(ds, am, gs, ks, a[ch])
 	}
 }
 

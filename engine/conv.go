@@ -134,11 +134,9 @@ func conv2DThen[T Float](x, w, b *Var[T], p ConvParams, each func(y []T, n0, n1 
 func convGradWeightImagewise[T Float](s kernel.ConvShape, in []*Var[T], out, g *Var[T]) *Var[T] {
 	dw := newOverwritten[T](in[1].Shape()...)
 	af := g.affine
-	var z T
-	_, f32 := any(z).(float32)
 	// float64 (the gradient checks) always takes the Gram route.
 	if af == nil || len(af.of) == 0 || &af.of[0] != &out.value.data[0] || max(s.Groups, 1) != 1 ||
-		(f32 && !kernel.ConvPatchGramCheap(s)) {
+		(isFloat32[T]() && !kernel.ConvPatchGramCheap(s)) {
 		kernel.Conv2DBackwardFilterFunc(s, in[0].value.data, g.depositImage, dw.data)
 		return freshConst(dw)
 	}
@@ -170,9 +168,14 @@ func convGradWeightImagewise[T Float](s kernel.ConvShape, in []*Var[T], out, g *
 // time (kernel.Conv2DBackwardFilterFunc); the Winograd filter gradient
 // needs it whole.
 func filterGradImagewise[T Float](s kernel.ConvShape) bool {
+	return !isFloat32[T]() || !kernel.WinogradBackwardFilterSuits(s)
+}
+
+// isFloat32 reports whether T is float32: the fast kernels' type.
+func isFloat32[T Float]() bool {
 	var z T
-	_, f32 := any(z).(float32)
-	return !f32 || !kernel.WinogradBackwardFilterSuits(s)
+	_, ok := any(z).(float32)
+	return ok
 }
 
 // Conv2DGradInput returns the gradient of Conv2D with respect to its input:

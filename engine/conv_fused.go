@@ -22,9 +22,7 @@ import (
 // composition itself.
 func ConvBatchNormReLUMaxPool2D[T Float](x, w, b, gamma, beta *Var[T], st *BNState[T], conv ConvParams, pool PoolParams) *Var[T] {
 	s := conv.shape("ConvBatchNormReLUMaxPool2D", x.Shape(), w.Shape())
-	var z T
-	_, f32 := any(z).(float32)
-	if pool != PoolSquare(2, 2) || (f32 && kernel.WinogradSuits(s)) || s.OutH() < 2 || s.OutW() < 2 {
+	if pool != PoolSquare(2, 2) || (isFloat32[T]() && kernel.WinogradSuits(s)) || s.OutH() < 2 || s.OutW() < 2 {
 		return BatchNormReLUMaxPool2D(Conv2D(x, w, b, conv), gamma, beta, st, true, pool)
 	}
 	ps := pool.shape("ConvBatchNormReLUMaxPool2D", []int{s.N, s.K, s.OutH(), s.OutW()})

@@ -343,7 +343,7 @@ func batchNormTrain[T Float](x, gamma, beta *Var[T], st *BNState[T], eps float64
 		res := make([]*Var[T], 3)
 		dx, dGamma, _, sumG, sumGXhat := ep.bnBackward(g.value, in[0].value, in[1].value, stats, need[0])
 		if need[0] {
-			res[0] = bnGradInput(materialize(dx).value, g, in[0], in[1], stats, ep)
+			res[0] = bnGradInput(dx, g, in[0], in[1], stats, ep)
 		}
 		if need[1] {
 			res[1] = bnGradGamma(dGamma, sumG, sumGXhat, g, in[0], stats, ep)
@@ -550,9 +550,14 @@ func bnBackward[T Float](g, x, gamma *Tensor[T], s *bnStats, wantDx bool) (dx, d
 // bnGradInput records dx, computed by bnBackward, as an op of (g, x, gamma).
 // With an epilogue, g is the gradient of the fused op's output and is
 // expanded before use. Its backward pass is fused for first order;
-// recorded, it is composed from primitives.
-func bnGradInput[T Float](dx *Tensor[T], g, x, gamma *Var[T], s *bnStats, ep *bnEpilogue[T]) *Var[T] {
-	return record("BatchNorm2DGradInput", dx, func(h, _ *Var[T], in []*Var[T], _ []bool) []*Var[T] {
+// recorded, it is composed from primitives. A deferred dx (with pooling)
+// stays deferred as the result's lazy value (see Var.lazy).
+func bnGradInput[T Float](dx *Var[T], g, x, gamma *Var[T], s *bnStats, ep *bnEpilogue[T]) *Var[T] {
+	value := dx.value
+	if dx.deposit != nil {
+		value = &Tensor[T]{shape: cloneInts(dx.Shape())}
+	}
+	v := record("BatchNorm2DGradInput", value, func(h, _ *Var[T], in []*Var[T], _ []bool) []*Var[T] {
 		if h.tracked || in[0].tracked || in[1].tracked || in[2].tracked {
 			return bnEpilogueComposedVJP(0, h, in, s.eps, ep)
 		}
@@ -563,6 +568,10 @@ func bnGradInput[T Float](dx *Tensor[T], g, x, gamma *Var[T], s *bnStats, ep *bn
 		res[0] = freshConst(ep.contract(res[0].value))
 		return res
 	}, g, x, gamma)
+	if dx.deposit != nil {
+		v.lazy, v.planeSums = dx, dx.planeSums
+	}
+	return v
 }
 
 // bnEpilogueComposedVJP is bnComposedVJP where in[0] is the gradient of the

@@ -79,73 +79,173 @@ func bnPoolBackward[T Float](e *bnEpilogue[T], g, x, gamma *Tensor[T], s *bnStat
 	if !wantDx {
 		return nil, dGamma, dBeta, sumG, sumGXhat
 	}
-	dx = e.poolDeferred(x.shape, sums, len(xd), e.inputGradPlane(xd, gd, ta, tb, td))
-	routed := e.routedPlane(gd, ta)
-	dx.affine = &affineParts[T]{of: xd, b: tb, d: td, sparse: func(n int, dst []T) {
-		for ch := range c {
-			routed(dst[ch*hw:(ch+1)*hw], ch, (n*c+ch)*ohw)
-		}
-	}}
+	dx = (&poolGrad[T]{e: e, x: xd, g: gd, a: ta, b: tb, d: td, sums: sums}).deferred(x.shape)
 	return dx, dGamma, dBeta, sumG, sumGXhat
 }
 
-// poolDeferred returns a deferred input gradient (see Var.deposit) given
-// plane by plane: plane(ds, ch, o, po, overwrite) writes, or adds, the plane
-// of channel ch at input offset o (pooled offset po) into ds. It can be
-// deposited whole, over the channels in parallel, cost being the work per
-// channel for forChannels, or an image at a time (see Var.depositImage).
-func (e *bnEpilogue[T]) poolDeferred(shape []int, sums []float64, cost int, plane func(ds []T, ch, o, po int, overwrite bool)) *Var[T] {
+// poolGrad is a gradient with respect to the input x of a fused batch
+// norm, ReLU and pooling, of the form every backward rule of the op gives
+// it: per channel ch,
+//
+//	a[ch]·g routed to each window's argmax, masked by the output,
+//	+ b[ch]·x + c[ch]·h + d[ch]
+//
+// with g at the pooled size and h at x's (h nil: no such term). sums are
+// its plane sums per channel. Two of them for the same x and g add up to
+// one of the same form (merge): the backward rules of the recorded
+// batch norm (bnPoolGradInputVJP, bnPoolGradGammaVJP) both send one to x,
+// and their sum is then placed in one pass, or an image at a time.
+type poolGrad[T Float] struct {
+	e          *bnEpilogue[T]
+	x, g, h    []T
+	a, b, c, d []T
+	sums       []float64
+}
+
+// deferred returns p as a deferred contribution to a value of the given
+// shape (see Var.deposit), deposited whole over the channels in parallel.
+// It can also be deposited an image at a time
+// (Var.depositImage), and split into the affine part b·x + d and the rest
+// (Var.affine).
+func (p *poolGrad[T]) deferred(shape []int) *Var[T] {
+	e := p.e
+	cost := len(p.x)
+	if p.h != nil {
+		cost *= 2
+	}
 	hw, ohw := e.poolHW()
 	c := e.pool.C
-	v := deferredWithSums(shape, sums, func(dst []T, overwrite bool) {
+	v := deferredWithSums(shape, p.sums, func(dst []T, overwrite bool) {
 		forChannels(c, cost, func(ch int) {
-			e.poolPlanes(ch, func(o, po int) { plane(dst[o:o+hw], ch, o, po, overwrite) })
+			e.poolPlanes(ch, func(o, po int) { p.plane(dst[o:o+hw], ch, o, po, overwrite) })
 		})
 	})
 	v.depositImage = func(n int, dst []T) {
 		for ch := range c {
 			pl := n*c + ch
-			plane(dst[ch*hw:(ch+1)*hw], ch, pl*hw, pl*ohw, true)
+			p.plane(dst[ch*hw:(ch+1)*hw], ch, pl*hw, pl*ohw, true)
 		}
 	}
+	v.affine = &affineParts[T]{of: p.x, b: p.b, d: p.d, sparse: func(n int, dst []T) {
+		for ch := range c {
+			pl := n*c + ch
+			p.sparsePlane(dst[ch*hw:(ch+1)*hw], ch, pl*hw, pl*ohw)
+		}
+	}}
+	v.pooled = p
 	return v
 }
 
-// inputGradPlane returns the plane function (see poolDeferred) of the input
-// gradient a·g + b·x + d with per-channel a, b and d, where the pooled g,
-// masked by the output, lands on each window's argmax: the dense part
-// first, then a·g, while the plane is in cache.
-func (e *bnEpilogue[T]) inputGradPlane(xd, gd, a, b, d []T) func(ds []T, ch, o, po int, overwrite bool) {
+// plane writes, or adds, the plane of channel ch at input offset o (pooled
+// offset po) into ds: the dense part and the routed gradients in one pass
+// where kernel.Unpool2x2 serves, else the dense part first and then the
+// routed gradients, while the plane is in cache.
+func (p *poolGrad[T]) plane(ds []T, ch, o, po int, overwrite bool) {
+	e := p.e
 	hw, ohw := e.poolHW()
-	keep := e.out.data
-	return func(ds []T, ch, o, po int, overwrite bool) {
+	xs := p.x[o : o+hw]
+	gs, ks, am := p.g[po:po+ohw], e.out.data[po:po+ohw], e.argmax[po:po+ohw]
+	if p.h == nil {
 		mode := kernel.UnpoolAddAffine
 		if overwrite {
 			mode = kernel.UnpoolAffine
 		}
-		if e.unpool(ds, xd[o:o+hw], nil, gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw], a[ch], b[ch], 0, d[ch], mode) {
-			return
+		if !e.unpool(ds, xs, nil, gs, ks, am, p.a[ch], p.b[ch], 0, p.d[ch], mode) {
+			affineInto(ds, xs, p.b[ch], p.d[ch], overwrite)
+			scatterKeptAdd(ds, am, gs, ks, p.a[ch])
 		}
-		affineInto(ds, xd[o:o+hw], b[ch], d[ch], overwrite)
-		scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], a[ch])
+		return
+	}
+	hs := p.h[o : o+hw]
+	mode := kernel.UnpoolAddAffine2
+	if overwrite {
+		mode = kernel.UnpoolAffine2
+	}
+	if e.unpool(ds, xs, hs, gs, ks, am, p.a[ch], p.b[ch], p.c[ch], p.d[ch], mode) {
+		return
+	}
+	if overwrite {
+		axpbycRun(ds, hs, xs, p.c[ch], p.b[ch], p.d[ch])
+	} else {
+		addAxpbycRun(ds, hs, xs, p.c[ch], p.b[ch], p.d[ch])
+	}
+	scatterKeptAdd(ds, am, gs, ks, p.a[ch])
+}
+
+// sparsePlane writes into ds the plane of channel ch of everything but the
+// affine part: the routed gradients and c·h.
+func (p *poolGrad[T]) sparsePlane(ds []T, ch, o, po int) {
+	e := p.e
+	hw, ohw := e.poolHW()
+	gs, ks, am := p.g[po:po+ohw], e.out.data[po:po+ohw], e.argmax[po:po+ohw]
+	if p.h == nil {
+		if !e.unpool(ds, nil, nil, gs, ks, am, p.a[ch], 0, 0, 0, kernel.UnpoolSet) {
+			clear(ds)
+			scatterKeptAdd(ds, am, gs, ks, p.a[ch])
+		}
+		return
+	}
+	// The kernel reads h only beside x (here with a zero coefficient).
+	hs := p.h[o : o+hw]
+	if !e.unpool(ds, p.x[o:o+hw], hs, gs, ks, am, p.a[ch], 0, p.c[ch], 0, kernel.UnpoolAffine2) {
+		scaleShiftRun(ds, hs, p.c[ch], 0)
+		scatterKeptAdd(ds, am, gs, ks, p.a[ch])
 	}
 }
 
-// routedPlane returns the function that writes into ds the plane of
-// channel ch (pooled offset po) of a·g routed to each window's argmax,
-// masked by the output, and zero elsewhere: the sparse part of
-// inputGradPlane's gradient.
-func (e *bnEpilogue[T]) routedPlane(gd, a []T) func(ds []T, ch, po int) {
-	_, ohw := e.poolHW()
-	keep := e.out.data
-	return func(ds []T, ch, po int) {
-		gs, ks, am := gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw]
-		if e.unpool(ds, nil, nil, gs, ks, am, a[ch], 0, 0, 0, kernel.UnpoolSet) {
-			return
-		}
-		clear(ds)
-		scatterKeptAdd(ds, am, gs, ks, a[ch])
+// merge returns p + q as one poolGrad, or nil when they differ in x or
+// the epilogue, or both have an h and they differ. When their pooled
+// gradients differ, the sum routes a_p·g_p + a_q·g_q, built at the pooled
+// size (a quarter of x's): the argmax and the mask are the epilogue's.
+func (p *poolGrad[T]) merge(q *poolGrad[T]) *poolGrad[T] {
+	if !p.e.same(q.e) || !sameData(p.x, q.x) || len(p.g) != len(q.g) ||
+		(p.h != nil && q.h != nil && !sameData(p.h, q.h)) {
+		return nil
 	}
+	r := &poolGrad[T]{e: p.e, x: p.x, g: p.g, h: p.h, c: p.c,
+		a: addCoeffs(p.a, q.a), b: addCoeffs(p.b, q.b), d: addCoeffs(p.d, q.d)}
+	if !sameData(p.g, q.g) {
+		_, ohw := p.e.poolHW()
+		r.g, r.a = make([]T, len(p.g)), make([]T, len(p.a))
+		forChannels(len(p.a), len(p.g)/len(p.a), func(ch int) {
+			r.a[ch] = 1
+			p.e.poolPlanes(ch, func(_, po int) {
+				axpbycRun(r.g[po:po+ohw], p.g[po:po+ohw], q.g[po:po+ohw], p.a[ch], q.a[ch], 0)
+			})
+		})
+	}
+	switch {
+	case p.h != nil && q.h != nil:
+		r.c = addCoeffs(p.c, q.c)
+	case q.h != nil:
+		r.h, r.c = q.h, q.c
+	}
+	r.sums = make([]float64, len(p.sums))
+	for i := range r.sums {
+		r.sums[i] = p.sums[i] + q.sums[i]
+	}
+	return r
+}
+
+// same reports whether e and f are the epilogue of the same forward pass
+// (each backward pass of the op makes its own *bnEpilogue).
+func (e *bnEpilogue[T]) same(f *bnEpilogue[T]) bool {
+	return e.pool == f.pool && sameData(e.out.data, f.out.data) && len(e.argmax) == len(f.argmax) &&
+		(len(e.argmax) == 0 || &e.argmax[0] == &f.argmax[0])
+}
+
+// addCoeffs returns the element-wise sum of two coefficient vectors.
+func addCoeffs[T Float](u, v []T) []T {
+	out := make([]T, len(u))
+	for i := range out {
+		out[i] = u[i] + v[i]
+	}
+	return out
+}
+
+// sameData reports whether u and v are the same slice of memory.
+func sameData[T Float](u, v []T) bool {
+	return len(u) == len(v) && (len(u) == 0 || &u[0] == &v[0])
 }
 
 // unpool runs kernel.Unpool2x2 on one plane and reports true, for float32
@@ -261,22 +361,7 @@ func bnPoolGradInputVJP[T Float](e *bnEpilogue[T], h, g, x, gamma *Tensor[T], s 
 		})
 	})
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
-	dx := e.poolDeferred(x.shape, sums, 2*len(xd), func(ds []T, ch, o, po int, overwrite bool) {
-		hs, xs := hd[o:o+hw], xd[o:o+hw]
-		mode := kernel.UnpoolAddAffine2
-		if overwrite {
-			mode = kernel.UnpoolAffine2
-		}
-		if e.unpool(ds, xs, hs, gd[po:po+ohw], keep[po:po+ohw], e.argmax[po:po+ohw], tc2[ch], tc0[ch], tc1[ch], tc3[ch], mode) {
-			return
-		}
-		if overwrite {
-			axpbycRun(ds, hs, xs, tc1[ch], tc0[ch], tc3[ch])
-		} else {
-			addAxpbycRun(ds, hs, xs, tc1[ch], tc0[ch], tc3[ch])
-		}
-		scatterKeptAdd(ds, e.argmax[po:po+ohw], gd[po:po+ohw], keep[po:po+ohw], tc2[ch])
-	})
+	dx := (&poolGrad[T]{e: e, x: xd, g: gd, h: hd, a: tc2, b: tc0, c: tc1, d: tc3, sums: sums}).deferred(x.shape)
 	return []*Var[T]{freshConst(dg), dx, freshConst(dGamma)}
 }
 
@@ -316,6 +401,6 @@ func bnPoolGradGammaVJP[T Float](e *bnEpilogue[T], h, g, x *Tensor[T], s *bnStat
 		})
 	})
 	leakyKernel(dg.data, dg.data, e.out.data, 0)
-	dx := e.poolDeferred(x.shape, sums, len(xd), e.inputGradPlane(xd, gd, tc1, tc0, tc2))
+	dx := (&poolGrad[T]{e: e, x: xd, g: gd, a: tc1, b: tc0, d: tc2, sums: sums}).deferred(x.shape)
 	return []*Var[T]{freshConst(dg), dx}
 }

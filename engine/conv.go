@@ -107,6 +107,22 @@ func conv2DThen[T Float](x, w, b *Var[T], p ConvParams, each func(y []T, n0, n1 
 			}
 			g = materialize(g)
 		}
+		if g.lazy != nil {
+			// Recorded, from a lazy gradient (see Var.lazy) of a first
+			// layer: the filter gradient takes it an image at a time,
+			// and the recorded ops never read its value.
+			if !need[0] && !in[0].tracked && filterGradImagewise[T](s) && (len(in) < 3 || !need[2] || len(g.planeSums) == s.K) {
+				if need[1] {
+					dw := convGradWeightImagewise(s, in, out, g.lazy)
+					res[1] = recordConv2DGradWeight(in[0], g, dw.value, p)
+				}
+				if len(in) > 2 && need[2] {
+					res[2] = convBiasGrad(g)
+				}
+				return res
+			}
+			ensure(g)
+		}
 		if need[0] {
 			res[0] = Conv2DGradInput(g, in[1], in[0].Shape(), p)
 		}
@@ -210,11 +226,17 @@ func Conv2DGradWeight[T Float](x, g *Var[T], wShape []int, p ConvParams) *Var[T]
 	checkConvOut("Conv2DGradWeight", s, g.Shape())
 	out := newOverwritten[T](wShape...)
 	convBackwardFilter(s, x.value.data, g.value.data, out.data)
-	return markFresh(record("Conv2DGradWeight", out, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
+	return recordConv2DGradWeight(x, g, out, p)
+}
+
+// recordConv2DGradWeight returns dw, the filter gradient of convolving x
+// with output gradient g, as Conv2DGradWeight records it.
+func recordConv2DGradWeight[T Float](x, g *Var[T], dw *Tensor[T], p ConvParams) *Var[T] {
+	return markFresh(record("Conv2DGradWeight", dw, func(gg, _ *Var[T], in []*Var[T], need []bool) []*Var[T] {
 		// <gg, dW(x, g)> = <g, conv(x, gg)>.
 		res := make([]*Var[T], 2)
 		if need[0] {
-			res[0] = Conv2DGradInput(in[1], gg, in[0].Shape(), p)
+			res[0] = Conv2DGradInput(ensure(in[1]), gg, in[0].Shape(), p)
 		}
 		if need[1] {
 			res[1] = Conv2D(in[0], gg, nil, p)

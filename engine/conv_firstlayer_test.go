@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -84,6 +85,10 @@ func TestFirstConvImagewiseGradCheck(t *testing.T) {
 	params := []*engine.Tensor[float64]{randT(rng, 4, 2, 3, 3), randT(rng, 4), positive(rng, 4), randT(rng, 4)}
 	f := func(p []*V) *V { return firstLayer(x, p, r, nil) }
 	if err := gradcheck.First(f, params, gradcheck.Options{MaxCoords: -1}); err != nil {
+		t.Error(err)
+	}
+	// Second order: through the lazy recorded input gradient (Var.lazy).
+	if err := gradcheck.Second(f, params, gradcheck.Options{MaxCoords: -1}); err != nil {
 		t.Error(err)
 	}
 	// A tracked input needs the input gradient, so the route is not
@@ -242,5 +247,48 @@ func TestBatchNormReLUMaxPool2DFloat32SecondOrder(t *testing.T) {
 	got := engine.Grad(engine.Sum(engine.Mul(gx, engine.Const(f32(v64)))), []*engine.Var[float32]{x, gm, bt}, false)
 	for i := range got {
 		closeF32(t, "Hessian-vector product", got[i].Value().Data(), f32(hvp64[i].Value()).Data(), 1e-3)
+	}
+}
+
+// In a gradient pass with a graph, the first convolution's output gradient
+// (the batch norm's recorded input gradient) stays unbuilt, and the
+// recorded filter gradient takes it an image at a time (Var.lazy).
+// TestFirstConvImagewiseGradCheck checks second derivatives through that
+// route against finite differences in float64; this checks them in
+// float32 against the route that builds the gradient because the output
+// has a second use that adds zero.
+
+func TestFirstConvLazyGradMatchesBuilt(t *testing.T) {
+	for _, c := range []int{1, 3} {
+		rng := rand.New(rand.NewPCG(17, uint64(c)))
+		x := engine.Const(engine.RandNormal[float32](rng, 1, 6, c, 16, 16))
+		p := firstLayerParams[float32](rng, 16, c)
+		r := engine.RandNormal[float32](rng, 1, 6, 16, 8, 8)
+		u := make([]*engine.Tensor[float32], len(p))
+		for i := range p {
+			u[i] = engine.RandNormal[float32](rng, 1, p[i].Shape()...)
+		}
+		// The gradient of Σ <g_i, g_i + u_i> over the first-order
+		// gradients g_i, as an L2G outer step takes it.
+		second := func(extra func(y *engine.Var[float32]) *engine.Var[float32]) []*engine.Var[float32] {
+			g := engine.Grad(firstLayer(x, p, r, extra), p, true)
+			var h *engine.Var[float32]
+			for i, gi := range g {
+				s := engine.Sum(engine.Mul(gi, engine.Add(gi, engine.Const(u[i]))))
+				if h == nil {
+					h = s
+				} else {
+					h = engine.Add(h, s)
+				}
+			}
+			return engine.Grad(h, p, false)
+		}
+		zero := func(y *engine.Var[float32]) *engine.Var[float32] {
+			return engine.Mul(y, engine.Const(engine.New[float32](y.Shape()...)))
+		}
+		got, want := second(nil), second(zero)
+		for i := range p {
+			closeF32(t, fmt.Sprintf("C=%d: second-order gradient %d", c, i), got[i].Value().Data(), want[i].Value().Data(), 1e-3)
+		}
 	}
 }

@@ -76,6 +76,12 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 			panic(fmt.Sprintf("engine: gradient of shape %v for value of shape %v (op %q)", g.value.shape, v.value.shape, v.Op()))
 		}
 		old, ok := grads[v]
+		if ok && !createGraph && old.pooled != nil && g.pooled != nil {
+			if m := old.pooled.merge(g.pooled); m != nil {
+				grads[v] = m.deferred(v.value.shape)
+				return
+			}
+		}
 		if ok && old.deposit != nil {
 			// A contribution kept deferred as the whole gradient (see
 			// below) gets company: from now on it is a sum like others.
@@ -86,7 +92,7 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 		if createGraph {
 			g = materialize(g)
 			if ok {
-				g = Add(old, g)
+				g = Add(ensure(old), ensure(g))
 			}
 			grads[v] = g
 			return
@@ -146,6 +152,9 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 		if g.deposit != nil && !fn.imagewise {
 			g = materialize(g)
 		}
+		if g.lazy != nil && !fn.imagewise {
+			ensure(g)
+		}
 		if !createGraph {
 			in = DetachAll(fn.inputs)
 			out = Detach(v)
@@ -203,7 +212,7 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 	res := make([]*Var[T], len(wrt))
 	for i, w := range wrt {
 		if g, ok := grads[w]; ok {
-			res[i] = materialize(g)
+			res[i] = ensure(materialize(g))
 		} else {
 			res[i] = Const(New[T](w.value.shape...))
 		}

@@ -43,6 +43,19 @@ type Var[T Float] struct {
 	// output is of computes the first part's filter gradient from its
 	// input's patch Gram matrix, without reading of (see Conv2D).
 	affine *affineParts[T]
+	// pooled, when set on a deferred contribution, is its form as a
+	// gradient with respect to a fused batch norm's input, so that a second
+	// contribution of that form to the same value merges with it (see
+	// poolGrad) instead of making both be built.
+	pooled *poolGrad[T]
+	// lazy, when set on a value recorded by a gradient pass with a graph,
+	// is the deferred contribution (see deposit) that holds its value:
+	// until ensure builds it, value has the shape but no data. The first
+	// convolution's recorded backward pass takes its filter gradient from
+	// lazy an image at a time (see Conv2D), so that a first layer's
+	// recorded input gradient, the largest tensor of the pass, is never
+	// built; every other consumer gets it built by gradSeed.
+	lazy *Var[T]
 	// planeSums, on a deferred contribution or on a gradient sum of an
 	// NCHW value, are its sums over N, H and W per channel, known from how
 	// it was computed (nil: unknown). The sum that follows batch
@@ -112,6 +125,16 @@ func materialize[T Float](v *Var[T]) *Var[T] {
 	out := freshConst(t)
 	out.planeSums = v.planeSums
 	return out
+}
+
+// ensure builds the value of a lazy v (see Var.lazy) and returns v.
+func ensure[T Float](v *Var[T]) *Var[T] {
+	if v.lazy != nil {
+		v.value.data = makeOverwritten[T](numElements(v.value.shape))
+		v.lazy.deposit(v.value.data, true)
+		v.lazy = nil
+	}
+	return v
 }
 
 // backwardFunc computes the gradients of an op's inputs from g, the gradient

@@ -436,15 +436,11 @@ func (e *bnEpilogue[T]) contractVar(d *Var[T]) *Var[T] {
 func (e *bnEpilogue[T]) spread(h *Tensor[T]) *Tensor[T] {
 	sh := e.out.shape
 	c, plane := sh[1], sh[2]*sh[3]
-	res := New[T](sh...)
+	res := newOverwritten[T](sh...)
 	for pl := 0; pl < sh[0]*c; pl++ {
-		hv := h.data[pl%c]
 		rs := res.data[pl*plane : (pl+1)*plane]
-		for j, v := range e.out.data[pl*plane : (pl+1)*plane] {
-			if v > 0 {
-				rs[j] = hv
-			}
-		}
+		fillValue(rs, h.data[pl%c])
+		leakyKernel(rs, rs, e.out.data[pl*plane:(pl+1)*plane], 0)
 	}
 	return res
 }

@@ -84,7 +84,15 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 		}
 		if ok && old.deposit != nil {
 			// A contribution kept deferred as the whole gradient (see
-			// below) gets company: from now on it is a sum like others.
+			// below) gets company: from now on it is a sum like others,
+			// added in place into a fresh newcomer if there is one.
+			if !createGraph && g.fresh {
+				old.deposit(g.value.data, false)
+				g.planeSums = addPlaneSums(g.planeSums, old.planeSums)
+				grads[v] = g
+				owned[g] = true
+				return
+			}
 			old = materialize(old)
 			grads[v] = old
 			owned[old] = true
@@ -105,10 +113,11 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 				addInto(old.value.data, g.value.data)
 			}
 			old.planeSums = addPlaneSums(old.planeSums, g.planeSums)
-		case !ok && g.depositImage != nil:
+		case !ok && g.deposit != nil:
 			// Kept deferred: if it stays the only contribution, an
 			// imagewise backward function consumes it an image at a
-			// time (see Var.depositImage).
+			// time (see Var.depositImage); if a fresh one follows, it
+			// is added into that.
 			grads[v] = g
 		case g.fresh || g.deposit != nil:
 			g = materialize(g)

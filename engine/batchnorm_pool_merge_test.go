@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/fewshot-go/fewshot/internal/kernel"
 )
 
 // The input gradients of a fused batch norm, ReLU and pooling are deferred
@@ -157,5 +159,53 @@ func TestPoolGradMergeRefusesOtherPass(t *testing.T) {
 	_, q, _ := poolGradPair[float64](rand.New(rand.NewPCG(1, 3)), false)
 	if p.merge(q) != nil {
 		t.Error("input gradients of two forward passes merged")
+	}
+}
+
+// TestWinoTermMerge sums two Winograd convolutions and two broadcast
+// biases in every order (winoTerm.merge) and compares the merged deposit,
+// written and added, with the parts deposited one by one.
+func TestWinoTermMerge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	s := kernel.ConvShape{N: 2, C: 8, H: 9, W: 10, K: 16, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
+	shape := []int{s.N, s.K, s.OutH(), s.OutW()}
+	rnd := func(n int) []float32 { return RandNormal[float32](rng, 1, n).data }
+	conv := func() *winoTerm {
+		return winoConv(s, rnd(s.N*s.C*s.H*s.W), rnd(s.K*s.C*9))
+	}
+	a, b := conv(), conv()
+	h1, h2 := &winoTerm{bias: rnd(s.K)}, &winoTerm{bias: rnd(s.K)}
+	size := numElements(shape)
+	want := make([]float32, size)
+	for _, p := range []*winoTerm{a, b, h1, h2} {
+		p.deposit(want, shape, true)
+	}
+	orders := map[string][]*winoTerm{
+		"conv, conv, bias, bias": {a, b, h1, h2},
+		"bias, conv, bias, conv": {h1, a, h2, b},
+		"bias, bias, conv, conv": {h1, h2, a, b},
+	}
+	for name, ts := range orders {
+		m := ts[0]
+		for _, u := range ts[1:] {
+			if m = m.merge(u); m == nil {
+				t.Fatalf("%s: not merged", name)
+			}
+		}
+		if m.merge(a) != nil {
+			t.Errorf("%s: a third convolution merged", name)
+		}
+		got := make([]float32, size)
+		m.deposit(got, shape, false)
+		added := make([]float32, size)
+		for i := range added {
+			added[i] = 1
+		}
+		m.deposit(added, shape, true)
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-4 || math.Abs(float64(added[i]-1-want[i])) > 1e-4 {
+				t.Fatalf("%s: element %d written %v, added %v, want %v", name, i, got[i], added[i]-1, want[i])
+			}
+		}
 	}
 }

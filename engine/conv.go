@@ -124,7 +124,7 @@ func conv2DThen[T Float](x, w, b *Var[T], p ConvParams, each func(y []T, n0, n1 
 			ensure(g)
 		}
 		if need[0] {
-			res[0] = Conv2DGradInput(g, in[1], in[0].Shape(), p)
+			res[0] = convGradInputDeferred(g, in[1], in[0].Shape(), p)
 		}
 		if need[1] {
 			res[1] = Conv2DGradWeight(in[0], g, in[1].Shape(), p)
@@ -208,7 +208,7 @@ func Conv2DGradInput[T Float](g, w *Var[T], xShape []int, p ConvParams) *Var[T] 
 		// filter gradient of convolving gg.
 		res := make([]*Var[T], 2)
 		if need[0] {
-			res[0] = Conv2D(gg, in[1], nil, p)
+			res[0] = convDeferred(gg, in[1], p)
 		}
 		if need[1] {
 			res[1] = Conv2DGradWeight(gg, in[0], in[1].Shape(), p)
@@ -236,10 +236,10 @@ func recordConv2DGradWeight[T Float](x, g *Var[T], dw *Tensor[T], p ConvParams) 
 		// <gg, dW(x, g)> = <g, conv(x, gg)>.
 		res := make([]*Var[T], 2)
 		if need[0] {
-			res[0] = Conv2DGradInput(ensure(in[1]), gg, in[0].Shape(), p)
+			res[0] = convGradInputDeferred(ensure(in[1]), gg, in[0].Shape(), p)
 		}
 		if need[1] {
-			res[1] = Conv2D(in[0], gg, nil, p)
+			res[1] = convDeferred(in[0], gg, p)
 		}
 		return res
 	}, x, g))
@@ -288,22 +288,29 @@ func convBiasGrad[T Float](g *Var[T]) *Var[T] {
 // NCHW shape: recorded when h is tracked, otherwise as a deferred
 // contribution that adds h[c] to each plane of channel c in place.
 func planeBroadcast[T Float](h *Var[T], shape []int) *Var[T] {
-	n, c, hw := shape[0], shape[1], shape[2]*shape[3]
 	if h.tracked {
-		return BroadcastTo(Reshape(h, 1, c, 1, 1), shape)
+		return BroadcastTo(Reshape(h, 1, shape[1], 1, 1), shape)
+	}
+	if h32, ok := any(h.value.data).([]float32); ok {
+		return winoDeferred[T](&winoTerm{bias: h32}, cloneInts(shape))
 	}
 	hd := h.value.data
-	return deferred(shape, func(dst []T, overwrite bool) {
-		forChannels(c, len(dst), func(ch int) {
-			v := hd[ch]
-			channelRuns(n, c, hw, ch, func(o int) {
-				d := dst[o : o+hw]
-				if overwrite {
-					fillValue(d, v)
-					return
-				}
+	return deferred(shape, func(dst []T, overwrite bool) { broadcastPlanes(dst, shape, hd, !overwrite) })
+}
+
+// broadcastPlanes writes h[c] over every plane of channel c of dst (of an
+// NCHW shape), or adds it with add.
+func broadcastPlanes[T Float](dst []T, shape []int, h []T, add bool) {
+	n, c, hw := shape[0], shape[1], shape[2]*shape[3]
+	forChannels(c, len(dst), func(ch int) {
+		v := h[ch]
+		channelRuns(n, c, hw, ch, func(o int) {
+			d := dst[o : o+hw]
+			if add {
 				scaleShiftRun(d, d, 1, v)
-			})
+				return
+			}
+			fillValue(d, v)
 		})
 	})
 }
@@ -327,9 +334,9 @@ func fillValue[T Float](d []T, v T) {
 // every call because they change with every step). float64, which the
 // gradient checks use, always takes the direct route.
 func convForward[T Float](s kernel.ConvShape, x, w, bias, y []T) {
-	if x32, ok := any(x).([]float32); ok && kernel.WinogradSuits(s) {
+	if t := winoConv(s, x, w); t != nil {
 		b32, _ := any(bias).([]float32)
-		kernel.NewWinogradFilter(s.K, s.C, any(w).([]float32)).Conv2D(s, x32, b32, any(y).([]float32), kernel.WinogradFuse{})
+		t.f.Conv2D(t.s, t.x, b32, any(y).([]float32), kernel.WinogradFuse{})
 		return
 	}
 	kernel.Conv2D(s, x, w, bias, y)
@@ -340,19 +347,143 @@ func convForward[T Float](s kernel.ConvShape, x, w, bias, y []T) {
 // of dy with the flipped, channel-transposed kernel, padded by 2 minus the
 // forward padding, which convForward may hand to Winograd.
 func convBackwardData[T Float](s kernel.ConvShape, dy, w, dx []T) {
-	if dy32, ok := any(dy).([]float32); ok && kernel.WinogradSuits(s) &&
-		max(s.PadTop, s.PadLeft, s.PadBottom, s.PadRight) <= 2 {
-		t := kernel.ConvShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, R: 3, S: 3,
-			PadTop: 2 - s.PadTop, PadLeft: 2 - s.PadLeft, PadBottom: 2 - s.PadBottom, PadRight: 2 - s.PadRight}
-		if kernel.WinogradSuits(t) {
-			w32 := any(w).([]float32)
-			wt := make([]float32, len(w32))
-			kernel.FlipTransposeFilters(1, s.K, s.C, 9, w32, wt)
-			kernel.NewWinogradFilter(t.K, t.C, wt).Conv2D(t, dy32, nil, any(dx).([]float32), kernel.WinogradFuse{})
-			return
-		}
+	if t := winoConvTransposed(s, dy, w); t != nil {
+		t.f.Conv2D(t.s, t.x, nil, any(dx).([]float32), kernel.WinogradFuse{})
+		return
 	}
 	kernel.Conv2DBackwardData(s, dy, w, dx)
+}
+
+// winoTerm is a float32 convolution through Winograd, conv(x, f) over the
+// geometry s, plus conv(x2, f2) when f2 is set, plus bias per output
+// channel when bias is set; with f nil it is the bias alone, broadcast
+// over the planes (see planeBroadcast). Kept as a deferred gradient
+// contribution (see winoDeferred), it merges with a second one of the same
+// geometry into one pass with one output transform (kernel's Conv2DSum):
+// the backward rules of the recorded convolution ops send two such
+// convolutions, and the bias gradient's rule a broadcast, to the same
+// value.
+type winoTerm struct {
+	s     kernel.ConvShape
+	x, x2 []float32
+	f, f2 *kernel.WinogradFilter
+	bias  []float32
+}
+
+// winoConv returns conv(x, w) over s as a winoTerm, or nil unless it is a
+// float32 convolution that suits Winograd.
+func winoConv[T Float](s kernel.ConvShape, x, w []T) *winoTerm {
+	x32, ok := any(x).([]float32)
+	if !ok || !kernel.WinogradSuits(s) {
+		return nil
+	}
+	return &winoTerm{s: s, x: x32, f: kernel.NewWinogradFilter(s.K, s.C, any(w).([]float32))}
+}
+
+// winoConvTransposed returns the input gradient of the convolution over s
+// for output gradient dy and weights w as a winoTerm (see
+// convBackwardData), or nil where Winograd does not serve.
+func winoConvTransposed[T Float](s kernel.ConvShape, dy, w []T) *winoTerm {
+	dy32, ok := any(dy).([]float32)
+	if !ok || !kernel.WinogradSuits(s) || max(s.PadTop, s.PadLeft, s.PadBottom, s.PadRight) > 2 {
+		return nil
+	}
+	t := kernel.ConvShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, R: 3, S: 3,
+		PadTop: 2 - s.PadTop, PadLeft: 2 - s.PadLeft, PadBottom: 2 - s.PadBottom, PadRight: 2 - s.PadRight}
+	if !kernel.WinogradSuits(t) {
+		return nil
+	}
+	w32 := any(w).([]float32)
+	wt := make([]float32, len(w32))
+	kernel.FlipTransposeFilters(1, s.K, s.C, 9, w32, wt)
+	return &winoTerm{s: t, x: dy32, f: kernel.NewWinogradFilter(t.K, t.C, wt)}
+}
+
+// deposit writes the term into y of the given shape or, for a bias alone,
+// adds it with add.
+func (t *winoTerm) deposit(y []float32, shape []int, add bool) {
+	switch {
+	case t.f == nil:
+		broadcastPlanes(y, shape, t.bias, add)
+	case add:
+		tmp := makeOverwritten[float32](len(y))
+		t.deposit(tmp, shape, false)
+		addInto(y, tmp)
+	case t.f2 == nil:
+		t.f.Conv2D(t.s, t.x, t.bias, y, kernel.WinogradFuse{})
+	default:
+		t.f.Conv2DSum(t.s, t.x, t.f2, t.x2, t.bias, y, kernel.WinogradFuse{})
+	}
+}
+
+// merge returns t + u as one term, or nil unless they are two single
+// convolutions of the same geometry, or a bias and anything.
+func (t *winoTerm) merge(u *winoTerm) *winoTerm {
+	switch {
+	case t.f == nil:
+		return u.plusBias(t.bias)
+	case u.f == nil:
+		return t.plusBias(u.bias)
+	case t.f2 != nil || u.f2 != nil || t.s != u.s:
+		return nil
+	}
+	r := &winoTerm{s: t.s, x: t.x, f: t.f, x2: u.x, f2: u.f, bias: t.bias}
+	return r.plusBias(u.bias)
+}
+
+// plusBias returns t with b added to its bias (nil: none).
+func (t *winoTerm) plusBias(b []float32) *winoTerm {
+	if b == nil {
+		return t
+	}
+	r := *t
+	if t.bias == nil {
+		r.bias = b
+		return &r
+	}
+	r.bias = make([]float32, len(b))
+	for i := range b {
+		r.bias[i] = t.bias[i] + b[i]
+	}
+	return &r
+}
+
+// winoDeferred returns t as a deferred contribution to a float32 value of
+// the given shape (see Var.deposit); a convolution added into a sum is
+// built apart first.
+func winoDeferred[T Float](t *winoTerm, shape []int) *Var[T] {
+	v := deferred(shape, func(dst []T, overwrite bool) {
+		t.deposit(any(dst).([]float32), shape, !overwrite)
+	})
+	v.wino = t
+	return v
+}
+
+// convDeferred is Conv2D(x, w, nil, p), but a deferred contribution (see
+// winoTerm) where neither input is tracked and Winograd serves: for the
+// backward rules of the recorded convolution ops, in a gradient pass
+// without a graph.
+func convDeferred[T Float](x, w *Var[T], p ConvParams) *Var[T] {
+	if !x.tracked && !w.tracked {
+		s := p.shape("Conv2D", x.Shape(), w.Shape())
+		if t := winoConv(s, x.value.data, w.value.data); t != nil {
+			return winoDeferred[T](t, []int{s.N, s.K, s.OutH(), s.OutW()})
+		}
+	}
+	return Conv2D(x, w, nil, p)
+}
+
+// convGradInputDeferred is Conv2DGradInput(g, w, xShape, p), deferred as
+// convDeferred is.
+func convGradInputDeferred[T Float](g, w *Var[T], xShape []int, p ConvParams) *Var[T] {
+	if !g.tracked && !w.tracked {
+		s := p.shape("Conv2DGradInput", xShape, w.Shape())
+		checkConvOut("Conv2DGradInput", s, g.Shape())
+		if t := winoConvTransposed(s, g.value.data, w.value.data); t != nil {
+			return winoDeferred[T](t, cloneInts(xShape))
+		}
+	}
+	return Conv2DGradInput(g, w, xShape, p)
 }
 
 // convBackwardFilter writes the filter gradient of a convolution into dw:

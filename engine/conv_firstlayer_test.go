@@ -268,20 +268,8 @@ func TestFirstConvLazyGradMatchesBuilt(t *testing.T) {
 		for i := range p {
 			u[i] = engine.RandNormal[float32](rng, 1, p[i].Shape()...)
 		}
-		// The gradient of Σ <g_i, g_i + u_i> over the first-order
-		// gradients g_i, as an L2G outer step takes it.
 		second := func(extra func(y *engine.Var[float32]) *engine.Var[float32]) []*engine.Var[float32] {
-			g := engine.Grad(firstLayer(x, p, r, extra), p, true)
-			var h *engine.Var[float32]
-			for i, gi := range g {
-				s := engine.Sum(engine.Mul(gi, engine.Add(gi, engine.Const(u[i]))))
-				if h == nil {
-					h = s
-				} else {
-					h = engine.Add(h, s)
-				}
-			}
-			return engine.Grad(h, p, false)
+			return gradOfGradTerms(firstLayer(x, p, r, extra), p, u)
 		}
 		zero := func(y *engine.Var[float32]) *engine.Var[float32] {
 			return engine.Mul(y, engine.Const(engine.New[float32](y.Shape()...)))

@@ -82,10 +82,20 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 				return
 			}
 		}
+		if ok && !createGraph && old.wino != nil && g.wino != nil {
+			if m := old.wino.merge(g.wino); m != nil {
+				grads[v] = winoDeferred[T](m, v.value.shape)
+				return
+			}
+		}
 		if ok && old.deposit != nil {
 			// A contribution kept deferred as the whole gradient (see
 			// below) gets company: from now on it is a sum like others,
-			// added in place into a fresh newcomer if there is one.
+			// added in place into a fresh newcomer if there is one, or
+			// into a convolution's output (which cannot add in place).
+			if !createGraph && old.wino == nil && g.wino != nil && g.wino.f != nil {
+				g = materialize(g)
+			}
 			if !createGraph && g.fresh {
 				old.deposit(g.value.data, false)
 				g.planeSums = addPlaneSums(g.planeSums, old.planeSums)
@@ -158,7 +168,7 @@ func gradSeed[T Float](ys, seeds []*Var[T], wrt []*Var[T], createGraph, free boo
 			return
 		}
 		in, out := fn.inputs, v
-		if g.deposit != nil && !fn.imagewise {
+		if g.deposit != nil && (!fn.imagewise || g.depositImage == nil) {
 			g = materialize(g)
 		}
 		if g.lazy != nil && !fn.imagewise {

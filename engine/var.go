@@ -48,6 +48,10 @@ type Var[T Float] struct {
 	// contribution of that form to the same value merges with it (see
 	// poolGrad) instead of making both be built.
 	pooled *poolGrad[T]
+	// wino, when set on a deferred contribution, is the Winograd
+	// convolution that computes it, so that a second one of the same
+	// geometry to the same value shares its pass (see winoTerm).
+	wino *winoTerm
 	// lazy, when set on a value recorded by a gradient pass with a graph,
 	// is the deferred contribution (see deposit) that holds its value:
 	// until ensure builds it, value has the shape but no data. The first

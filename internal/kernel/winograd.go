@@ -154,11 +154,31 @@ type WinogradFuse struct {
 //
 // Conv2D panics if s does not fit the filter or a slice is too short.
 func (f *WinogradFilter) Conv2D(s ConvShape, x, bias, y []float32, fuse WinogradFuse) {
+	f.conv2D("Conv2D", s, x, nil, nil, bias, y, fuse)
+}
+
+// Conv2DSum computes y = conv(x, w) + conv(x2, w2) + bias, w2 being f2's
+// weights, then applies fuse, overwriting y: one output transform for both
+// convolutions, whose products add up in the transformed domain. f2 must
+// have f's shape; otherwise it is Conv2D for both.
+//
+// Conv2DSum panics if s does not fit the filters or a slice is too short.
+func (f *WinogradFilter) Conv2DSum(s ConvShape, x []float32, f2 *WinogradFilter, x2, bias, y []float32, fuse WinogradFuse) {
+	if f2.k != f.k || f2.c != f.c {
+		panic("kernel: WinogradFilter.Conv2DSum: filters of K = " + itoa(f.k) + ", C = " + itoa(f.c) +
+			" and K = " + itoa(f2.k) + ", C = " + itoa(f2.c))
+	}
+	need("WinogradFilter.Conv2DSum", "x2", len(x2), s.N*s.C*s.H*s.W)
+	f.conv2D("Conv2DSum", s, x, f2, x2, bias, y, fuse)
+}
+
+// conv2D is Conv2D, plus conv(x2, w2) when f2 is not nil.
+func (f *WinogradFilter) conv2D(op string, s ConvShape, x []float32, f2 *WinogradFilter, x2, bias, y []float32, fuse WinogradFuse) {
 	if !winogradShape(s) {
-		panic("kernel: WinogradFilter.Conv2D: needs a valid 3×3 convolution with unit stride and dilation and one group")
+		panic("kernel: WinogradFilter." + op + ": needs a valid 3×3 convolution with unit stride and dilation and one group")
 	}
 	if s.C != f.c || s.K != f.k {
-		panic("kernel: WinogradFilter.Conv2D: shape has C = " + itoa(s.C) + ", K = " + itoa(s.K) +
+		panic("kernel: WinogradFilter." + op + ": shape has C = " + itoa(s.C) + ", K = " + itoa(s.K) +
 			"; the filter has C = " + itoa(f.c) + ", K = " + itoa(f.k))
 	}
 	oh, ow := s.OutH(), s.OutW()
@@ -166,17 +186,17 @@ func (f *WinogradFilter) Conv2D(s ConvShape, x, bias, y []float32, fuse Winograd
 	if fuse.MaxPool2x2 {
 		yh, yw = oh/2, ow/2
 		if yh < 1 || yw < 1 {
-			panic("kernel: WinogradFilter.Conv2D: output " + itoa(oh) + "×" + itoa(ow) + " is too small for 2×2 pooling")
+			panic("kernel: WinogradFilter." + op + ": output " + itoa(oh) + "×" + itoa(ow) + " is too small for 2×2 pooling")
 		}
 	}
-	need("WinogradFilter.Conv2D", "x", len(x), s.N*s.C*s.H*s.W)
-	need("WinogradFilter.Conv2D", "y", len(y), s.N*s.K*yh*yw)
+	need("WinogradFilter."+op, "x", len(x), s.N*s.C*s.H*s.W)
+	need("WinogradFilter."+op, "y", len(y), s.N*s.K*yh*yw)
 	if bias != nil {
-		need("WinogradFilter.Conv2D", "bias", len(bias), s.K)
+		need("WinogradFilter."+op, "bias", len(bias), s.K)
 	}
 	// Lane offsets are int32: keep the per-block address range within it.
 	if int64(s.C)*int64(s.H*s.W)*2 > math.MaxInt32 || int64(s.K)*int64(yh*yw)*2 > math.MaxInt32 {
-		panic("kernel: WinogradFilter.Conv2D: images too large for 32-bit lane offsets")
+		panic("kernel: WinogradFilter." + op + ": images too large for 32-bit lane offsets")
 	}
 	g := winoGeom{s: s, oh: oh, ow: ow, yh: yh, yw: yw, fuse: fuse}
 	g.th, g.tw = (oh+3)/4, (ow+3)/4
@@ -202,7 +222,7 @@ func (f *WinogradFilter) Conv2D(s ConvShape, x, bias, y []float32, fuse Winograd
 		b, part := i/parts, i%parts
 		buf, _ := bufs.get(worker)
 		k0, k1 := panels*part/parts*f.uk.mr, panels*(part+1)/parts*f.uk.mr
-		f.block(&g, b*winoBlock, x, bias, y, buf[:vLen], buf[vLen:vLen+mLen], k0, k1)
+		f.block(&g, b*winoBlock, x, f2, x2, bias, y, buf[:vLen], buf[vLen:vLen+mLen], k0, k1)
 	})
 }
 
@@ -350,13 +370,11 @@ func (l *winoLanes) fillStore(side int) {
 // mr, k1 ≤ kPad) of the winoBlock tiles starting at tile t0. v and m are
 // scratch for the transformed inputs (36 packed C×winoBlock matrices) and
 // the products (36 kPad×winoBlock matrices).
-func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32, k0, k1 int) {
+func (f *WinogradFilter) block(g *winoGeom, t0 int, x []float32, f2 *WinogradFilter, x2, bias, y, v, m []float32, k0, k1 int) {
 	s := &g.s
-	uk := f.uk
-	nr, mr := uk.nr, uk.mr
-	vXi, mXi := f.winoStrides()
+	_, mXi := f.winoStrides()
 	n0 := t0 / (g.th * g.tw)
-	xb := x[n0*s.C*s.H*s.W:]
+	in := n0 * s.C * s.H * s.W
 	plane := g.yh * g.yw
 	yb := y[(n0*s.K+k0)*plane:]
 	// Lane groups past the last tile are skipped: a product's columns are
@@ -365,6 +383,29 @@ func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32, 
 	var lanes [winoBlock / 16]winoLanes
 	for gi := 0; gi < groups; gi++ {
 		g.lanes(&lanes[gi], t0+16*gi, n0)
+	}
+	f.multiply(s, x[in:], &lanes, groups, v, m, k0, k1, false)
+	if f2 != nil {
+		f2.multiply(s, x2[in:], &lanes, groups, v, m, k0, k1, true)
+	}
+	k1 = min(k1, f.k)
+	if bias != nil {
+		bias = bias[k0:k1]
+	}
+	for gi := 0; gi < groups; gi++ {
+		winoOutput(yb, &lanes[gi], m[k0*winoBlock+16*gi:], winoBlock, mXi, k1-k0, plane, g.yw, bias, g.fuse)
+	}
+}
+
+// multiply transforms the block's input tiles of xb (from the block's
+// first image) into v and multiplies them with the filter's transformed
+// weights for output channels k0 .. k1, into m, or adding to m with
+// accumulate.
+func (f *WinogradFilter) multiply(s *ConvShape, xb []float32, lanes *[winoBlock / 16]winoLanes, groups int, v, m []float32, k0, k1 int, accumulate bool) {
+	uk := f.uk
+	nr, mr := uk.nr, uk.mr
+	vXi, mXi := f.winoStrides()
+	for gi := 0; gi < groups; gi++ {
 		// Lane group gi starts at column 16*gi of the block: in panel
 		// 16*gi/nr, at column 16*gi%nr (16 columns never straddle two
 		// panels when nr is a multiple of 16; otherwise the portable code
@@ -383,7 +424,7 @@ func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32, 
 		for pc := 0; pc < f.c; pc += f.kc {
 			kc := min(f.kc, f.c-pc)
 			beta := float32(0)
-			if pc > 0 {
+			if pc > 0 || accumulate {
 				beta = 1
 			}
 			for ip := k0; ip < k1; ip += mr {
@@ -398,13 +439,6 @@ func (f *WinogradFilter) block(g *winoGeom, t0 int, x, bias, y, v, m []float32, 
 				}
 			}
 		}
-	}
-	k1 = min(k1, f.k)
-	if bias != nil {
-		bias = bias[k0:k1]
-	}
-	for gi := 0; gi < groups; gi++ {
-		winoOutput(yb, &lanes[gi], m[k0*winoBlock+16*gi:], winoBlock, mXi, k1-k0, plane, g.yw, bias, g.fuse)
 	}
 }
 

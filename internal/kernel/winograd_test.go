@@ -299,3 +299,56 @@ func TestWinogradBatchInvariant(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradConv2DSum compares conv(x, w) + conv(x2, w2) in one output
+// transform with the direct float64 convolution of the two inputs stacked
+// along the channels (and the filters with them).
+func TestWinogradConv2DSum(t *testing.T) {
+	defer SetThreads(SetThreads(2))
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range winoShapes(true) {
+		x, x2 := randSlice[float32](rng, s.N*s.C*s.H*s.W), randSlice[float32](rng, s.N*s.C*s.H*s.W)
+		w, w2 := randSlice[float32](rng, s.K*s.C*9), randSlice[float32](rng, s.K*s.C*9)
+		bias := randSlice[float32](rng, s.K)
+		stacked := s
+		stacked.C = 2 * s.C
+		img, taps := s.C*s.H*s.W, s.C*9
+		xs, ws := make([]float64, 2*len(x)), make([]float64, 2*len(w))
+		for n := range s.N {
+			copy(xs[2*n*img:], toF64(x[n*img:(n+1)*img]))
+			copy(xs[(2*n+1)*img:], toF64(x2[n*img:(n+1)*img]))
+		}
+		for k := range s.K {
+			copy(ws[2*k*taps:], toF64(w[k*taps:(k+1)*taps]))
+			copy(ws[(2*k+1)*taps:], toF64(w2[k*taps:(k+1)*taps]))
+		}
+		f, f2 := NewWinogradFilter(s.K, s.C, w), NewWinogradFilter(s.K, s.C, w2)
+		scale := float64(18*s.C) + 1
+		for _, fuse := range []WinogradFuse{{}, {MaxPool2x2: true, ReLU: true}} {
+			oh, ow := s.OutH(), s.OutW()
+			if fuse.MaxPool2x2 {
+				oh, ow = oh/2, ow/2
+				if oh == 0 || ow == 0 {
+					continue
+				}
+			}
+			want := refConvFused(stacked, xs, ws, toF64(bias), fuse)
+			y := randSlice[float32](rng, s.N*s.K*oh*ow)
+			f.Conv2DSum(s, x, f2, x2, bias, y, fuse)
+			worst := 0.0
+			for i := range y {
+				worst = max(worst, math.Abs(float64(y[i])-want[i]))
+			}
+			if worst > 1e-5*scale {
+				t.Errorf("%+v %+v: max error %g, above %g", s, fuse, worst, 1e-5*scale)
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Conv2DSum with filters of different shapes did not panic")
+		}
+	}()
+	s := ConvShape{N: 1, C: 2, H: 4, W: 4, K: 3, R: 3, S: 3}
+	NewWinogradFilter(3, 2, make([]float32, 54)).Conv2DSum(s, make([]float32, 32), NewWinogradFilter(2, 2, make([]float32, 36)), make([]float32, 32), nil, make([]float32, 12), WinogradFuse{})
+}

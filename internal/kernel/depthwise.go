@@ -148,6 +148,11 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 	parallelFor(workers, items, func(it, worker int) {
 		buf, _ := bufs.get(worker)
 		p, tmp, row := buf[:pLen], buf[pLen:pLen+long], buf[pLen+long:pLen+long+sw*pw]
+		if sw == 1 {
+			// Every plane writes the same positions of p and leaves the
+			// padding alone: clear it once.
+			clear(p)
+		}
 		for pl := it * per; pl < min(g.N*g.C, (it+1)*per); pl++ {
 			c := pl % g.C
 			var b E
@@ -155,7 +160,10 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 				b = bias[c]
 			}
 			src := x[pl*g.hw : (pl+1)*g.hw]
-			for pr := 0; pr < sh*hq; pr++ {
+			if sw == 1 {
+				dwCopyRows(p, src, g, sh, hq, pw)
+			}
+			for pr := 0; pr < sh*hq && sw > 1; pr++ {
 				iy := pr - g.PadTop
 				if iy >= 0 && iy < g.H {
 					dwFillRow(row, src[iy*g.W:(iy+1)*g.W], sw, pw, g.PadLeft)
@@ -180,6 +188,22 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 			}
 		}
 	})
+}
+
+// dwCopyRows writes the image rows of plane src into the phase planes p
+// (hq rows of pw each) of a horizontal stride of 1 (see depthwisePlanes):
+// padded row pr is row pr/sh of phase pr%sh. The padding, which no plane
+// writes, is left as it is.
+func dwCopyRows[E float32 | float64](p, src []E, g *convGeom, sh, hq, pw int) {
+	n := min(g.W, pw-g.PadLeft) // columns the filters reach
+	for iy := 0; iy < g.H && n > 0; iy++ {
+		pr := iy + g.PadTop
+		if pr >= sh*hq {
+			break // below the last row the filters reach
+		}
+		at := (pr%sh)*hq*pw + (pr/sh)*pw + g.PadLeft
+		copy(p[at:at+n], src[iy*g.W:])
+	}
 }
 
 // dwTail describes the vector blocks of an output row of n outputs for

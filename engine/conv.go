@@ -335,8 +335,8 @@ func fillValue[T Float](d []T, v T) {
 // gradient checks use, always takes the direct route.
 func convForward[T Float](s kernel.ConvShape, x, w, bias, y []T) {
 	if t := winoConv(s, x, w); t != nil {
-		b32, _ := any(bias).([]float32)
-		t.f.Conv2D(t.s, t.x, b32, any(y).([]float32), kernel.WinogradFuse{})
+		t.bias, _ = any(bias).([]float32)
+		t.deposit(any(y).([]float32), nil, false)
 		return
 	}
 	kernel.Conv2D(s, x, w, bias, y)
@@ -348,7 +348,7 @@ func convForward[T Float](s kernel.ConvShape, x, w, bias, y []T) {
 // forward padding, which convForward may hand to Winograd.
 func convBackwardData[T Float](s kernel.ConvShape, dy, w, dx []T) {
 	if t := winoConvTransposed(s, dy, w); t != nil {
-		t.f.Conv2D(t.s, t.x, nil, any(dx).([]float32), kernel.WinogradFuse{})
+		t.deposit(any(dx).([]float32), nil, false)
 		return
 	}
 	kernel.Conv2DBackwardData(s, dy, w, dx)
@@ -399,8 +399,9 @@ func winoConvTransposed[T Float](s kernel.ConvShape, dy, w []T) *winoTerm {
 	return &winoTerm{s: t, x: dy32, f: kernel.NewWinogradFilter(t.K, t.C, wt)}
 }
 
-// deposit writes the term into y of the given shape or, for a bias alone,
-// adds it with add.
+// deposit writes the term into y, or adds it with add (a convolution is
+// then built apart first). shape, y's NCHW shape, is read only for a bias
+// alone.
 func (t *winoTerm) deposit(y []float32, shape []int, add bool) {
 	switch {
 	case t.f == nil:

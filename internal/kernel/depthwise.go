@@ -163,7 +163,7 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 			if sw == 1 {
 				dwCopyRows(p, src, g, sh, hq, pw)
 			}
-			for pr := 0; pr < sh*hq && sw > 1; pr++ {
+			for pr := 0; sw > 1 && pr < sh*hq; pr++ { // sw > 1: the row buffer splits the phases
 				iy := pr - g.PadTop
 				if iy >= 0 && iy < g.H {
 					dwFillRow(row, src[iy*g.W:(iy+1)*g.W], sw, pw, g.PadLeft)

@@ -85,13 +85,13 @@ type Pair struct {
 // preprocessing. The zero value does nothing.
 type Augment struct {
 	// FlipH mirrors each image left-right with probability 1/2.
-	FlipH bool
+	FlipH bool `json:"flip_h,omitempty"`
 	// Pad > 0 enables random cropping: the image is padded by Pad pixels of
 	// value 0 on every side and cropped back to its size at a uniformly
 	// random offset, i.e. shifted by up to Pad pixels in each direction.
 	// (0 is the background after inversion, or the mean colour after
 	// normalisation.)
-	Pad int
+	Pad int `json:"pad,omitempty"`
 }
 
 // Sampler draws training tasks from a [Decoded] dataset. It is

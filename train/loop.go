@@ -50,6 +50,9 @@ type Options struct {
 	// ClipNorm, if positive, scales each step's gradient down to this
 	// Euclidean norm when it is larger.
 	ClipNorm float64
+	// Augment is applied to every training image (never to validation
+	// or test images); the zero value leaves them as they are.
+	Augment episode.Augment
 
 	// Val is the validation split; nil disables validation. Never pass
 	// the test split: it would select the model on test data.
@@ -71,7 +74,8 @@ type Options struct {
 	// overwritten by accident.
 	Resume bool
 	// ChangeSchedule lets Resume continue a checkpoint written with another
-	// learning-rate schedule (LR, LRDecay, LRDecayEvery) or ClipNorm. The
+	// learning-rate schedule (LR, LRDecay, LRDecayEvery), ClipNorm or
+	// Augment. The
 	// run goes on from the checkpoint's episode under the new settings, so
 	// it is no longer the same as an uninterrupted run; the metrics log's
 	// lr field shows the change. Seed and Task must still match.
@@ -107,6 +111,9 @@ type runKey struct {
 	LRDecay      float64        `json:"lr_decay"`
 	LRDecayEvery int            `json:"lr_decay_every"`
 	ClipNorm     float64        `json:"clip_norm"`
+	// Augment is nil without augmentation, so the keys of runs from before
+	// augmentation existed still match.
+	Augment *episode.Augment `json:"augment,omitempty"`
 }
 
 func (o *Options) withDefaults() Options {
@@ -234,7 +241,13 @@ func Run(ctx context.Context, a Algorithm, opts Options) (*Summary, error) {
 			return nil, err
 		}
 	}
+	if p := o.Augment.Pad; p < 0 || p >= min(o.Train.Pre.Width, o.Train.Pre.Height) {
+		return nil, fmt.Errorf("train: augmentation pad %d, want 0..%d for %d×%d images", p, min(o.Train.Pre.Width, o.Train.Pre.Height)-1, o.Train.Pre.Width, o.Train.Pre.Height)
+	}
 	key := runKey{Seed: o.Seed, Task: o.Task, LR: o.LR, LRDecay: o.LRDecay, LRDecayEvery: o.LRDecayEvery, ClipNorm: o.ClipNorm}
+	if o.Augment != (episode.Augment{}) {
+		key.Augment = &o.Augment
+	}
 	opt := nn.NewAdam[float32](o.LR)
 	var prog Progress
 	if o.Dir != "" {
@@ -396,7 +409,9 @@ func (r *runner) loop(ctx context.Context) (_ *Summary, err error) {
 	defer cancel()
 	next := r.prog.Episode
 	batches := episode.Prefetch(sctx, 2, func() (*Batch, error) {
-		b, err := r.a.Sample(episode.NewSampler(o.Train, episodeSeed(o.Seed, next)), o.Task)
+		s := episode.NewSampler(o.Train, episodeSeed(o.Seed, next))
+		s.Augment = o.Augment
+		b, err := r.a.Sample(s, o.Task)
 		if err != nil {
 			err = fmt.Errorf("train: sampling episode %d: %w", next, err)
 		}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -53,5 +54,52 @@ func TestResumeChangeSchedule(t *testing.T) {
 		if l.LR != want {
 			t.Errorf("episode %d: lr %g, want %g", l.Episode, l.LR, want)
 		}
+	}
+}
+
+// TestAugmentedRun checks that Options.Augment reaches the training images
+// (the weights differ from an unaugmented run with the same seed), that it
+// is part of what a resumed run must match unless ChangeSchedule, that an
+// unaugmented run's key is written as before augmentation existed, and
+// that a pad as large as the image is refused.
+func TestAugmentedRun(t *testing.T) {
+	d := fixtures(t)
+	spec := Spec{Algo: "proto", InChannels: 1, Height: 28, Width: 28, Hidden: 4, Seed: 4}
+	opts := Options{Train: d, Task: episode.Fixed(3, 1, 1), Episodes: 3, Seed: 11, LogEvery: 1}
+	plain, _ := New(spec)
+	if _, err := Run(context.Background(), plain, opts); err != nil {
+		t.Fatal(err)
+	}
+	aug := opts
+	aug.Augment = episode.Augment{FlipH: true, Pad: 3}
+	aug.Dir = t.TempDir()
+	augmented, _ := New(spec)
+	if _, err := Run(context.Background(), augmented, aug); err != nil {
+		t.Fatal(err)
+	}
+	if weightsDiff(plain, augmented) == "" {
+		t.Error("augmented training gave the same weights as unaugmented training")
+	}
+
+	o := aug
+	o.Augment, o.Episodes, o.Resume = episode.Augment{}, 5, true
+	b, _ := New(spec)
+	if _, err := Run(context.Background(), b, o); err == nil || !strings.Contains(err.Error(), "augment") {
+		t.Fatalf("resume without the run's augmentation: err = %v, want a refusal naming augment", err)
+	}
+	o.ChangeSchedule = true
+	if _, err := Run(context.Background(), b, o); err != nil {
+		t.Fatalf("resume with ChangeSchedule and another augmentation: %v", err)
+	}
+
+	if j, _ := json.Marshal(runKey{}); strings.Contains(string(j), "augment") {
+		t.Errorf("an unaugmented run's key %s names augment: checkpoints of older runs would no longer resume", j)
+	}
+
+	bad := opts
+	bad.Augment.Pad = 28
+	c, _ := New(spec)
+	if _, err := Run(context.Background(), c, bad); err == nil || !strings.Contains(err.Error(), "pad 28") {
+		t.Fatalf("pad 28 on 28×28 images: err = %v, want a refusal naming the pad", err)
 	}
 }

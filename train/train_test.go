@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -362,6 +363,14 @@ func TestResumeIdentical(t *testing.T) {
 
 func sameWeights(t *testing.T, what string, a, b Algorithm) {
 	t.Helper()
+	if d := weightsDiff(a, b); d != "" {
+		t.Fatalf("%s %s", what, d)
+	}
+}
+
+// weightsDiff describes the first parameter or batch-norm statistic in
+// which a and b differ in any bit, or returns "" when there is none.
+func weightsDiff(a, b Algorithm) string {
 	na, nb := a.Networks(), b.Networks()
 	for i := range na {
 		ta := append(tensors(na[i].Params()), na[i].State()...)
@@ -369,11 +378,12 @@ func sameWeights(t *testing.T, what string, a, b Algorithm) {
 		for k := range ta {
 			for j, v := range ta[k].Data() {
 				if w := tb[k].Data()[j]; math.Float32bits(v) != math.Float32bits(w) {
-					t.Fatalf("%s network %d tensor %d[%d]: %v vs %v", what, i, k, j, v, w)
+					return fmt.Sprintf("network %d tensor %d[%d]: %v vs %v", i, k, j, v, w)
 				}
 			}
 		}
 	}
+	return ""
 }
 
 func tensors(vs []*engine.Var[float32]) []*engine.Tensor[float32] {

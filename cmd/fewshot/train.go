@@ -39,7 +39,7 @@ fewshot train --algo proto --data shared/data/omniglot --out runs/proto-omni --e
 // trainFlags are the parsed flags of the train command.
 type trainFlags struct {
 	algo, data, split, valSplit, testSplit, out, cacheDir, export string
-	memoryLimit, init                                             string
+	memoryLimit, init, augment                                    string
 	way, shot, query                                              int
 	valWay, valShot, valQuery                                     int
 	episodes, valEvery, valEpisodes, testEpisodes                 int
@@ -98,11 +98,17 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 		"episode 0), e.g. to fine-tune on another task shape; when --resume continues a run, its checkpoint wins")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "auto", "soft limit on the process's memory, such as 3GiB or 2500MiB: the garbage collector works harder near it\n"+
 		"instead of letting the heap grow to twice the live data; auto: 3/4 of physical memory unless GOMEMLIMIT is set; off: none")
-	fl.BoolVar(&f.changeSchedule, "change-schedule", false, "with --resume: accept a different --lr, --lr-decay, --lr-decay-every or --clip (applied from the checkpoint's episode on)")
+	fl.StringVar(&f.augment, "augment", "", `training-image augmentation, a comma-separated list of "flip" (mirror left-right at random)
+and "pad=N" (shift by up to N pixels, filling with the mean colour); e.g. flip,pad=8`)
+	fl.BoolVar(&f.changeSchedule, "change-schedule", false, "with --resume: accept a different --lr, --lr-decay, --lr-decay-every, --clip or --augment (applied from the checkpoint's episode on)")
 	if err := parseFlagsNoArgs(fl, args); err != nil {
 		return err
 	}
 	if err := f.validate(); err != nil {
+		return err
+	}
+	aug, err := parseAugment(f.augment)
+	if err != nil {
 		return err
 	}
 	if f.threads > 0 {
@@ -149,7 +155,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	valCfg := episode.Fixed(f.valWay, f.valShot, f.valQuery)
 	opts := train.Options{
 		Train: trainSet, Task: episode.Fixed(f.way, f.shot, f.query), Episodes: f.episodes, Seed: f.seed,
-		LR: f.lr, LRDecay: f.lrDecay, LRDecayEvery: f.lrDecayEvery, ClipNorm: f.clip,
+		LR: f.lr, LRDecay: f.lrDecay, LRDecayEvery: f.lrDecayEvery, ClipNorm: f.clip, Augment: aug,
 		Val: valSet, ValTask: valCfg, ValEvery: f.valEvery, ValEpisodes: f.valEpisodes, ValSeed: f.seed,
 		Dir: f.out, Resume: f.resume, ChangeSchedule: f.changeSchedule, CheckpointEvery: f.checkpointEvery, LogEvery: f.logEvery,
 		Progress: env.stderr, MemoryLimit: memLimit,
@@ -369,4 +375,28 @@ func physicalMemory() int64 {
 		}
 	}
 	return 0
+}
+
+// parseAugment reads the --augment list: "flip" and "pad=N" in any order.
+func parseAugment(s string) (episode.Augment, error) {
+	var a episode.Augment
+	if s == "" {
+		return a, nil
+	}
+	for _, item := range strings.Split(s, ",") {
+		name, val, hasVal := strings.Cut(strings.TrimSpace(item), "=")
+		switch {
+		case name == "flip" && !hasVal:
+			a.FlipH = true
+		case name == "pad" && hasVal:
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return a, usagef("--augment %q: pad=%s, want a whole number of pixels ≥ 1", s, val)
+			}
+			a.Pad = n
+		default:
+			return a, usagef("--augment %q: unknown item %q (want flip or pad=N)", s, item)
+		}
+	}
+	return a, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fewshot-go/fewshot/episode"
 	"github.com/fewshot-go/fewshot/fewshot"
 	"github.com/fewshot-go/fewshot/internal/testshared"
 	"github.com/fewshot-go/fewshot/train"
@@ -35,6 +36,9 @@ func TestTrainUsageErrors(t *testing.T) {
 		{[]string{"--data", "x", "--out", "y", "--way", "1"}, "--way 1"},
 		{[]string{"--data", "x", "--out", "y", "--lr", "-1"}, "--lr"},
 		{[]string{"--data", "x", "--out", "y", "--bogus"}, "bogus"},
+		{[]string{"--data", "x", "--out", "y", "--augment", "flip,rotate"}, `unknown item "rotate"`},
+		{[]string{"--data", "x", "--out", "y", "--augment", "pad=0"}, "pad=0"},
+		{[]string{"--data", "x", "--out", "y", "--augment", "pad"}, `unknown item "pad"`},
 		{[]string{"--data", "x", "--out", "y", "extra"}, "unexpected arguments"},
 	} {
 		code, _, stderr := runTrainCmd(c.args...)
@@ -100,14 +104,14 @@ func TestTrainOmniglot(t *testing.T) {
 	}
 }
 
-// TestTrainFolder trains ProtoNet for two episodes on the fixture folder of
-// class folders (an explicitly empty split) without validation, and checks
-// the metrics log.
+// TestTrainFolder trains ProtoNet for two episodes with augmentation on
+// the fixture folder of class folders (an explicitly empty split) without
+// validation, and checks the metrics log.
 func TestTrainFolder(t *testing.T) {
 	out := t.TempDir()
 	code, stdout, stderr := runTrainCmd("--algo", "proto", "--data", filepath.Join("..", "..", "testdata", "omniglot"), "--split", "",
 		"--val-split", "none", "--out", out, "--way", "3", "--shot", "1", "--query", "2", "--hidden", "4", "--episodes", "2",
-		"--log-every", "1", "--cache-dir", t.TempDir())
+		"--log-every", "1", "--augment", "flip,pad=2", "--cache-dir", t.TempDir())
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
@@ -218,5 +222,20 @@ func TestTrainDefaultsMetaLSTM(t *testing.T) {
 	p.applyDefaults(true, map[string]bool{})
 	if p.clip != 0 {
 		t.Errorf("proto got clip %g by default", p.clip)
+	}
+}
+
+func TestParseAugment(t *testing.T) {
+	for in, want := range map[string]episode.Augment{
+		"":            {},
+		"flip":        {FlipH: true},
+		"pad=8":       {Pad: 8},
+		"flip,pad=4":  {FlipH: true, Pad: 4},
+		"pad=4, flip": {FlipH: true, Pad: 4},
+	} {
+		got, err := parseAugment(in)
+		if err != nil || got != want {
+			t.Errorf("parseAugment(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
 	}
 }

@@ -474,23 +474,29 @@ func pointwise[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, p
 	parallelFor(outer, g.N, func(n, _ int) {
 		xn := x[n*g.xLen : (n+1)*g.xLen]
 		yn := y[n*g.yLen : (n+1)*g.yLen]
-		var epi epilogue
-		if bias != nil || relu {
-			epi = func(i0, i1, j0, j1 int) {
-				for o := i0; o < i1; o++ {
-					row := yn[o*g.hw+j0 : o*g.hw+j1]
-					if bias != nil && bias[o] != 0 {
-						addScalar(row, bias[o])
-					}
-					if relu {
-						reluInPlace(row)
-					}
-				}
+		src := matSource[E]{b: xn, ld: g.hw}
+		gemmDriver(uk, false, g.K, g.hw, g.C, 1, w, g.C, pres.packed[0], &src, 0, yn, g.hw, inner, biasReLU(yn, g.hw, bias, relu))
+	})
+}
+
+// biasReLU is the epilogue that adds bias[i] to row i of the product c
+// (row stride ld) and applies Relu if relu is set; nil when there is
+// nothing to do.
+func biasReLU[E float32 | float64](c []E, ld int, bias []E, relu bool) epilogue {
+	if bias == nil && !relu {
+		return nil
+	}
+	return func(i0, i1, j0, j1 int) {
+		for i := i0; i < i1; i++ {
+			row := c[i*ld+j0 : i*ld+j1]
+			if bias != nil && bias[i] != 0 {
+				addScalar(row, bias[i])
+			}
+			if relu {
+				reluInPlace(row)
 			}
 		}
-		src := matSource[E]{b: xn, ld: g.hw}
-		gemmDriver(uk, false, g.K, g.hw, g.C, 1, w, g.C, pres.packed[0], &src, 0, yn, g.hw, inner, epi)
-	})
+	}
 }
 
 // addScalar adds b to every element of v, with AVX-512 for float32 where
@@ -578,19 +584,12 @@ func conv2DGEMMEach[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bo
 			if pre != nil {
 				packed = pre.packed[grp]
 			}
-			gemmDriver(uk, false, g.kg, g.ohw, g.crs, 1, w[grp*g.wGroupLen:], g.crs, packed, &src, 0, yn[grp*g.kg*g.ohw:], g.ohw, inner, nil)
-		}
-		if bias != nil {
-			for k := 0; k < g.K; k++ {
-				b := bias[k]
-				row := yn[k*g.ohw : (k+1)*g.ohw]
-				for i := range row {
-					row[i] += b
-				}
+			var b []E
+			if bias != nil {
+				b = bias[grp*g.kg : (grp+1)*g.kg]
 			}
-		}
-		if relu {
-			reluInPlace(yn)
+			c := yn[grp*g.kg*g.ohw : (grp+1)*g.kg*g.ohw]
+			gemmDriver(uk, false, g.kg, g.ohw, g.crs, 1, w[grp*g.wGroupLen:], g.crs, packed, &src, 0, c, g.ohw, inner, biasReLU(c, g.ohw, b, relu))
 		}
 		if each != nil {
 			each(n, n+1)

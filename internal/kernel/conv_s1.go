@@ -147,7 +147,8 @@ type shiftSource[E float32 | float64] struct {
 }
 
 func (s *shiftSource[E]) pack(dst []E, uk *microKernel[E], p0, kc, j0, nc int) {
-	var offs [maxKC]int
+	offs := getRowOffsets()
+	defer rowOffsetsPool.Put(offs)
 	for p := range kc {
 		offs[p] = s.g.off(p0+p) + j0
 	}

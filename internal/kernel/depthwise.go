@@ -50,7 +50,7 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu boo
 	if planes*g.ohw*g.R*g.S < 1<<15 {
 		workers = 1 // smaller than the cost of waking a worker
 	}
-	if g.ow < dwPlaneMaxW {
+	if g.ow < dwPlaneMaxW && g.strW <= maxDWStride {
 		depthwisePlanes(g, x, w, bias, y, relu, workers, per, items)
 		return
 	}
@@ -129,52 +129,34 @@ const dwPlaneMaxW = 32
 // outputs for the whole plane, with pw−ow junk columns per output row that
 // are dropped when the result is copied out.
 func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, workers, per, items int) {
-	sh, sw := g.strH, g.strW
-	pw, hq := g.ow+(g.S-1)/sw, g.oh+(g.R-1)/sh
-	phase := hq * pw
+	ph := newPhaseLayout(g)
+	pw := ph.pw
 	long := (g.oh-1)*pw + g.ow
 	taps := g.R * g.S
 	offs := make([]int, 0, taps)
 	for r := 0; r < g.R; r++ {
 		for s := 0; s < g.S; s++ {
-			// The last tap of a phase reads up to row hq−1, column pw−1.
-			offs = append(offs, ((r%sh)*sw+s%sw)*phase+(r/sh)*pw+s/sw)
+			offs = append(offs, ph.tap(g, r, s))
 		}
 	}
 	vt := newDWTail(long)
-	pLen := sh * sw * phase
-	bufs := newBatchBufs[E](min(workers, items), pLen+long+sw*pw)
+	sp := newDWRowSplit(g, ph)
+	pLen := ph.size
+	bufs := newBatchBufs[E](min(workers, items), pLen+long)
 	defer bufs.release()
 	parallelFor(workers, items, func(it, worker int) {
 		buf, _ := bufs.get(worker)
-		p, tmp, row := buf[:pLen], buf[pLen:pLen+long], buf[pLen+long:pLen+long+sw*pw]
-		if sw == 1 {
-			// Every plane writes the same positions of p and leaves the
-			// padding alone: clear it once.
-			clear(p)
-		}
+		p, tmp := buf[:pLen], buf[pLen:pLen+long]
+		// Every plane writes the same positions of p and leaves the
+		// padding alone: clear it once.
+		clear(p)
 		for pl := it * per; pl < min(g.N*g.C, (it+1)*per); pl++ {
 			c := pl % g.C
 			var b E
 			if bias != nil {
 				b = bias[c]
 			}
-			src := x[pl*g.hw : (pl+1)*g.hw]
-			if sw == 1 {
-				dwCopyRows(p, src, g, sh, hq, pw)
-			}
-			for pr := 0; sw > 1 && pr < sh*hq; pr++ { // sw > 1: the row buffer splits the phases
-				iy := pr - g.PadTop
-				if iy >= 0 && iy < g.H {
-					dwFillRow(row, src[iy*g.W:(iy+1)*g.W], sw, pw, g.PadLeft)
-				} else {
-					clear(row)
-				}
-				for q := 0; q < sw; q++ {
-					at := ((pr%sh)*sw+q)*phase + (pr/sh)*pw
-					copy(p[at:at+pw], row[q*pw:(q+1)*pw])
-				}
-			}
+			dwSplitRows(p, x[pl*g.hw:(pl+1)*g.hw], g, ph, &sp)
 			wc := w[c*taps : (c+1)*taps]
 			if !is32[E]() || !dwRowVec(as[float32](tmp), as[float32](p), offs, as[float32](wc), float32(b), vt) {
 				dwRowGo(tmp, p, offs, wc, b)
@@ -190,21 +172,86 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 	})
 }
 
-// dwCopyRows writes the image rows of plane src into the phase planes p
-// (hq rows of pw each) of a horizontal stride of 1 (see depthwisePlanes):
-// padded row pr is row pr/sh of phase pr%sh. The padding, which no plane
-// writes, is left as it is.
-func dwCopyRows[E float32 | float64](p, src []E, g *convGeom, sh, hq, pw int) {
-	n := min(g.W, pw-g.PadLeft) // columns the filters reach
-	for iy := 0; iy < g.H && n > 0; iy++ {
-		pr := iy + g.PadTop
-		if pr >= sh*hq {
-			break // below the last row the filters reach
+// phaseLayout is the layout of one plane split into phases for the
+// strides of g (see depthwisePlanes): sh·sw phase planes of hq rows × pw.
+type phaseLayout struct {
+	pw, hq, phase, size int
+}
+
+func newPhaseLayout(g *convGeom) phaseLayout {
+	l := phaseLayout{pw: g.ow + (g.S-1)/g.strW, hq: g.oh + (g.R-1)/g.strH}
+	l.phase = l.hq * l.pw
+	l.size = g.strH * g.strW * l.phase
+	return l
+}
+
+// tap is the offset of filter tap (r, s) in the layout: output j of the
+// long row reads element j + tap(r, s). The last tap of a phase reads up
+// to its row hq−1, column pw−1.
+func (l phaseLayout) tap(g *convGeom, r, s int) int {
+	return ((r%g.strH)*g.strW+s%g.strW)*l.phase + (r/g.strH)*l.pw + s/g.strW
+}
+
+// dwRowSplit is where dwSplitRows puts the elements of an image row: for
+// each t < sw, elements t, t+sw, t+2sw, … go to the n[t] positions from
+// off[t] on, counted from the start of the row's phase-plane row. It is
+// the same for every row and plane of a layer, so it is worked out once
+// (its divisions cost more than the copies of a narrow row).
+type dwRowSplit struct {
+	off, n [maxDWStride]int
+	rows   int // image rows the filters reach
+}
+
+func newDWRowSplit(g *convGeom, ph phaseLayout) dwRowSplit {
+	sw := g.strW
+	sp := dwRowSplit{rows: max(0, min(g.H, g.strH*ph.hq-g.PadTop))}
+	for t := 0; t < sw && t < g.W; t++ {
+		// Element t+sw*k is padded column pc = t+sw*k+padL: phase pc%sw,
+		// column pc/sw.
+		pc := t + g.PadLeft
+		if n := min(ph.pw-pc/sw, (g.W-t+sw-1)/sw); n > 0 {
+			sp.off[t], sp.n[t] = (pc%sw)*ph.phase+pc/sw, n
 		}
-		at := (pr%sh)*hq*pw + (pr/sh)*pw + g.PadLeft
-		copy(p[at:at+n], src[iy*g.W:])
+	}
+	return sp
+}
+
+// dwSplitRows writes the image rows of plane src into the phase planes p
+// of depthwisePlanes: padded row pr, column pc goes to row pr/sh, column
+// pc/sw of phase (pr%sh, pc%sw). Only the positions the filters reach are
+// written; the padding, the same for every plane, is left as it is.
+func dwSplitRows[E float32 | float64](p, src []E, g *convGeom, ph phaseLayout, sp *dwRowSplit) {
+	sh, sw := g.strH, g.strW
+	q, rem := g.PadTop/sh, g.PadTop%sh // padded row pr = iy+PadTop is row q of phase rem
+	for iy := 0; iy < sp.rows; iy++ {
+		row := src[iy*g.W : (iy+1)*g.W]
+		base := rem*sw*ph.phase + q*ph.pw
+		if rem++; rem == sh {
+			rem, q = 0, q+1
+		}
+		var runs [maxDWStride][]E
+		for t := range sw {
+			runs[t] = p[base+sp.off[t]:][:sp.n[t]]
+		}
+		k := 0 // elements of each run done
+		switch {
+		case sw == 1:
+			copy(runs[0], row)
+			continue
+		case sw == 2 && is32[E]():
+			k = deinterleave2Vec(as[float32](runs[0]), as[float32](runs[1]), as[float32](row))
+		}
+		for t, d := range runs[:sw] {
+			for j := k; j < len(d); j++ {
+				d[j] = row[t+j*sw]
+			}
+		}
 	}
 }
+
+// maxDWStride is the largest horizontal stride of depthwisePlanes, whose
+// rows are split in a fixed-size array.
+const maxDWStride = 4
 
 // dwTail describes the vector blocks of an output row of n outputs for
 // dwRowVec: nb whole 64-column blocks, then a partial one with the 16-bit lane masks of

@@ -3,7 +3,7 @@
 package kernel
 
 //go:noescape
-func deinterleave2AVX512(even, odd, src *float32, n int)
+func deinterleave2AVX512(even, odd, src *float32, n int, tail uint64)
 
 //go:noescape
 func dwRowAVX512(dst, p *float32, offs *int, w *float32, nt, nb int, tail uint64, b float32)
@@ -48,12 +48,8 @@ func dwFillRow2Vec(dst, src []float32, pw, padL int) bool {
 	// src[2k] and src[2k+1] are padded columns 2k+padL and 2k+1+padL.
 	a := dst[(padL&1)*pw+min(pw, padL>>1) : (padL&1+1)*pw]
 	b := dst[((padL+1)&1)*pw+min(pw, (padL+1)>>1) : ((padL+1)&1+1)*pw]
-	n := min(len(src)/2, len(a), len(b)) &^ 15
-	if n == 0 {
-		return false
-	}
 	clear(dst[:2*pw])
-	deinterleave2AVX512(&a[0], &b[0], &src[0], n)
+	n := deinterleave2Vec(a, b, src)
 	for k := n; k < min(len(a), (len(src)+1)/2); k++ {
 		a[k] = src[2*k]
 	}
@@ -63,16 +59,19 @@ func dwFillRow2Vec(dst, src []float32, pw, padL int) bool {
 	return true
 }
 
-// deinterleave2Vec splits the longest prefix of src of a multiple of 32
-// elements into even and odd with AVX-512 and returns the pairs done (0
-// without AVX-512).
+// deinterleave2Vec sets even[k] = src[2k], odd[k] = src[2k+1] for the
+// n = min(len(src)/2, len(even), len(odd)) pairs there are with AVX-512
+// and returns n (0 without AVX-512).
 func deinterleave2Vec(even, odd, src []float32) int {
-	if !haveAVX512 {
+	n := min(len(src)/2, len(even), len(odd))
+	if !haveAVX512 || n == 0 {
 		return 0
 	}
-	n := min(len(src)/2, len(even), len(odd)) &^ 15
-	if n > 0 {
-		deinterleave2AVX512(&even[0], &odd[0], &src[0], n)
+	var tail uint64
+	if r := n % 16; r > 0 {
+		lanes := func(k int) uint64 { return 1<<min(max(k, 0), 16) - 1 }
+		tail = lanes(r) | lanes(2*r)<<16 | lanes(2*r-16)<<32
 	}
+	deinterleave2AVX512(&even[0], &odd[0], &src[0], n, tail)
 	return n
 }

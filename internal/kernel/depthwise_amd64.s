@@ -132,10 +132,12 @@ DATA dwOddIdx<>+56(SB)/4, $29
 DATA dwOddIdx<>+60(SB)/4, $31
 GLOBL dwOddIdx<>(SB), RODATA|NOPTR, $64
 
-// func deinterleave2AVX512(even, odd, src *float32, n int)
-// even[k] = src[2k], odd[k] = src[2k+1] for k < n, a positive multiple of
-// 16: the two phases of a stride-2 row.
-TEXT ·deinterleave2AVX512(SB), NOSPLIT, $0-32
+// func deinterleave2AVX512(even, odd, src *float32, n int, tail uint64)
+// even[k] = src[2k], odd[k] = src[2k+1] for k < n, n ≥ 1: the two phases
+// of a stride-2 row. The last n%16 pairs are done under masks packed in
+// tail by the caller: bits 0–15 the output lanes, 16–31 and 32–47 the
+// lanes of the two source vectors.
+TEXT ·deinterleave2AVX512(SB), NOSPLIT, $0-40
 	MOVQ even+0(FP), DI
 	MOVQ odd+8(FP), SI
 	MOVQ src+16(FP), DX
@@ -143,6 +145,8 @@ TEXT ·deinterleave2AVX512(SB), NOSPLIT, $0-32
 	SHRQ $4, CX
 	VMOVDQU32 dwEvenIdx<>(SB), Z30
 	VMOVDQU32 dwOddIdx<>(SB), Z31
+	TESTQ CX, CX
+	JZ    deinterleaveTail
 
 deinterleave:
 	VMOVUPS (DX), Z0
@@ -157,5 +161,23 @@ deinterleave:
 	ADDQ $64, SI
 	DECQ CX
 	JNZ  deinterleave
+
+deinterleaveTail:
+	MOVQ tail+32(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	JZ   deinterleaveDone
+	KMOVW AX, K2
+	SHRQ $16, AX
+	KMOVW AX, K3
+	VMOVUPS.Z (DX), K2, Z0
+	VMOVUPS.Z 64(DX), K3, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z30, Z2
+	VPERMT2PS Z1, Z31, Z0
+	VMOVUPS Z2, K1, (DI)
+	VMOVUPS Z0, K1, (SI)
+
+deinterleaveDone:
 	VZEROUPPER
 	RET

@@ -63,6 +63,40 @@ func TestDWFillRow2Vec(t *testing.T) {
 	}
 }
 
+// TestDeinterleave2Vec checks the vector pair split at every length up to
+// a few blocks, with runs of unequal lengths: the pairs it reports done
+// are right, and nothing past them is written, in the slices or beyond.
+func TestDeinterleave2Vec(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(27, 28))
+	for m := 1; m <= 70; m++ {
+		for _, lens := range [][3]int{{2 * m, m, m}, {2*m + 1, m + 1, m}, {2 * m, m + 3, m + 1}, {2*m + 5, m, m + 2}} {
+			src := randSlice[float32](rng, lens[0])
+			even := randSlice[float32](rng, lens[1]+20)
+			odd := randSlice[float32](rng, lens[2]+20)
+			even0, odd0 := append([]float32(nil), even...), append([]float32(nil), odd...)
+			n := deinterleave2Vec(even[:lens[1]], odd[:lens[2]], src)
+			if n != m {
+				t.Fatalf("lengths %v: %d pairs done, want %d", lens, n, m)
+			}
+			for ph, got := range [][]float32{even, odd} {
+				before := [][]float32{even0, odd0}[ph]
+				for k := range got {
+					want := before[k]
+					if k < n {
+						want = src[2*k+ph]
+					}
+					if got[k] != want {
+						t.Fatalf("lengths %v: phase %d element %d is %v, want %v", lens, ph, k, got[k], want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestReluVec compares the AVX-512 Relu with the builtin max, NaNs and
 // lengths that are not multiples of 16 included.
 func TestReluVec(t *testing.T) {

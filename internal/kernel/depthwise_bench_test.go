@@ -16,6 +16,7 @@ func BenchmarkDepthwise(b *testing.B) {
 		{"3x3s1_32x112", ConvShape{C: 32, H: 112, W: 112, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 		{"3x3s2_48x112", ConvShape{C: 48, H: 112, W: 112, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 		{"5x5s1_480x14", ConvShape{C: 480, H: 14, W: 14, R: 5, S: 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
+		{"3x3s2_96x28", ConvShape{C: 96, H: 28, W: 28, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 		{"5x5s2_72x56", ConvShape{C: 72, H: 56, W: 56, R: 5, S: 5, StrideH: 2, StrideW: 2, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 	}
 	prev := SetThreads(2)
@@ -77,6 +78,39 @@ func BenchmarkPointwise(b *testing.B) {
 					fm.stop()
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkStem runs the first convolutions of ImageNet networks (three
+// input channels, stride 2) on 2 threads at batch 1 and 8.
+func BenchmarkStem(b *testing.B) {
+	layers := []struct {
+		name string
+		s    ConvShape
+	}{
+		{"3x3s2_3to16", ConvShape{C: 3, K: 16, H: 224, W: 224, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+		{"3x3s2_3to32", ConvShape{C: 3, K: 32, H: 224, W: 224, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+		{"7x7s2_3to64", ConvShape{C: 3, K: 64, H: 224, W: 224, R: 7, S: 7, StrideH: 2, StrideW: 2, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3}},
+	}
+	prev := SetThreads(2)
+	defer SetThreads(prev)
+	for _, l := range layers {
+		for _, n := range []int{1, 8} {
+			s := l.s
+			s.N, s.Groups = n, 1
+			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
+				w := randSlice[float32](rng, s.K*s.C*s.R*s.S)
+				bias := randSlice[float32](rng, s.K)
+				y := make([]float32, s.N*s.K*s.OutH()*s.OutW())
+				fm := startFlops(b, convFlops(s))
+				for b.Loop() {
+					Conv2D(s, x, w, bias, y)
+				}
+				fm.stop()
+			})
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package kernel
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // The blocked product follows the BLIS structure. For a C block of at most
 // nc columns and every kc-deep slice of the inner dimension, op(B) is packed
@@ -58,7 +61,8 @@ type matSource[E float32 | float64] struct {
 
 func (s *matSource[E]) pack(dst []E, uk *microKernel[E], p0, kc, j0, nc int) {
 	if !s.trans {
-		var offs [maxKC]int
+		offs := getRowOffsets()
+		defer rowOffsetsPool.Put(offs)
 		for p := range kc {
 			offs[p] = (p0+p)*s.ld + j0
 		}
@@ -92,6 +96,13 @@ func (s *matSource[E]) pack(dst []E, uk *microKernel[E], p0, kc, j0, nc int) {
 		}
 	}
 }
+
+// rowOffsetsPool holds the row-offset arrays of the pack methods: handed
+// to the micro-kernel's packing function through a function value, a
+// local array would escape and be allocated (4 KiB) on every call.
+var rowOffsetsPool = sync.Pool{New: func() any { return new([maxKC]int) }}
+
+func getRowOffsets() *[maxKC]int { return rowOffsetsPool.Get().(*[maxKC]int) }
 
 // packRows packs columns [0, nc) of kc rows of a source: row p is
 // src[offs[p]:offs[p]+nc], p < kc = len(offs). The block is written panel by
@@ -262,9 +273,11 @@ func gemmSerial[E float32 | float64](uk *microKernel[E], transA bool, m0, m1, n0
 			}
 		}
 	}
-	spB, bp := getScratch[E](ncMax * kcMax)
+	// The scratch tile of partial tiles shares B's scratch: a local array
+	// would escape to the heap through the micro-kernel's function value.
+	spB, bp := getScratch[E](ncMax*kcMax + maxTile)
 	defer putScratch(spB)
-	var edge [maxTile]E
+	bp, edge := bp[:ncMax*kcMax], bp[ncMax*kcMax:]
 	for jc := n0; jc < n1; jc += ncMax {
 		nc := min(ncMax, n1-jc)
 		for pc := 0; pc < k; pc += kcMax {

@@ -19,6 +19,9 @@ type convFusion struct {
 	bn   *Node // BatchNormalization with constant parameters folded into the weights
 	relu bool  // apply max(0, x) to the output
 	pool *Node // MaxPool applied to the conv output (before the Relu)
+	// act, if not nil, is an activation applied to the float32 output in
+	// place (see activationFusion); never with relu or pool.
+	act func(y []float32)
 }
 
 // window holds the per-spatial-axis geometry shared by Conv and pooling.
@@ -178,8 +181,9 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 	var poolWin *window
 	var poolCeil int64
 	relu := false
+	var act func(y []float32)
 	if f := c.fuse; f != nil {
-		relu = f.relu
+		relu, act = f.relu, f.act
 		if f.bn != nil {
 			if fw, fb, err = foldBN(c, f.bn); err != nil {
 				return nil, err
@@ -261,7 +265,7 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 		case []float32:
 			if wf != nil && pool == nil {
 				wf.Conv2D(convShape(geo, n, ch, k, g), xs, biasData[float32](bias), out.f32(), kernel.WinogradFuse{ReLU: relu})
-				return []*value{out}, nil
+				break
 			}
 			if packed != nil && len(geo.in) == 2 && len(wt.shape) == 4 && wt.shape[2] == geo.k[0] && wt.shape[3] == geo.k[1] {
 				// The weights packed at plan time are these constant ones.
@@ -281,6 +285,13 @@ func compileConv(c *nodeCtx) (opFunc, error) {
 				return nil, fmt.Errorf("fused %s: %w", c.fuse.pool, err)
 			}
 			out = pooled[0]
+		}
+		if act != nil {
+			y, ok := out.data.([]float32)
+			if !ok {
+				return nil, fmt.Errorf("fused activation: data type %v is not supported", out.dt)
+			}
+			kernel.ParallelRange(len(y), elemPart, func(lo, hi int) { act(y[lo:hi]) })
 		}
 		if relu && pool != nil { // otherwise fused into the convolution
 			switch yd := out.data.(type) {

@@ -321,7 +321,7 @@ func compileGlobalAveragePool(c *nodeCtx) (opFunc, error) {
 		inner := shapeSize(x.shape[2:])
 		switch xs := x.data.(type) {
 		case []float32:
-			planeMeans(xs, out.f32(), inner)
+			planeMeans32(xs, out.f32(), inner)
 		case []float64:
 			planeMeans(xs, out.data.([]float64), inner)
 		default:
@@ -329,6 +329,18 @@ func compileGlobalAveragePool(c *nodeCtx) (opFunc, error) {
 		}
 		return []*value{out}, nil
 	}, nil
+}
+
+// planeMeans32 is planeMeans for float32 with the kernel's vector sums,
+// over the threads when there is enough to share (the pools of a
+// network's squeeze-and-excitation blocks are at the start of a
+// single-threaded tail otherwise).
+func planeMeans32(x, y []float32, inner int) {
+	kernel.ParallelRange(len(y), max(1, 1<<15/max(inner, 1)), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			y[p] = float32(kernel.Sum32(x[p*inner:(p+1)*inner]) / float64(inner))
+		}
+	})
 }
 
 func planeMeans[T float](x, y []T, inner int) {

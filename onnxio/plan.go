@@ -299,7 +299,8 @@ func (pb *planner) singleConsumer(s int) *Node {
 }
 
 // fusion looks for Conv→BatchNormalization(constant parameters)→Relu after
-// conv node n. It marks the absorbed nodes, redirects the step's output to
+// conv node n, then MaxPool, or else one of the activations of
+// activationFusion. It marks the absorbed nodes, redirects the step's output to
 // the last fused node's output and returns what the Conv compiler must apply.
 func (pb *planner) fusion(n *Node, absorbed map[*Node]bool, st *step) *convFusion {
 	if len(st.out) != 1 || st.out[0] < 0 {
@@ -324,7 +325,15 @@ func (pb *planner) fusion(n *Node, absorbed map[*Node]bool, st *step) *convFusio
 		absorbed[p] = true
 		out = pb.slot(p.Outputs[0])
 	}
-	if f.bn == nil && !f.relu && f.pool == nil {
+	if !f.relu && f.pool == nil && convConstFloat(n, pb) {
+		var nodes []*Node
+		if nodes, f.act, out = pb.activationFusion(out); f.act != nil {
+			for _, a := range nodes {
+				absorbed[a] = true
+			}
+		}
+	}
+	if f.bn == nil && !f.relu && f.pool == nil && f.act == nil {
 		return nil
 	}
 	st.out[0] = out

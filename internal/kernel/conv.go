@@ -344,7 +344,7 @@ func Conv2DEach[T Float](s ConvShape, x, w, bias, y []T, each func(n0, n1 int)) 
 }
 
 func conv2DEach[E float32 | float64](g *convGeom, x, w, bias, y []E, each func(n0, n1 int)) {
-	if depthwiseSuits(g) || pointwiseSuits(g) {
+	if vectorsSuits[E](g) || depthwiseSuits(g) || pointwiseSuits(g) {
 		// Routes with their own parallel structure: the runs come after.
 		conv2D(g, x, w, bias, y, false, nil)
 		each(0, g.N)
@@ -378,6 +378,8 @@ func convChecked[T Float](fn string, s ConvShape, x, w, bias, y []T, relu bool) 
 // not nil, holds w packed by prepackGroups for the micro-kernel in use.
 func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, pre *groupPacks[E]) {
 	switch {
+	case vectorsSuits[E](g):
+		vectors(g, as[float32](x), as[float32](w), as[float32](bias), as[float32](y), relu)
 	case depthwiseSuits(g):
 		depthwiseConv(g, x, w, bias, y, relu)
 	case pointwiseSuits(g):
@@ -445,6 +447,38 @@ func (cw *ConvWeights) Conv2D(s ConvShape, x, bias, y []float32, relu bool) {
 		pre = nil // packed for another micro-kernel (tests swap them)
 	}
 	conv2D(&g, x, cw.w, bias, y, relu, pre)
+}
+
+// vectorsSuits reports whether Conv2D takes the vectors route: a float32
+// 1×1 convolution of 1×1 planes (the squeeze-and-excitation layers of
+// MobileNetV3 and EfficientNet), which is the product of the batch's
+// C-vectors with the K×C weights, output laid out as the batch's
+// K-vectors. With a few images and rows long enough for the vector dot
+// products it runs as dot products (gemvRowsT): a GEMM would pack the
+// weights' transpose and fill a 32-column tile for each image.
+func vectorsSuits[E float32 | float64](g *convGeom) bool {
+	return is32[E]() && g.hw == 1 && g.ohw == 1 && g.R == 1 && g.S == 1 && g.groups == 1 &&
+		g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0 &&
+		g.N <= gemvRowsMaxM && g.C >= 64
+}
+
+// vectors is Conv2D for vectorsSuits geometries.
+func vectors(g *convGeom, x, w, bias, y []float32, relu bool) {
+	gemvRowsT(g.N, g.K, g.C, 1, x, g.C, w, g.C, 0, y, g.K, Threads())
+	if bias == nil && !relu {
+		return
+	}
+	for n := range g.N {
+		yn := y[n*g.K : (n+1)*g.K]
+		if bias != nil {
+			for k, b := range bias[:g.K] {
+				yn[k] += b
+			}
+		}
+		if relu {
+			reluInPlace(yn)
+		}
+	}
 }
 
 // pointwiseSuits reports whether Conv2D takes the pointwise route: a 1×1

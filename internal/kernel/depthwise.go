@@ -6,13 +6,13 @@ package kernel
 // product, dominated by packing and per-product overhead. They run as direct
 // loops instead, one (image, channel) plane at a time.
 //
-// Each plane is first copied into a row buffer: every input row padded
-// left and right, and for a horizontal stride sw split into sw phases
-// (padded columns p, p+sw, p+2sw, …), so that tap (r, s) of output row y
-// reads one contiguous run, phase s%sw of input row y*sh-padT+r from index
-// s/sw on. An output row is then a sum of R·S shifted, scaled runs with no
-// bounds tests in the loop; rows in the vertical padding drop the kernel
-// rows that fall outside, which leaves a contiguous range of filter rows.
+// Each plane is split into phase planes (see depthwiseConv) so that every
+// filter tap reads one contiguous run for the whole plane: the plane is
+// then a sum of R·S shifted, scaled runs with no bounds tests, one vector
+// loop over all its outputs. Small planes (7×7 at the end of a MobileNet)
+// would fill one vector per row; as one long row of the whole plane they
+// fill several. Wide ones do better the same way than row by row: the
+// per-row calls cost more than the cache misses of a larger buffer.
 
 // depthwiseSuits reports whether Conv2D takes the depthwise route:
 // one filter per channel, no dilation.
@@ -20,115 +20,23 @@ func depthwiseSuits(g *convGeom) bool {
 	return g.groups == g.C && g.K == g.C && g.dilH == 1 && g.dilW == 1
 }
 
-// dwGeom is the row-buffer layout of one plane.
-type dwGeom struct {
-	pw, ld int   // phase length and row stride (sw*pw) of the buffer
-	offs   []int // offs[r*S+s]: offset of tap (r, s) from its row's start
-}
-
-func newDWGeom(g *convGeom) dwGeom {
-	d := dwGeom{pw: g.ow + (g.S-1)/g.strW}
-	d.ld = g.strW * d.pw
-	d.offs = make([]int, 0, g.R*g.S)
-	for r := 0; r < g.R; r++ {
-		for s := 0; s < g.S; s++ {
-			d.offs = append(d.offs, r*d.ld+(s%g.strW)*d.pw+s/g.strW)
-		}
-	}
-	return d
-}
-
-// depthwiseConv is Conv2D for depthwise geometries.
-func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
-	d := newDWGeom(g)
-	planes := g.N * g.C
-	// Small planes (7×7 at the end of a MobileNet) are taken several at a
-	// time so each parallel item has a few thousand outputs.
-	per := max(1, 4096/g.ohw)
-	items := (planes + per - 1) / per
-	workers := Threads()
-	if planes*g.ohw*g.R*g.S < 1<<15 {
-		workers = 1 // smaller than the cost of waking a worker
-	}
-	if g.ow < dwPlaneMaxW && g.strW <= maxDWStride {
-		depthwisePlanes(g, x, w, bias, y, relu, workers, per, items)
-		return
-	}
-	bufs := newBatchBufs[E](min(workers, items), g.H*d.ld)
-	defer bufs.release()
-	taps := g.R * g.S
-	vt := newDWTail(g.ow)
-	// The taps of each output row are the same for every plane: the rows
-	// in the vertical padding drop a range of filter rows, and the offsets
-	// into the buffer are tabulated once.
-	type rowTaps struct {
-		t0, t1 int   // the row's taps are [t0, t1) of the filter
-		offs   []int // their offsets in the buffer
-	}
-	rows := make([]rowTaps, g.oh)
-	for oy := range rows {
-		iy0 := oy*g.strH - g.PadTop
-		r0, r1 := max(0, -iy0), min(g.R, g.H-iy0)
-		if r0 >= r1 {
-			continue // all padding: the row is the bias
-		}
-		// Every tap's run ends inside row iy0+r1-1 of the buffer (phase
-		// runs are pw ≥ ow+(S-1)/sw long), so the vector code's reads
-		// are in bounds.
-		rt := rowTaps{t0: r0 * g.S, t1: r1 * g.S}
-		for _, o := range d.offs[rt.t0:rt.t1] {
-			rt.offs = append(rt.offs, iy0*d.ld+o)
-		}
-		rows[oy] = rt
-	}
-	parallelFor(workers, items, func(it, worker int) {
-		buf, _ := bufs.get(worker)
-		for pl := it * per; pl < min(planes, (it+1)*per); pl++ {
-			c := pl % g.C
-			var b E
-			if bias != nil {
-				b = bias[c]
-			}
-			src := x[pl*g.hw : (pl+1)*g.hw]
-			for iy := 0; iy < g.H; iy++ {
-				dwFillRow(buf[iy*d.ld:(iy+1)*d.ld], src[iy*g.W:(iy+1)*g.W], g.strW, d.pw, g.PadLeft)
-			}
-			wc := w[c*taps : (c+1)*taps]
-			out := y[pl*g.ohw : (pl+1)*g.ohw]
-			for oy, rt := range rows {
-				dst := out[oy*g.ow : (oy+1)*g.ow]
-				if rt.offs == nil {
-					for i := range dst {
-						dst[i] = b
-					}
-				} else {
-					wr := wc[rt.t0:rt.t1]
-					if !is32[E]() || !dwRowVec(as[float32](dst), as[float32](buf), rt.offs, as[float32](wr), float32(b), vt) {
-						dwRowGo(dst, buf, rt.offs, wr, b)
-					}
-				}
-				if relu {
-					reluInPlace(dst) // while the row is in L1
-				}
-			}
-		}
-	})
-}
-
-// dwPlaneMaxW is the output width below which planes are done whole
-// (depthwisePlanes) rather than row by row: a row of 7 or 14 outputs would
-// fill one vector, and its R·S multiply-adds would form one dependent
-// chain.
-const dwPlaneMaxW = 32
-
-// depthwisePlanes is depthwiseConv for narrow planes. The padded plane is
+// depthwiseConv is Conv2D for depthwise geometries. The padded plane is
 // split into sh·sw phase planes of hq×pw, phase (a, b) holding padded rows
 // a, a+sh, … and columns b, b+sw, …. Output (y, x), numbered j = y*pw + x,
 // is then Σ w[r,s]·P[j + off(r,s)] with off(r,s) the start of phase
 // (r%sh, s%sw) plus (r/sh)*pw + s/sw: one long row of (oh−1)*pw + ow
 // outputs for the whole plane, with pw−ow junk columns per output row that
 // are dropped when the result is copied out.
-func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, workers, per, items int) {
+func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
+	planes := g.N * g.C
+	// Small planes are taken several at a time so each parallel item has
+	// a few thousand outputs.
+	per := max(1, 4096/g.ohw)
+	items := (planes + per - 1) / per
+	workers := Threads()
+	if planes*g.ohw*g.R*g.S < 1<<15 {
+		workers = 1 // smaller than the cost of waking a worker
+	}
 	ph := newPhaseLayout(g)
 	pw := ph.pw
 	long := (g.oh-1)*pw + g.ow
@@ -145,12 +53,14 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 	bufs := newBatchBufs[E](min(workers, items), pLen+long)
 	defer bufs.release()
 	parallelFor(workers, items, func(it, worker int) {
-		buf, _ := bufs.get(worker)
+		buf, used := bufs.get(worker)
 		p, tmp := buf[:pLen], buf[pLen:pLen+long]
-		// Every plane writes the same positions of p and leaves the
-		// padding alone: clear it once.
-		clear(p)
-		for pl := it * per; pl < min(g.N*g.C, (it+1)*per); pl++ {
+		if !used {
+			// Every plane writes the same positions of p and leaves the
+			// padding alone: a worker's buffer is cleared once.
+			clear(p)
+		}
+		for pl := it * per; pl < min(planes, (it+1)*per); pl++ {
 			c := pl % g.C
 			var b E
 			if bias != nil {
@@ -162,8 +72,12 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 				dwRowGo(tmp, p, offs, wc, b)
 			}
 			out := y[pl*g.ohw : (pl+1)*g.ohw]
-			for oy := 0; oy < g.oh; oy++ {
-				copy(out[oy*g.ow:(oy+1)*g.ow], tmp[oy*pw:])
+			if is32[E]() {
+				copyRows(as[float32](out), as[float32](tmp), g.ow, g.oh, g.ow, pw, nil) // one call: the rows are short
+			} else {
+				for oy := 0; oy < g.oh; oy++ {
+					copy(out[oy*g.ow:(oy+1)*g.ow], tmp[oy*pw:])
+				}
 			}
 			if relu {
 				reluInPlace(out)
@@ -173,7 +87,7 @@ func depthwisePlanes[E float32 | float64](g *convGeom, x, w, bias, y []E, relu b
 }
 
 // phaseLayout is the layout of one plane split into phases for the
-// strides of g (see depthwisePlanes): sh·sw phase planes of hq rows × pw.
+// strides of g (see depthwiseConv): sh·sw phase planes of hq rows × pw.
 type phaseLayout struct {
 	pw, hq, phase, size int
 }
@@ -198,13 +112,13 @@ func (l phaseLayout) tap(g *convGeom, r, s int) int {
 // the same for every row and plane of a layer, so it is worked out once
 // (its divisions cost more than the copies of a narrow row).
 type dwRowSplit struct {
-	off, n [maxDWStride]int
-	rows   int // image rows the filters reach
+	off, n []int // sw of each
+	rows   int   // image rows the filters reach
 }
 
 func newDWRowSplit(g *convGeom, ph phaseLayout) dwRowSplit {
 	sw := g.strW
-	sp := dwRowSplit{rows: max(0, min(g.H, g.strH*ph.hq-g.PadTop))}
+	sp := dwRowSplit{off: make([]int, sw), n: make([]int, sw), rows: max(0, min(g.H, g.strH*ph.hq-g.PadTop))}
 	for t := 0; t < sw && t < g.W; t++ {
 		// Element t+sw*k is padded column pc = t+sw*k+padL: phase pc%sw,
 		// column pc/sw.
@@ -217,11 +131,18 @@ func newDWRowSplit(g *convGeom, ph phaseLayout) dwRowSplit {
 }
 
 // dwSplitRows writes the image rows of plane src into the phase planes p
-// of depthwisePlanes: padded row pr, column pc goes to row pr/sh, column
+// of depthwiseConv: padded row pr, column pc goes to row pr/sh, column
 // pc/sw of phase (pr%sh, pc%sw). Only the positions the filters reach are
 // written; the padding, the same for every plane, is left as it is.
 func dwSplitRows[E float32 | float64](p, src []E, g *convGeom, ph phaseLayout, sp *dwRowSplit) {
 	sh, sw := g.strH, g.strW
+	if sh == 1 && sw == 1 && is32[E]() {
+		// Row iy goes to row iy+PadTop: one call for the plane.
+		if n := sp.n[0]; n > 0 && sp.rows > 0 {
+			copyRows(as[float32](p[g.PadTop*ph.pw+sp.off[0]:]), as[float32](src), n, sp.rows, ph.pw, g.W, nil)
+		}
+		return
+	}
 	q, rem := g.PadTop/sh, g.PadTop%sh // padded row pr = iy+PadTop is row q of phase rem
 	for iy := 0; iy < sp.rows; iy++ {
 		row := src[iy*g.W : (iy+1)*g.W]
@@ -229,29 +150,18 @@ func dwSplitRows[E float32 | float64](p, src []E, g *convGeom, ph phaseLayout, s
 		if rem++; rem == sh {
 			rem, q = 0, q+1
 		}
-		var runs [maxDWStride][]E
-		for t := range sw {
-			runs[t] = p[base+sp.off[t]:][:sp.n[t]]
-		}
 		k := 0 // elements of each run done
-		switch {
-		case sw == 1:
-			copy(runs[0], row)
-			continue
-		case sw == 2 && is32[E]():
-			k = deinterleave2Vec(as[float32](runs[0]), as[float32](runs[1]), as[float32](row))
+		if sw == 2 && is32[E]() {
+			k = deinterleave2Vec(as[float32](p[base+sp.off[0]:][:sp.n[0]]), as[float32](p[base+sp.off[1]:][:sp.n[1]]), as[float32](row))
 		}
-		for t, d := range runs[:sw] {
+		for t := range sw {
+			d := p[base+sp.off[t]:][:sp.n[t]]
 			for j := k; j < len(d); j++ {
 				d[j] = row[t+j*sw]
 			}
 		}
 	}
 }
-
-// maxDWStride is the largest horizontal stride of depthwisePlanes, whose
-// rows are split in a fixed-size array.
-const maxDWStride = 4
 
 // dwTail describes the vector blocks of an output row of n outputs for
 // dwRowVec: nb whole 64-column blocks, then a partial one with the 16-bit lane masks of
@@ -262,39 +172,6 @@ type dwTail struct {
 	n    int // outputs per row
 	nb   int
 	tail uint64
-}
-
-// dwFillRow writes the padded, phase-split copy of input row src to dst
-// (sw phases of pw elements): dst[p*pw+i] = src[i*sw+p-padL], zero outside.
-func dwFillRow[E float32 | float64](dst, src []E, sw, pw, padL int) {
-	if sw == 2 && is32[E]() && dwFillRow2Vec(as[float32](dst), as[float32](src), pw, padL) {
-		return
-	}
-	dwFillRowGo(dst, src, sw, pw, padL)
-}
-
-// dwFillRowGo is the portable dwFillRow.
-func dwFillRowGo[E float32 | float64](dst, src []E, sw, pw, padL int) {
-	if sw == 1 {
-		lo := min(padL, len(dst))
-		clear(dst[:lo])
-		n := copy(dst[lo:], src)
-		clear(dst[lo+n:])
-		return
-	}
-	// Element t+sw*k of src is padded column pc = t+sw*k+padL: phase
-	// (t+padL)%sw, index k+(t+padL)/sw. Going by t keeps both sides in
-	// order.
-	clear(dst[:sw*pw])
-	for t := 0; t < sw && t < len(src); t++ {
-		ph := (t + padL) % sw
-		d := dst[ph*pw+min(pw, (t+padL)/sw) : (ph+1)*pw]
-		s := src[t:]
-		n := min(len(d), (len(s)+sw-1)/sw)
-		for k := range d[:n] {
-			d[k] = s[k*sw]
-		}
-	}
 }
 
 // dwRowGo sets dst[j] = b + Σ_t w[t]·p[offs[t]+j] for j < len(dst). A full 3×3 filter is one pass with all

@@ -39,26 +39,6 @@ func dwRowVec(dst, p []float32, offs []int, w []float32, b float32, t dwTail) bo
 	return true
 }
 
-// dwFillRow2Vec is dwFillRowGo for float32 rows with stride 2, the pairs
-// of the row split by AVX-512; false without it.
-func dwFillRow2Vec(dst, src []float32, pw, padL int) bool {
-	if !haveAVX512 {
-		return false
-	}
-	// src[2k] and src[2k+1] are padded columns 2k+padL and 2k+1+padL.
-	a := dst[(padL&1)*pw+min(pw, padL>>1) : (padL&1+1)*pw]
-	b := dst[((padL+1)&1)*pw+min(pw, (padL+1)>>1) : ((padL+1)&1+1)*pw]
-	clear(dst[:2*pw])
-	n := deinterleave2Vec(a, b, src)
-	for k := n; k < min(len(a), (len(src)+1)/2); k++ {
-		a[k] = src[2*k]
-	}
-	for k := n; k < min(len(b), len(src)/2); k++ {
-		b[k] = src[2*k+1]
-	}
-	return true
-}
-
 // deinterleave2Vec sets even[k] = src[2k], odd[k] = src[2k+1] for the
 // n = min(len(src)/2, len(even), len(odd)) pairs there are with AVX-512
 // and returns n (0 without AVX-512).

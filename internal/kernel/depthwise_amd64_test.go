@@ -35,34 +35,6 @@ func TestDWRowAVX512(t *testing.T) {
 	}
 }
 
-// TestDWFillRow2Vec compares the vector stride-2 row split with the Go
-// twin for every left pad and many widths.
-func TestDWFillRow2Vec(t *testing.T) {
-	if !haveAVX512 {
-		t.Skip("no AVX-512")
-	}
-	rng := rand.New(rand.NewPCG(23, 24))
-	for w := 1; w <= 130; w++ {
-		src := randSlice[float32](rng, w)
-		for padL := 0; padL <= 4; padL++ {
-			for _, extra := range []int{0, 1, 2} { // S = 1, 3, 5
-				ow := (w+2*padL-(2*extra+1))/2 + 1
-				if ow < 1 {
-					continue
-				}
-				pw := ow + extra
-				want := randSlice[float32](rng, 2*pw)
-				got := randSlice[float32](rng, 2*pw)
-				dwFillRowGo(want, src, 2, pw, padL)
-				if !dwFillRow2Vec(got, src, pw, padL) {
-					continue // too short for a vector
-				}
-				assertClose(t, "dwFillRow", got, want, 0)
-			}
-		}
-	}
-}
-
 // TestDeinterleave2Vec checks the vector pair split at every length up to
 // a few blocks, with runs of unequal lengths: the pairs it reports done
 // are right, and nothing past them is written, in the slices or beyond.

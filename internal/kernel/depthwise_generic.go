@@ -8,5 +8,4 @@ func newDWTail(n int) dwTail { return dwTail{} }
 
 func dwRowVec(dst, p []float32, offs []int, w []float32, b float32, t dwTail) bool { return false }
 
-func dwFillRow2Vec(dst, src []float32, pw, padL int) bool { return false }
-func deinterleave2Vec(even, odd, src []float32) int       { return 0 }
+func deinterleave2Vec(even, odd, src []float32) int { return 0 }

@@ -34,11 +34,13 @@ func depthwiseShapes() []ConvShape {
 		{N: 2, C: 4, K: 4, Groups: 4, H: 8, W: 9, R: 3, S: 2, PadTop: 2, PadLeft: 0, PadBottom: 1, PadRight: 1, StrideH: 2},
 		p(dw(3, 40, 7, 7, 3, 3), 1), // many small planes, several per item
 		p(dw(2, 8, 28, 30, 3, 3), 1),
-		p(dw(2, 3, 5, 40, 3, 3), 1), // stride 1, wide: row by row
+		p(dw(2, 3, 5, 40, 3, 3), 1), // stride 1, wide
 		p(dw(1, 3, 6, 33, 5, 5), 2),
-		p(dw(1, 2, 6, 31, 5, 5), 0), // narrow and no padding: whole planes
+		p(dw(1, 2, 6, 31, 5, 5), 0), // no padding
 		st(p(dw(8, 4, 112, 112, 3, 3), 1), 2, 2),
-		st(p(dw(1, 3, 9, 90, 5, 5), 2), 2, 2), // stride 2, wide: row by row
+		st(p(dw(1, 3, 9, 90, 5, 5), 2), 2, 2),  // stride 2, wide
+		st(p(dw(2, 2, 16, 17, 5, 5), 2), 5, 5), // strides beyond the filter
+		st(p(dw(1, 2, 12, 23, 3, 3), 1), 1, 6),
 		st(p(dw(1, 3, 11, 70, 3, 3), 1), 1, 2),
 	}
 }
@@ -145,6 +147,41 @@ func TestPointwise(t *testing.T) {
 			Conv2DReLU(s, x, w, b, got)
 			conv2DGEMM(&g, x, w, b, want, true, nil)
 			assertClose(t, fmt.Sprint(s), got, want, 1e-5)
+		}
+		SetThreads(prev)
+	}
+}
+
+// TestVectorsRoute checks 1×1 convolutions of 1×1 planes (the vectors
+// route: squeeze-and-excitation layers) against the reference loops, with
+// and without Relu, for a few batch sizes, channel counts that are and are
+// not multiples of the dot products' 64, and threads.
+func TestVectorsRoute(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, nt := range []int{1, 2} {
+		prev := SetThreads(nt)
+		for _, s := range []ConvShape{
+			{N: 1, C: 64, K: 5, H: 1, W: 1, R: 1, S: 1, Groups: 1},
+			{N: 1, C: 144, K: 576, H: 1, W: 1, R: 1, S: 1, Groups: 1},
+			{N: 3, C: 100, K: 33, H: 1, W: 1, R: 1, S: 1, Groups: 1},
+			{N: 32, C: 70, K: 17, H: 1, W: 1, R: 1, S: 1, Groups: 1},
+		} {
+			g := s.geom("test")
+			if !vectorsSuits[float32](&g) {
+				t.Fatalf("%v does not take the vectors route", s)
+			}
+			convCase[float32](t, rng, s, 2e-5)
+			x := randSlice[float32](rng, s.N*s.C)
+			w := randSlice[float32](rng, s.K*s.C)
+			b := randSlice[float32](rng, s.K)
+			want := make([]float32, s.N*s.K)
+			Conv2D(s, x, w, b, want)
+			for i, v := range want {
+				want[i] = max(v, 0)
+			}
+			got := randSlice[float32](rng, len(want))
+			Conv2DReLU(s, x, w, b, got)
+			assertClose(t, "Conv2DReLU", got, want, 0)
 		}
 		SetThreads(prev)
 	}

@@ -1,5 +1,7 @@
 package kernel
 
+import "slices"
+
 // Depthwise convolutions (Groups = C = K: one R×S filter per channel, as in
 // MobileNet, MnasNet and EfficientNet) have too little work per channel for
 // the GEMM routes: each channel would be a 1×(R·S) by (R·S)×(OutH·OutW)
@@ -143,17 +145,28 @@ func dwSplitRows[E float32 | float64](p, src []E, g *convGeom, ph phaseLayout, s
 		}
 		return
 	}
-	q, rem := g.PadTop/sh, g.PadTop%sh // padded row pr = iy+PadTop is row q of phase rem
+	// Padded row pr = iy+PadTop is row pr/sh of phase pr%sh: base(iy)
+	// below. Rows iy, iy+sh, iy+2sh, … land pw apart in the same phase.
+	base := func(iy int) int { pr := iy + g.PadTop; return (pr%sh)*sw*ph.phase + (pr/sh)*ph.pw }
+	k := 0 // elements of each run done for every row
+	if sw == 2 && is32[E]() && min(sp.n[0], sp.n[1]) > 0 {
+		m := min(sp.n[0], sp.n[1])
+		k = m
+		for iy0 := 0; iy0 < sh && iy0 < sp.rows; iy0++ {
+			b := base(iy0)
+			if !deinterleave2RowsVec(as[float32](p[b+sp.off[0]:]), as[float32](p[b+sp.off[1]:]), ph.pw,
+				as[float32](src[iy0*g.W:]), sh*g.W, m, (sp.rows-iy0+sh-1)/sh) {
+				k = 0
+				break
+			}
+		}
+	}
+	if k >= slices.Max(sp.n) {
+		return
+	}
 	for iy := 0; iy < sp.rows; iy++ {
 		row := src[iy*g.W : (iy+1)*g.W]
-		base := rem*sw*ph.phase + q*ph.pw
-		if rem++; rem == sh {
-			rem, q = 0, q+1
-		}
-		k := 0 // elements of each run done
-		if sw == 2 && is32[E]() {
-			k = deinterleave2Vec(as[float32](p[base+sp.off[0]:][:sp.n[0]]), as[float32](p[base+sp.off[1]:][:sp.n[1]]), as[float32](row))
-		}
+		base := base(iy)
 		for t := range sw {
 			d := p[base+sp.off[t]:][:sp.n[t]]
 			for j := k; j < len(d); j++ {

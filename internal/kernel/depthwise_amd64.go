@@ -3,7 +3,7 @@
 package kernel
 
 //go:noescape
-func deinterleave2AVX512(even, odd, src *float32, n int, tail uint64)
+func deinterleave2AVX512(even, odd *float32, ldd int, src *float32, lds, n, rows int, tail uint64)
 
 //go:noescape
 func dwRowAVX512(dst, p *float32, offs *int, w *float32, nt, nb int, tail uint64, b float32)
@@ -44,14 +44,27 @@ func dwRowVec(dst, p []float32, offs []int, w []float32, b float32, t dwTail) bo
 // and returns n (0 without AVX-512).
 func deinterleave2Vec(even, odd, src []float32) int {
 	n := min(len(src)/2, len(even), len(odd))
-	if !haveAVX512 || n == 0 {
-		return 0
+	if n > 0 && deinterleave2RowsVec(even, odd, 0, src, 0, n, 1) {
+		return n
 	}
+	return 0
+}
+
+// deinterleave2RowsVec does deinterleave2Vec's split of n ≥ 1 pairs for
+// each of rows rows: row r of src starts at r*lds, its phases at r*ldd of
+// even and odd. It reports false, doing nothing, without AVX-512.
+func deinterleave2RowsVec(even, odd []float32, ldd int, src []float32, lds, n, rows int) bool {
+	if !haveAVX512 {
+		return false
+	}
+	_ = even[(rows-1)*ldd+n-1]
+	_ = odd[(rows-1)*ldd+n-1]
+	_ = src[(rows-1)*lds+2*n-1]
 	var tail uint64
 	if r := n % 16; r > 0 {
 		lanes := func(k int) uint64 { return 1<<min(max(k, 0), 16) - 1 }
 		tail = lanes(r) | lanes(2*r)<<16 | lanes(2*r-16)<<32
 	}
-	deinterleave2AVX512(&even[0], &odd[0], &src[0], n, tail)
-	return n
+	deinterleave2AVX512(&even[0], &odd[0], ldd, &src[0], lds, n, rows, tail)
+	return true
 }

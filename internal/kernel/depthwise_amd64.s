@@ -132,19 +132,39 @@ DATA dwOddIdx<>+56(SB)/4, $29
 DATA dwOddIdx<>+60(SB)/4, $31
 GLOBL dwOddIdx<>(SB), RODATA|NOPTR, $64
 
-// func deinterleave2AVX512(even, odd, src *float32, n int, tail uint64)
-// even[k] = src[2k], odd[k] = src[2k+1] for k < n, n ≥ 1: the two phases
-// of a stride-2 row. The last n%16 pairs are done under masks packed in
-// tail by the caller: bits 0–15 the output lanes, 16–31 and 32–47 the
-// lanes of the two source vectors.
-TEXT ·deinterleave2AVX512(SB), NOSPLIT, $0-40
-	MOVQ even+0(FP), DI
-	MOVQ odd+8(FP), SI
-	MOVQ src+16(FP), DX
-	MOVQ n+24(FP), CX
-	SHRQ $4, CX
+// func deinterleave2AVX512(even, odd *float32, ldd int, src *float32, lds, n, rows int, tail uint64)
+// For r < rows and k < n (n ≥ 1): even[r*ldd+k] = src[r*lds+2k] and
+// odd[r*ldd+k] = src[r*lds+2k+1], the two phases of stride-2 rows; ldd
+// and lds count elements. The last n%16 pairs of a row are done under
+// masks packed in tail by the caller: bits 0–15 the output lanes, 16–31
+// and 32–47 the lanes of the two source vectors.
+TEXT ·deinterleave2AVX512(SB), NOSPLIT, $0-64
+	MOVQ ldd+16(FP), R11
+	SHLQ $2, R11
+	MOVQ lds+32(FP), R12
+	SHLQ $2, R12
+	MOVQ n+40(FP), R10
+	SHRQ $4, R10
+	MOVQ rows+48(FP), R9
+	MOVQ tail+56(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	KMOVW AX, K3
+	MOVQ tail+56(FP), R13
+	SHRQ $16, R13 // zero: no partial block
 	VMOVDQU32 dwEvenIdx<>(SB), Z30
 	VMOVDQU32 dwOddIdx<>(SB), Z31
+	MOVQ even+0(FP), R14
+	MOVQ odd+8(FP), R15
+	MOVQ src+24(FP), BX
+
+deinterleaveRow:
+	MOVQ R14, DI
+	MOVQ R15, SI
+	MOVQ BX, DX
+	MOVQ R10, CX
 	TESTQ CX, CX
 	JZ    deinterleaveTail
 
@@ -163,13 +183,8 @@ deinterleave:
 	JNZ  deinterleave
 
 deinterleaveTail:
-	MOVQ tail+32(FP), AX
-	KMOVW AX, K1
-	SHRQ $16, AX
-	JZ   deinterleaveDone
-	KMOVW AX, K2
-	SHRQ $16, AX
-	KMOVW AX, K3
+	TESTQ R13, R13
+	JZ    deinterleaveNext
 	VMOVUPS.Z (DX), K2, Z0
 	VMOVUPS.Z 64(DX), K3, Z1
 	VMOVAPS Z0, Z2
@@ -178,6 +193,11 @@ deinterleaveTail:
 	VMOVUPS Z2, K1, (DI)
 	VMOVUPS Z0, K1, (SI)
 
-deinterleaveDone:
+deinterleaveNext:
+	ADDQ R11, R14
+	ADDQ R11, R15
+	ADDQ R12, BX
+	DECQ R9
+	JNZ  deinterleaveRow
 	VZEROUPPER
 	RET

@@ -69,6 +69,35 @@ func TestDeinterleave2Vec(t *testing.T) {
 	}
 }
 
+// TestDeinterleave2RowsVec checks the row loop of the pair split: rows
+// of src lds apart into rows of even and odd ldd apart, nothing written
+// between the rows or after the last.
+func TestDeinterleave2RowsVec(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(33, 34))
+	for _, c := range []struct{ n, rows, ldd, lds int }{{7, 14, 9, 28}, {16, 3, 20, 33}, {35, 5, 35, 70}, {1, 4, 2, 3}} {
+		src := randSlice[float32](rng, (c.rows-1)*c.lds+2*c.n)
+		even := randSlice[float32](rng, (c.rows-1)*c.ldd+c.n+8)
+		odd := randSlice[float32](rng, len(even))
+		even0, odd0 := append([]float32(nil), even...), append([]float32(nil), odd...)
+		if !deinterleave2RowsVec(even, odd, c.ldd, src, c.lds, c.n, c.rows) {
+			t.Fatal("no vector split")
+		}
+		for i := range even {
+			r, k := i/c.ldd, i%c.ldd
+			we, wo := even0[i], odd0[i]
+			if r < c.rows && k < c.n {
+				we, wo = src[r*c.lds+2*k], src[r*c.lds+2*k+1]
+			}
+			if even[i] != we || odd[i] != wo {
+				t.Fatalf("%+v: element %d is (%v, %v), want (%v, %v)", c, i, even[i], odd[i], we, wo)
+			}
+		}
+	}
+}
+
 // TestReluVec compares the AVX-512 Relu with the builtin max, NaNs and
 // lengths that are not multiples of 16 included.
 func TestReluVec(t *testing.T) {

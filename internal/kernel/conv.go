@@ -605,7 +605,11 @@ func conv2DGEMMEach[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bo
 		})
 		return
 	}
-	// Strided convolutions use an explicit patch matrix per image.
+	if g.dilH == 1 && g.dilW == 1 {
+		stridedPhases(uk, g, x, w, bias, y, relu, pre, each)
+		return
+	}
+	// Dilated strided convolutions use an explicit patch matrix per image.
 	parallelFor(outer, g.N, func(n, _ int) {
 		sp, col := getScratch[E](g.crs * g.ohw)
 		defer putScratch(sp)
@@ -629,6 +633,95 @@ func conv2DGEMMEach[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bo
 			each(n, n+1)
 		}
 	})
+}
+
+// stridedPhases is conv2DGEMMEach for strided convolutions without
+// dilation. Each image's input planes are split into phase planes as for
+// depthwiseConv, where every tap (c, r, s) of the filter reads one run of
+// the long row of outputs: the patch matrix is then those runs, packed for
+// the GEMM straight from the phase planes like the stride-1 route's shifted
+// rows, instead of written out by im2col first (which cost more than the
+// product for the three-channel first layers of ImageNet networks). The
+// product has pw−ow junk columns per output row, dropped with the bias
+// added when the rows are copied out.
+func stridedPhases[E float32 | float64](uk *microKernel[E], g *convGeom, x, w, bias, y []E, relu bool, pre *groupPacks[E], each func(n0, n1 int)) {
+	outer, inner := batchSplit(g.N, Threads())
+	ph := newPhaseLayout(g)
+	sp := newDWRowSplit(g, ph)
+	long := (g.oh-1)*ph.pw + g.ow
+	offs := make([]int, 0, g.crs)
+	for c := 0; c < g.cg; c++ {
+		for r := 0; r < g.R; r++ {
+			for s := 0; s < g.S; s++ {
+				offs = append(offs, c*ph.size+ph.tap(g, r, s))
+			}
+		}
+	}
+	parallelFor(outer, g.N, func(n, _ int) {
+		spP, p := getScratch[E](g.cg * ph.size)
+		defer putScratch(spP)
+		spT, tmp := getScratch[E](g.kg * long)
+		defer putScratch(spT)
+		clear(p) // the padding; the split writes the rest
+		xn := x[n*g.xLen : (n+1)*g.xLen]
+		yn := y[n*g.yLen : (n+1)*g.yLen]
+		for grp := 0; grp < g.groups; grp++ {
+			for c := 0; c < g.cg; c++ {
+				dwSplitRows(p[c*ph.size:(c+1)*ph.size], xn[(grp*g.cg+c)*g.hw:(grp*g.cg+c+1)*g.hw], g, ph, &sp)
+			}
+			src := phaseSource[E]{p: p, offs: offs}
+			var packed []E
+			if pre != nil {
+				packed = pre.packed[grp]
+			}
+			gemmDriver(uk, false, g.kg, long, g.crs, 1, w[grp*g.wGroupLen:], g.crs, packed, &src, 0, tmp, long, inner, nil)
+			var b []E
+			if bias != nil {
+				b = bias[grp*g.kg : (grp+1)*g.kg]
+			}
+			out := yn[grp*g.kg*g.ohw : (grp+1)*g.kg*g.ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				// Row oy of every output channel: channels are the rows of
+				// the copy, so the bias is one per row.
+				if is32[E]() {
+					copyRows(as[float32](out[oy*g.ow:]), as[float32](tmp[oy*ph.pw:]), g.ow, g.kg, g.ohw, long, as[float32](b))
+					continue
+				}
+				for k := 0; k < g.kg; k++ {
+					d, s := out[k*g.ohw+oy*g.ow:][:g.ow], tmp[k*long+oy*ph.pw:][:g.ow]
+					var bk E
+					if b != nil {
+						bk = b[k]
+					}
+					for i, v := range s {
+						d[i] = v + bk
+					}
+				}
+			}
+			if relu {
+				reluInPlace(out)
+			}
+		}
+		if each != nil {
+			each(n, n+1)
+		}
+	})
+}
+
+// phaseSource is the patch matrix of stridedPhases: row q (tap q of the
+// filter) is the run of phase planes p from offs[q] on.
+type phaseSource[E float32 | float64] struct {
+	p    []E
+	offs []int
+}
+
+func (s *phaseSource[E]) pack(dst []E, uk *microKernel[E], p0, kc, j0, nc int) {
+	offs := getRowOffsets()
+	defer rowOffsetsPool.Put(offs)
+	for q := range kc {
+		offs[q] = s.offs[p0+q] + j0
+	}
+	packRows(dst, uk, s.p, offs[:kc], nc)
 }
 
 // Conv2DBackwardData computes dx, the gradient of the convolution with

@@ -108,9 +108,16 @@ func convShapes(short bool) []ConvShape {
 		{N: 2, C: 3, H: 21, W: 67, K: 8, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 		{N: 1, C: 3, H: 40, W: 40, K: 16, R: 7, S: 7, StrideH: 2, StrideW: 2, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3},
 		{N: 1, C: 2, H: 9, W: 35, K: 4, R: 2, S: 4, StrideW: 2, PadLeft: 2, PadRight: 3},
+		// Strided without dilation (phase planes): grouped, a 1×1
+		// projection, stride 3 with padding past the filter's reach.
+		{N: 2, C: 6, H: 13, W: 12, K: 4, R: 3, S: 3, Groups: 2, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 3, C: 8, H: 14, W: 14, K: 16, R: 1, S: 1, StrideH: 2, StrideW: 2},
+		{N: 1, C: 3, H: 8, W: 9, K: 5, R: 3, S: 3, StrideH: 3, StrideW: 3, PadTop: 4, PadLeft: 4, PadBottom: 4, PadRight: 4},
 	}
 	if !short {
-		ss = append(ss, ConvShape{N: 3, C: 32, H: 21, W: 21, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1})
+		ss = append(ss, ConvShape{N: 3, C: 32, H: 21, W: 21, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+			// A MobileNet first layer at full size.
+			ConvShape{N: 1, C: 3, H: 224, W: 224, K: 16, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1})
 	}
 	return ss
 }

@@ -82,8 +82,9 @@ func BenchmarkPointwise(b *testing.B) {
 	}
 }
 
-// BenchmarkStem runs the first convolutions of ImageNet networks (three
-// input channels, stride 2) on 2 threads at batch 1 and 8.
+// BenchmarkStem runs strided convolutions: the first layers of ImageNet
+// networks (three input channels, stride 2) and ResNet's downsampling
+// layers, on 2 threads at batch 1 and 8.
 func BenchmarkStem(b *testing.B) {
 	layers := []struct {
 		name string
@@ -92,6 +93,10 @@ func BenchmarkStem(b *testing.B) {
 		{"3x3s2_3to16", ConvShape{C: 3, K: 16, H: 224, W: 224, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 		{"3x3s2_3to32", ConvShape{C: 3, K: 32, H: 224, W: 224, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 		{"7x7s2_3to64", ConvShape{C: 3, K: 64, H: 224, W: 224, R: 7, S: 7, StrideH: 2, StrideW: 2, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3}},
+		// ResNet's downsampling layers, for comparison.
+		{"3x3s2_128to256x28", ConvShape{C: 128, K: 256, H: 28, W: 28, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+		{"3x3s2_256to512x14", ConvShape{C: 256, K: 512, H: 14, W: 14, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+		{"1x1s2_64to128x56", ConvShape{C: 64, K: 128, H: 56, W: 56, R: 1, S: 1, StrideH: 2, StrideW: 2}},
 	}
 	prev := SetThreads(2)
 	defer SetThreads(prev)

@@ -331,17 +331,24 @@ func compileGlobalAveragePool(c *nodeCtx) (opFunc, error) {
 	}, nil
 }
 
-// planeMeans32 is planeMeans for float32 with the kernel's vector sums,
-// over the threads when there is enough to share (the pools of a
-// network's squeeze-and-excitation blocks are at the start of a
-// single-threaded tail otherwise).
-func planeMeans32(x, y []float32, inner int) {
+// planeSums32 sets y[p] to the sum of x[p*inner:(p+1)*inner] divided by
+// div (accumulated in float64, as reduceT and planeMeans do), with the kernel's vector sums, over the
+// threads when there is enough to share: global pooling and ReduceMean
+// over the spatial axes at the end of a network, or in its
+// squeeze-and-excitation blocks.
+func planeSums32(x, y []float32, inner int, div float64) {
 	kernel.ParallelRange(len(y), max(1, 1<<15/max(inner, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			y[p] = float32(kernel.Sum32(x[p*inner:(p+1)*inner]) / float64(inner))
+			s := kernel.Sum32(x[p*inner : (p+1)*inner])
+			if div != 1 {
+				s /= div
+			}
+			y[p] = float32(s)
 		}
 	})
 }
+
+func planeMeans32(x, y []float32, inner int) { planeSums32(x, y, inner, float64(inner)) }
 
 func planeMeans[T float](x, y []T, inner int) {
 	for p := range y {
@@ -740,8 +747,21 @@ func compileReduce(mean bool, axesInputFrom int) func(c *nodeCtx) (opFunc, error
 					cnt *= d
 				}
 			}
+			// Reduced axes that are a suffix of x's: contiguous runs of cnt.
+			suffix := true
+			for i := range red {
+				suffix = suffix && (red[i] || !slices.Contains(red[i:], true))
+			}
 			switch xs := x.data.(type) {
 			case []float32:
+				if suffix {
+					div := 1.0
+					if mean {
+						div = float64(cnt)
+					}
+					planeSums32(xs, out.f32(), cnt, div)
+					break
+				}
 				reduceT(xs, out.f32(), x.shape, kept, cnt, mean)
 			case []float64:
 				reduceT(xs, out.data.([]float64), x.shape, kept, cnt, mean)

@@ -32,3 +32,43 @@ func TestGlobalAveragePoolShared(t *testing.T) {
 		kernel.SetThreads(prev)
 	}
 }
+
+// TestReduceSuffixAxes checks ReduceMean and ReduceSum over trailing axes
+// (the contiguous fast path, shared over threads) and over a leading axis
+// (the general path) against float64 references.
+func TestReduceSuffixAxes(t *testing.T) {
+	const a, b, c, d = 3, 40, 31, 29
+	x := make([]float32, a*b*c*d)
+	for i := range x {
+		x[i] = float32(math.Cos(float64(i)*0.11)*3 + float64(i%5))
+	}
+	ref := func(outer, inner int, mean bool) []float64 {
+		y := make([]float64, outer)
+		for p := range y {
+			for _, v := range x[p*inner : (p+1)*inner] {
+				y[p] += float64(v)
+			}
+			if mean {
+				y[p] /= float64(inner)
+			}
+		}
+		return y
+	}
+	defer kernel.SetThreads(kernel.SetThreads(2))
+	in := tv("x", []int64{a, b, c, d}, x)
+	out := mustRun(t, 13, NewNode("ReduceMean", "rm", []string{"x"}, []string{"y"}, AttrInts("axes", 2, 3)), in)
+	wantClose(t, out[0], []int{a, b, 1, 1}, ref(a*b, c*d, true), 1e-6)
+	out = mustRun(t, 11, NewNode("ReduceSum", "rs", []string{"x"}, []string{"y"}, AttrInts("axes", -3, -2, -1), AttrInt("keepdims", 0)), in)
+	wantClose(t, out[0], []int{a}, ref(a, b*c*d, false), 0.01) // sums near 7e4: float32 spacing 0.008
+	// Axis 1 alone is not a suffix.
+	want := make([]float64, a*c*d)
+	for i := range a {
+		for j := range b {
+			for k := range c * d {
+				want[i*c*d+k] += float64(x[(i*b+j)*c*d+k]) / b
+			}
+		}
+	}
+	out = mustRun(t, 13, NewNode("ReduceMean", "rm1", []string{"x"}, []string{"y"}, AttrInts("axes", 1)), in)
+	wantClose(t, out[0], []int{a, 1, c, d}, want, 1e-6)
+}

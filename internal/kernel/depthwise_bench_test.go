@@ -119,3 +119,31 @@ func BenchmarkStem(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMaxPool runs the 3×3 stride-2 max pools of SqueezeNet (ceil
+// mode) and ResNet (padding 1) on 2 threads at batch 1 and 8.
+func BenchmarkMaxPool(b *testing.B) {
+	layers := []struct {
+		name string
+		p    PoolShape
+	}{
+		{"squeezenet_64x111", PoolShape{C: 64, H: 111, W: 111, KH: 3, KW: 3, StrideH: 2, StrideW: 2, CeilMode: true}},
+		{"resnet_64x112", PoolShape{C: 64, H: 112, W: 112, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+	}
+	prev := SetThreads(2)
+	defer SetThreads(prev)
+	for _, l := range layers {
+		for _, n := range []int{1, 8} {
+			p := l.p
+			p.N = n
+			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				x := randSlice[float32](rng, p.N*p.C*p.H*p.W)
+				y := make([]float32, p.N*p.C*p.OutH()*p.OutW())
+				for b.Loop() {
+					MaxPool2DValues(p, x, y)
+				}
+			})
+		}
+	}
+}

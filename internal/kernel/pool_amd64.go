@@ -45,3 +45,19 @@ func unpool2x2Vec(dst, x, h, g, keep []float32, arg []int32, w, oh, ow int, a, b
 	unpool2x2AVX512(&dst[0], xp, hp, &g[0], &keep[0], &arg[0], w, oh, ow, int(mode), a, b, c, d)
 	return true
 }
+
+//go:noescape
+func maxRunsAVX512(dst, p *float32, offs *int, nt, nb int, tail uint16)
+
+func haveMaxRunsVec() bool { return haveAVX512 }
+
+// maxRunsVec sets dst[j] = max over t of p[offs[t]+j] (NaN if any is) for
+// j < len(dst) with AVX-512, and reports false, doing nothing, without it.
+// The caller guarantees the runs are in p.
+func maxRunsVec(dst, p []float32, offs []int) bool {
+	if !haveAVX512 || len(offs) == 0 || len(dst) == 0 {
+		return false
+	}
+	maxRunsAVX512(&dst[0], &p[0], &offs[0], len(offs), len(dst)/16, uint16(1<<(len(dst)%16)-1))
+	return true
+}

@@ -324,3 +324,71 @@ unrowdone:
 undone:
 	VZEROUPPER
 	RET
+
+// func maxRunsAVX512(dst, p *float32, offs *int, nt, nb int, tail uint16)
+// dst[j] = max over t < nt of p[offs[t]+j], for nb blocks of 16 outputs
+// and then, when tail is not zero, a block of the lanes tail sets. A NaN
+// in any run gives NaN: VMAXPS passes its second source on a NaN, so the
+// new value wins when it is one and a NaN already held is kept by a blend.
+TEXT ·maxRunsAVX512(SB), NOSPLIT, $0-42
+	MOVQ dst+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ offs+16(FP), R8
+	MOVQ nt+24(FP), R9
+	MOVQ nb+32(FP), R10
+	MOVWQZX tail+40(FP), AX
+	KMOVW AX, K1
+	XORQ CX, CX // byte offset of the block
+
+maxblock:
+	TESTQ R10, R10
+	JZ    maxtail
+	MOVQ (R8), AX
+	LEAQ (SI)(AX*4), R11
+	VMOVUPS (R11)(CX*1), Z0
+	MOVQ $1, DX
+
+maxtap:
+	CMPQ DX, R9
+	JAE  maxstore
+	MOVQ (R8)(DX*8), AX
+	LEAQ (SI)(AX*4), R11
+	VMOVUPS (R11)(CX*1), Z1
+	VCMPPS $3, Z0, Z0, K2 // lanes already NaN
+	VMAXPS Z1, Z0, Z2
+	VBLENDMPS Z0, Z2, K2, Z0
+	INCQ DX
+	JMP  maxtap
+
+maxstore:
+	VMOVUPS Z0, (DI)(CX*1)
+	ADDQ $64, CX
+	DECQ R10
+	JMP  maxblock
+
+maxtail:
+	KORTESTW K1, K1
+	JZ   maxdone
+	MOVQ (R8), AX
+	LEAQ (SI)(AX*4), R11
+	VMOVUPS.Z (R11)(CX*1), K1, Z0
+	MOVQ $1, DX
+
+maxtailtap:
+	CMPQ DX, R9
+	JAE  maxtailstore
+	MOVQ (R8)(DX*8), AX
+	LEAQ (SI)(AX*4), R11
+	VMOVUPS.Z (R11)(CX*1), K1, Z1
+	VCMPPS $3, Z0, Z0, K2
+	VMAXPS Z1, Z0, Z2
+	VBLENDMPS Z0, Z2, K2, Z0
+	INCQ DX
+	JMP  maxtailtap
+
+maxtailstore:
+	VMOVUPS Z0, K1, (DI)(CX*1)
+
+maxdone:
+	VZEROUPPER
+	RET

@@ -9,3 +9,8 @@ func maxPool2x2Rows32(x, y []float32, arg []int32, w, row0, oh, ow int) int { re
 func unpool2x2Vec(dst, x, h, g, keep []float32, arg []int32, w, oh, ow int, a, b, c, d float32, mode UnpoolMode) bool {
 	return false
 }
+
+func haveMaxRunsVec() bool { return false }
+
+// maxRunsVec has no vector version here: maxRunsGo does all.
+func maxRunsVec(dst, p []float32, offs []int) bool { return false }

@@ -355,3 +355,57 @@ func TestUnpool2x2(t *testing.T) {
 	}()
 	Unpool2x2(make([]float32, 4), nil, nil, make([]float32, 1), make([]float32, 1), make([]int32, 1), 2, 2, 1, 0, 0, 0, 6)
 }
+
+// TestMaxRunsVec compares the vector maximum of shifted runs with its Go
+// twin for lengths around the 16-lane blocks, NaNs in the first, a middle
+// and the last run, and ±0.
+func TestMaxRunsVec(t *testing.T) {
+	if !haveMaxRunsVec() {
+		t.Skip("no vector maxRuns")
+	}
+	rng := rand.New(rand.NewPCG(37, 38))
+	for n := 1; n <= 70; n++ {
+		for _, offs := range [][]int{{0}, {0, 1, 2}, {5, 0, 17, 3, 9, 11, 2, 8, 1}} {
+			p := randSlice[float32](rng, n+20)
+			for k := 0; k < 3; k++ {
+				p[rng.IntN(len(p))] = float32(math.NaN())
+			}
+			p[rng.IntN(len(p))] = float32(math.Copysign(0, -1))
+			want := make([]float32, n)
+			maxRunsGo(want, p, offs)
+			got := randSlice[float32](rng, n+5)
+			tail := append([]float32(nil), got[n:]...)
+			if !maxRunsVec(got[:n], p, offs) {
+				t.Fatal("no vector maxRuns")
+			}
+			for j := range want {
+				if got[j] != want[j] && !(math.IsNaN(float64(got[j])) && math.IsNaN(float64(want[j]))) && !(got[j] == 0 && want[j] == 0) {
+					t.Fatalf("n %d offs %v: [%d] = %v, want %v", n, offs, j, got[j], want[j])
+				}
+			}
+			for j, v := range got[n:] {
+				if math.Float32bits(v) != math.Float32bits(tail[j]) {
+					t.Fatalf("n %d: wrote past the end at %d", n, n+j)
+				}
+			}
+		}
+	}
+}
+
+// TestMaxPoolPhasesLarge checks MaxPool2DValues on SqueezeNet's 3×3
+// stride-2 ceil-mode pool of 64 planes of 111×111 against the reference
+// loops, on two threads.
+func TestMaxPoolPhasesLarge(t *testing.T) {
+	defer SetThreads(SetThreads(2))
+	rng := rand.New(rand.NewPCG(39, 40))
+	p := PoolShape{N: 1, C: 64, H: 111, W: 111, KH: 3, KW: 3, StrideH: 2, StrideW: 2, CeilMode: true}
+	x := randSlice[float64](rng, 64*111*111)
+	want, _, _ := naivePool(p, false, x)
+	x32 := make([]float32, len(x))
+	for i, v := range x {
+		x32[i] = float32(v)
+	}
+	got := make([]float32, len(want))
+	MaxPool2DValues(p, x32, got)
+	assertClose(t, "MaxPool2DValues", got, want, 1e-7)
+}

@@ -666,46 +666,87 @@ func stridedPhases[E float32 | float64](uk *microKernel[E], g *convGeom, x, w, b
 		xn := x[n*g.xLen : (n+1)*g.xLen]
 		yn := y[n*g.yLen : (n+1)*g.yLen]
 		for grp := 0; grp < g.groups; grp++ {
-			for c := 0; c < g.cg; c++ {
-				dwSplitRows(p[c*ph.size:(c+1)*ph.size], xn[(grp*g.cg+c)*g.hw:(grp*g.cg+c+1)*g.hw], g, ph, &sp)
+			parts := min(inner, g.cg)
+			if g.cg*g.hw < 1<<15 {
+				parts = 1
 			}
+			parallelFor(parts, g.cg, func(c, _ int) {
+				dwSplitRows(p[c*ph.size:(c+1)*ph.size], xn[(grp*g.cg+c)*g.hw:(grp*g.cg+c+1)*g.hw], g, ph, &sp)
+			})
 			src := phaseSource[E]{p: p, offs: offs}
 			var packed []E
 			if pre != nil {
 				packed = pre.packed[grp]
 			}
-			gemmDriver(uk, false, g.kg, long, g.crs, 1, w[grp*g.wGroupLen:], g.crs, packed, &src, 0, tmp, long, inner, nil)
 			var b []E
 			if bias != nil {
 				b = bias[grp*g.kg : (grp+1)*g.kg]
 			}
 			out := yn[grp*g.kg*g.ohw : (grp+1)*g.kg*g.ohw]
-			for oy := 0; oy < g.oh; oy++ {
-				// Row oy of every output channel: channels are the rows of
-				// the copy, so the bias is one per row.
-				if is32[E]() {
-					copyRows(as[float32](out[oy*g.ow:]), as[float32](tmp[oy*ph.pw:]), g.ow, g.kg, g.ohw, long, as[float32](b))
-					continue
-				}
-				for k := 0; k < g.kg; k++ {
-					d, s := out[k*g.ohw+oy*g.ow:][:g.ow], tmp[k*long+oy*ph.pw:][:g.ow]
-					var bk E
-					if b != nil {
-						bk = b[k]
-					}
-					for i, v := range s {
-						d[i] = v + bk
-					}
-				}
-			}
-			if relu {
-				reluInPlace(out)
+			compact := compactRows(g, out, tmp, long, ph.pw, b, relu)
+			if inner > 1 {
+				// Sharing one image: each goroutine compacts the blocks it
+				// computed. Otherwise one pass after the product makes
+				// fewer, longer copies.
+				gemmDriver(uk, false, g.kg, long, g.crs, 1, w[grp*g.wGroupLen:], g.crs, packed, &src, 0, tmp, long, inner, compact)
+			} else {
+				gemmDriver(uk, false, g.kg, long, g.crs, 1, w[grp*g.wGroupLen:], g.crs, packed, &src, 0, tmp, long, inner, nil)
+				compact(0, g.kg, 0, long)
 			}
 		}
 		if each != nil {
 			each(n, n+1)
 		}
 	})
+}
+
+// compactRows is the epilogue of stridedPhases: it copies the block of
+// the product tmp (rows of long, pw columns per output row of which the
+// first ow are outputs) into the output planes out, adding bias and
+// applying Relu, while the block is in cache and on the goroutine that
+// computed it.
+func compactRows[E float32 | float64](g *convGeom, out, tmp []E, long, pw int, bias []E, relu bool) epilogue {
+	return func(i0, i1, j0, j1 int) {
+		var b []E
+		if bias != nil {
+			b = bias[i0:i1]
+		}
+		for j := j0; j < j1; {
+			oy, ox := j/pw, j%pw
+			end := min(j1, (oy+1)*pw) // the rest of padded row oy in the block
+			if n := min(end, oy*pw+g.ow) - j; n > 0 {
+				dst := out[i0*g.ohw+oy*g.ow+ox:]
+				src := tmp[i0*long+j:]
+				compactSegment(dst, src, n, i1-i0, g.ohw, long, b, relu)
+			}
+			j = end
+		}
+	}
+}
+
+// compactSegment copies n elements of each of rows rows (ldd and lds apart)
+// from src to dst, plus bias[r] for row r when bias is not nil, then
+// Relu.
+func compactSegment[E float32 | float64](dst, src []E, n, rows, ldd, lds int, bias []E, relu bool) {
+	if is32[E]() {
+		copyRows(as[float32](dst), as[float32](src), n, rows, ldd, lds, as[float32](bias))
+	} else {
+		for r := range rows {
+			d, s := dst[r*ldd:][:n], src[r*lds:][:n]
+			var br E
+			if bias != nil {
+				br = bias[r]
+			}
+			for i, v := range s {
+				d[i] = v + br
+			}
+		}
+	}
+	if relu {
+		for r := range rows {
+			reluInPlace(dst[r*ldd:][:n])
+		}
+	}
 }
 
 // phaseSource is the patch matrix of stridedPhases: row q (tap q of the

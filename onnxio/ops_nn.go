@@ -747,14 +747,9 @@ func compileReduce(mean bool, axesInputFrom int) func(c *nodeCtx) (opFunc, error
 					cnt *= d
 				}
 			}
-			// Reduced axes that are a suffix of x's: contiguous runs of cnt.
-			suffix := true
-			for i := range red {
-				suffix = suffix && (red[i] || !slices.Contains(red[i:], true))
-			}
 			switch xs := x.data.(type) {
 			case []float32:
-				if suffix {
+				if trailingAxes(red) { // contiguous runs of cnt
 					div := 1.0
 					if mean {
 						div = float64(cnt)
@@ -775,6 +770,17 @@ func compileReduce(mean bool, axesInputFrom int) func(c *nodeCtx) (opFunc, error
 			return []*value{out}, nil
 		}, nil
 	}
+}
+
+// trailingAxes reports whether the reduced axes (red[i] for axis i) are
+// the last ones of the shape.
+func trailingAxes(red []bool) bool {
+	for i, r := range red {
+		if r && slices.Contains(red[i:], false) {
+			return false
+		}
+	}
+	return true
 }
 
 // reduceT sums (or averages) x over the dims where kept is 1 and shape is

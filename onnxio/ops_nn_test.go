@@ -33,6 +33,23 @@ func TestGlobalAveragePoolShared(t *testing.T) {
 	}
 }
 
+func TestTrailingAxes(t *testing.T) {
+	for _, c := range []struct {
+		red  []bool
+		want bool
+	}{
+		{[]bool{false, false, true, true}, true},
+		{[]bool{true, true, true}, true},
+		{[]bool{false, false}, true},
+		{[]bool{false, true, false}, false},
+		{[]bool{true, false, true}, false},
+	} {
+		if got := trailingAxes(c.red); got != c.want {
+			t.Errorf("trailingAxes(%v) = %v, want %v", c.red, got, c.want)
+		}
+	}
+}
+
 // TestReduceSuffixAxes checks ReduceMean and ReduceSum over trailing axes
 // (the contiguous fast path, shared over threads) and over a leading axis
 // (the general path) against float64 references.

@@ -618,14 +618,7 @@ func conv2DGEMMEach[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bo
 		for grp := 0; grp < g.groups; grp++ {
 			im2col(g, xn, grp, col, inner)
 			src := matSource[E]{b: col, ld: g.ohw}
-			var packed []E
-			if pre != nil {
-				packed = pre.packed[grp]
-			}
-			var b []E
-			if bias != nil {
-				b = bias[grp*g.kg : (grp+1)*g.kg]
-			}
+			packed, b := groupParts(g, pre, bias, grp)
 			c := yn[grp*g.kg*g.ohw : (grp+1)*g.kg*g.ohw]
 			gemmDriver(uk, false, g.kg, g.ohw, g.crs, 1, w[grp*g.wGroupLen:], g.crs, packed, &src, 0, c, g.ohw, inner, biasReLU(c, g.ohw, b, relu))
 		}
@@ -633,6 +626,18 @@ func conv2DGEMMEach[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bo
 			each(n, n+1)
 		}
 	})
+}
+
+// groupParts returns group grp's packed weights (nil without pre) and
+// bias (nil without bias).
+func groupParts[E float32 | float64](g *convGeom, pre *groupPacks[E], bias []E, grp int) (packed, b []E) {
+	if pre != nil {
+		packed = pre.packed[grp]
+	}
+	if bias != nil {
+		b = bias[grp*g.kg : (grp+1)*g.kg]
+	}
+	return packed, b
 }
 
 // stridedPhases is conv2DGEMMEach for strided convolutions without
@@ -674,14 +679,7 @@ func stridedPhases[E float32 | float64](uk *microKernel[E], g *convGeom, x, w, b
 				dwSplitRows(p[c*ph.size:(c+1)*ph.size], xn[(grp*g.cg+c)*g.hw:(grp*g.cg+c+1)*g.hw], g, ph, &sp)
 			})
 			src := phaseSource[E]{p: p, offs: offs}
-			var packed []E
-			if pre != nil {
-				packed = pre.packed[grp]
-			}
-			var b []E
-			if bias != nil {
-				b = bias[grp*g.kg : (grp+1)*g.kg]
-			}
+			packed, b := groupParts(g, pre, bias, grp)
 			out := yn[grp*g.kg*g.ohw : (grp+1)*g.kg*g.ohw]
 			compact := compactRows(g, out, tmp, long, ph.pw, b, relu)
 			if inner > 1 {

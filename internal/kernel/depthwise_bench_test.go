@@ -25,20 +25,24 @@ func BenchmarkDepthwise(b *testing.B) {
 		for _, n := range []int{1, 8} {
 			s := l.s
 			s.N, s.K, s.Groups = n, s.C, s.C
-			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) {
-				rng := rand.New(rand.NewPCG(1, 2))
-				x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
-				w := randSlice[float32](rng, s.K*s.R*s.S)
-				bias := randSlice[float32](rng, s.K)
-				y := make([]float32, s.N*s.K*s.OutH()*s.OutW())
-				fm := startFlops(b, convFlops(s))
-				for b.Loop() {
-					Conv2D(s, x, w, bias, y)
-				}
-				fm.stop()
-			})
+			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) { benchConv2D(b, s) })
 		}
 	}
+}
+
+// benchConv2D times Conv2D of shape s on random data, with its GFLOP/s.
+func benchConv2D(b *testing.B, s ConvShape) {
+	g := s.geom("bench")
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := randSlice[float32](rng, s.N*g.xLen)
+	w := randSlice[float32](rng, s.K*g.crs)
+	bias := randSlice[float32](rng, s.K)
+	y := make([]float32, s.N*g.yLen)
+	fm := startFlops(b, convFlops(s))
+	for b.Loop() {
+		Conv2D(s, x, w, bias, y)
+	}
+	fm.stop()
 }
 
 // BenchmarkPointwise compares the 1×1 route with the general stride-1
@@ -104,18 +108,7 @@ func BenchmarkStem(b *testing.B) {
 		for _, n := range []int{1, 8} {
 			s := l.s
 			s.N, s.Groups = n, 1
-			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) {
-				rng := rand.New(rand.NewPCG(1, 2))
-				x := randSlice[float32](rng, s.N*s.C*s.H*s.W)
-				w := randSlice[float32](rng, s.K*s.C*s.R*s.S)
-				bias := randSlice[float32](rng, s.K)
-				y := make([]float32, s.N*s.K*s.OutH()*s.OutW())
-				fm := startFlops(b, convFlops(s))
-				for b.Loop() {
-					Conv2D(s, x, w, bias, y)
-				}
-				fm.stop()
-			})
+			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) { benchConv2D(b, s) })
 		}
 	}
 }

@@ -95,7 +95,7 @@ func TestDepthwiseMatchesGEMM(t *testing.T) {
 // with one and two threads, NaNs kept.
 func TestConv2DReLU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
-	shapes := append(convShapes(true), depthwiseShapes()...)
+	shapes := append(append(convShapes(true), depthwiseShapes()...), vectorsShapes()...)
 	for _, nt := range []int{1, 2} {
 		prev := SetThreads(nt)
 		for _, s := range shapes {
@@ -152,36 +152,30 @@ func TestPointwise(t *testing.T) {
 	}
 }
 
-// TestVectorsRoute checks 1×1 convolutions of 1×1 planes (the vectors
-// route: squeeze-and-excitation layers) against the reference loops, with
-// and without Relu, for a few batch sizes, channel counts that are and are
-// not multiples of the dot products' 64, and threads.
+// vectorsShapes are 1×1 convolutions of 1×1 planes (the vectors route:
+// squeeze-and-excitation layers) for a few batch sizes and channel counts
+// that are and are not multiples of the dot products' 64.
+func vectorsShapes() []ConvShape {
+	return []ConvShape{
+		{N: 1, C: 64, K: 5, H: 1, W: 1, R: 1, S: 1, Groups: 1},
+		{N: 1, C: 144, K: 576, H: 1, W: 1, R: 1, S: 1, Groups: 1},
+		{N: 3, C: 100, K: 33, H: 1, W: 1, R: 1, S: 1, Groups: 1},
+		{N: 32, C: 70, K: 17, H: 1, W: 1, R: 1, S: 1, Groups: 1},
+	}
+}
+
+// TestVectorsRoute checks the vectors route against the reference loops
+// at one and two threads (TestConv2DReLU covers its Relu).
 func TestVectorsRoute(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, nt := range []int{1, 2} {
 		prev := SetThreads(nt)
-		for _, s := range []ConvShape{
-			{N: 1, C: 64, K: 5, H: 1, W: 1, R: 1, S: 1, Groups: 1},
-			{N: 1, C: 144, K: 576, H: 1, W: 1, R: 1, S: 1, Groups: 1},
-			{N: 3, C: 100, K: 33, H: 1, W: 1, R: 1, S: 1, Groups: 1},
-			{N: 32, C: 70, K: 17, H: 1, W: 1, R: 1, S: 1, Groups: 1},
-		} {
+		for _, s := range vectorsShapes() {
 			g := s.geom("test")
 			if !vectorsSuits[float32](&g) {
 				t.Fatalf("%v does not take the vectors route", s)
 			}
 			convCase[float32](t, rng, s, 2e-5)
-			x := randSlice[float32](rng, s.N*s.C)
-			w := randSlice[float32](rng, s.K*s.C)
-			b := randSlice[float32](rng, s.K)
-			want := make([]float32, s.N*s.K)
-			Conv2D(s, x, w, b, want)
-			for i, v := range want {
-				want[i] = max(v, 0)
-			}
-			got := randSlice[float32](rng, len(want))
-			Conv2DReLU(s, x, w, b, got)
-			assertClose(t, "Conv2DReLU", got, want, 0)
 		}
 		SetThreads(prev)
 	}

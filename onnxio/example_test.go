@@ -42,3 +42,34 @@ func Example() {
 	fmt.Printf("%.4f\n", y)
 	// Output: [0.3333 0.3333 0.3333]
 }
+
+// Time a plan step by step: which operators take a network's time.
+func ExamplePlan_RunProfiled() {
+	m := &onnxio.Model{
+		IRVersion:   onnxio.RecommendedIRVersion,
+		OpsetImport: []onnxio.OperatorSetID{{Version: onnxio.RecommendedOpset}},
+		Graph: &onnxio.Graph{
+			Name: "relu-softmax",
+			Nodes: []*onnxio.Node{
+				onnxio.NewNode("Relu", "relu", []string{"x"}, []string{"r"}),
+				onnxio.NewNode("Softmax", "sm", []string{"r"}, []string{"y"}, onnxio.AttrInt("axis", -1)),
+			},
+			Inputs:  []*onnxio.ValueInfo{onnxio.NewValueInfo("x", onnxio.Float, []int64{1, 3})},
+			Outputs: []*onnxio.ValueInfo{onnxio.NewValueInfo("y", onnxio.Float, []int64{1, 3})},
+		},
+	}
+	plan, err := onnxio.Compile(m)
+	if err != nil {
+		panic(err)
+	}
+	_, times, err := plan.RunProfiled(onnxio.NewFloatTensor("x", []int64{1, 3}, []float32{-1, 0, 1}))
+	if err != nil {
+		panic(err)
+	}
+	for _, st := range times {
+		fmt.Println(st.Node.OpType, st.Duration >= 0)
+	}
+	// Output:
+	// Relu true
+	// Softmax true
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Plan is a graph compiled for execution: nodes in topological order with
@@ -523,6 +524,35 @@ func (p *Plan) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 // Input tensors are only read; float32 data in FloatData is used without a
 // copy.
 func (p *Plan) RunPositional(inputs ...*Tensor) ([]*Tensor, error) {
+	return p.run(inputs, nil)
+}
+
+// StepTime is the wall time of one step of a plan in [Plan.RunProfiled].
+// A step is one node, or a Conv with the nodes fused into it (a batch
+// normalization, Relu, pooling or activation after it); Node is the node
+// the step was compiled from, first in its chain.
+type StepTime struct {
+	Node     *Node
+	Duration time.Duration
+}
+
+// RunProfiled is [Plan.RunPositional] that also reports the wall time of
+// every step, in execution order: where a network's time goes, operator by
+// operator. The timing adds two clock reads per step.
+func (p *Plan) RunProfiled(inputs ...*Tensor) ([]*Tensor, []StepTime, error) {
+	times := make([]StepTime, 0, len(p.steps))
+	outs, err := p.run(inputs, func(st *step, d time.Duration) {
+		times = append(times, StepTime{Node: st.node, Duration: d})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return outs, times, nil
+}
+
+// run executes the plan, calling timed (when not nil) with each step's
+// wall time.
+func (p *Plan) run(inputs []*Tensor, timed func(st *step, d time.Duration)) ([]*Tensor, error) {
 	if len(inputs) != len(p.inputs) {
 		return nil, fmt.Errorf("got %d inputs, the model takes %d", len(inputs), len(p.inputs))
 	}
@@ -543,10 +573,17 @@ func (p *Plan) RunPositional(inputs ...*Tensor) ([]*Tensor, error) {
 		rc.slots[p.inSlots[i]] = v
 	}
 	for _, st := range p.steps {
+		var start time.Time
+		if timed != nil {
+			start = time.Now()
+		}
 		outs, err := rc.exec(st)
 		if err != nil {
 			rc.releaseAll()
 			return nil, err
+		}
+		if timed != nil {
+			timed(st, time.Since(start))
 		}
 		for k, s := range st.out {
 			if s >= 0 && k < len(outs) {

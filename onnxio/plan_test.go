@@ -149,3 +149,36 @@ func TestConv4WinogradAccuracy(t *testing.T) {
 		t.Errorf("largest difference from onnxruntime %.3g, above 1e-4", worst)
 	}
 }
+
+// TestRunProfiled checks that RunProfiled returns RunPositional's outputs
+// and one time per step in execution order: on Conv-4, the four fused
+// convolution steps and the Flatten.
+func TestRunProfiled(t *testing.T) {
+	plan, in, _ := loadConv4(t)
+	want, err := plan.RunPositional(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, times, err := plan.RunProfiled(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := want[0].Float32s()
+	b, _ := got[0].Float32s()
+	if !reflect.DeepEqual(a, b) {
+		t.Error("RunProfiled's output differs from RunPositional's")
+	}
+	var ops []string
+	for _, st := range times {
+		ops = append(ops, st.Node.OpType)
+		if st.Duration < 0 {
+			t.Errorf("step %s took %v", st.Node, st.Duration)
+		}
+	}
+	if w := []string{"Conv", "Conv", "Conv", "Conv", "Flatten"}; !reflect.DeepEqual(ops, w) {
+		t.Errorf("steps %v, want %v", ops, w)
+	}
+	if _, _, err := plan.RunProfiled(); err == nil {
+		t.Error("RunProfiled without the input succeeded")
+	}
+}

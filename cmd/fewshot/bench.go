@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,7 +39,8 @@ const benchExamples = `
 # inference speed of an exported model: 80 images through the embedding graph on 2 threads
 fewshot bench --model omniglot-proto.onnx --batch 80 --threads 2
 
-# where the time goes: a CPU profile of 50 forward passes at batch 1
+# where the time goes: the time of each operator type, then a CPU profile of 50 forward passes at batch 1
+fewshot bench --model resnet18.onnx --batch 1 --iters 50 --ops
 fewshot bench --model resnet18.onnx --batch 1 --iters 50 --cpuprofile cpu.prof && go tool pprof -top cpu.prof
 
 # Conv-4 on mini-ImageNet-sized input: forward, training step, GFLOP/s, and the L2G pair vs ProtoNet step
@@ -50,7 +52,7 @@ type benchFlags struct {
 	batch, threads, iters, warmup int
 	hidden                        int
 	seed                          uint64
-	l2g, jsonOut                  bool
+	l2g, jsonOut, ops             bool
 	ort                           string
 	cpuProfile                    string
 	inputShape                    []int // parsed --input, nil if not given
@@ -86,6 +88,8 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the random weights and inputs")
 	fl.BoolVar(&f.l2g, "l2g", false, "--arch: also time an L2G task pair and a ProtoNet step")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object")
+	fl.BoolVar(&f.ops, "ops", false, "--model: after the timed iterations, time --iters more step by step and report the time of each\n"+
+		"operator type per forward pass (ops: op, ms, steps, share), largest first; a Conv step includes what it fused")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run (loading, warm-up and timed iterations;\n"+
 		"not onnxruntime's) to this file, for go tool pprof; written only if the run succeeds")
 	fl.StringVar(&f.ort, "ort", "auto", "--arch: folder of the interop module's onnxruntime runner (run.js and node_modules);\n"+
@@ -161,6 +165,8 @@ func (f *benchFlags) validate() error {
 		return usagef("--arch needs --input CxHxW, such as 3x84x84")
 	case f.model != "" && f.l2g:
 		return usagef("--l2g needs --arch")
+	case f.arch != "" && f.ops:
+		return usagef("--ops needs --model")
 	case f.ort == "":
 		return usagef("--ort needs a folder, auto or off")
 	}
@@ -273,7 +279,53 @@ func benchModel(ctx context.Context, f *benchFlags, rep map[string]any) error {
 	rep["input"] = shape
 	rep["forward_ms"], rep["forward_ms_min"] = tm[0].median, tm[0].fastest
 	rep["images_per_s"] = float64(f.batch) / (tm[0].median / 1e3)
+	if f.ops {
+		ops, err := opTimes(ctx, plan, t, f.iters)
+		if err != nil {
+			return fmt.Errorf("running %s: %w", f.model, err)
+		}
+		rep["ops"] = ops
+	}
 	return nil
+}
+
+// opTime is one operator type's share of a forward pass in --ops.
+type opTime struct {
+	Op    string  `json:"op"`
+	MS    float64 `json:"ms"`    // per forward pass
+	Steps int     `json:"steps"` // plan steps of this type per pass
+	Share float64 `json:"share"` // of the steps' total
+}
+
+// opTimes runs plan iters times step by step and returns the mean time
+// per pass of each operator type, largest first.
+func opTimes(ctx context.Context, plan *onnxio.Plan, in *onnxio.Tensor, iters int) ([]opTime, error) {
+	total := map[string]time.Duration{}
+	steps := map[string]int{}
+	var all time.Duration
+	for i := range iters {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		_, times, err := plan.RunProfiled(in)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range times {
+			total[st.Node.OpType] += st.Duration
+			all += st.Duration
+			if i == 0 {
+				steps[st.Node.OpType]++
+			}
+		}
+	}
+	var out []opTime
+	for op, d := range total {
+		ms := d.Seconds() * 1e3 / float64(iters)
+		out = append(out, opTime{Op: op, MS: ms, Steps: steps[op], Share: d.Seconds() / max(all.Seconds(), 1e-12)})
+	}
+	slices.SortFunc(out, func(a, b opTime) int { return cmp.Compare(b.MS, a.MS) })
+	return out, nil
 }
 
 // modelInputShape returns the per-image input shape: --input if given,
@@ -497,6 +549,19 @@ var benchKeys = []string{"model", "arch", "hidden", "input", "params", "batch", 
 	"l2g_first_order_pair_ms", "l2g_over_proto", "l2g_first_order_over_proto"}
 
 func printBench(env *cmdEnv, rep map[string]any) error {
+	if err := printBenchKeys(env, rep); err != nil {
+		return err
+	}
+	ops, _ := rep["ops"].([]opTime)
+	for _, o := range ops {
+		if _, err := fmt.Fprintf(env.stdout, "  %-25s %8.3f ms  %3d steps  %5.1f %%\n", o.Op, o.MS, o.Steps, 100*o.Share); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printBenchKeys(env *cmdEnv, rep map[string]any) error {
 	for _, k := range benchKeys {
 		v, ok := rep[k]
 		if !ok {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -121,6 +122,32 @@ func TestBenchModel(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "forward_ms") {
 		t.Errorf("human bench output: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+
+	// --ops: the operator types of the plan's steps, their shares adding
+	// up to 1, largest first.
+	rep = benchJSON(t, "--model", model, "--batch", "3", "--iters", "2", "--threads", "1", "--ops")
+	var ops []opTime
+	b, _ := json.Marshal(rep["ops"])
+	if err := json.Unmarshal(b, &ops); err != nil || len(ops) == 0 {
+		t.Fatalf("ops %s (%v)", b, err)
+	}
+	share, convs := 0.0, 0
+	for i, o := range ops {
+		share += o.Share
+		if o.Op == "Conv" {
+			convs = o.Steps
+		}
+		if o.MS < 0 || o.Steps < 1 || (i > 0 && o.MS > ops[i-1].MS) {
+			t.Errorf("ops[%d] = %+v (after %+v)", i, o, ops[max(i-1, 0)])
+		}
+	}
+	if math.Abs(share-1) > 1e-9 || convs != 4 {
+		t.Errorf("ops %s: shares add to %v, %d Conv steps; want 1 and the Conv-4's 4", b, share, convs)
+	}
+	code, out, errOut = invoke(t, "bench", "--model", model, "--batch", "3", "--iters", "1", "--ops")
+	if code != 0 || !strings.Contains(out, "Conv") || !strings.Contains(out, "steps") {
+		t.Errorf("human --ops output: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 }
 
 func TestBenchErrors(t *testing.T) {
@@ -138,6 +165,7 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"bench", "--arch", "conv4", "--input", "1x28x28", "--iters", "0"}, 2, "--iters 0"},
 		{[]string{"bench", "--model", "m.onnx", "--arch", "conv4"}, 2, "exclude each other"},
 		{[]string{"bench", "--model", "m.onnx", "--l2g"}, 2, "--l2g needs --arch"},
+		{[]string{"bench", "--arch", "conv4", "--input", "1x28x28", "--ops"}, 2, "--ops needs --model"},
 		{[]string{"bench", "--model", "no/such/model.onnx"}, 1, "no/such/model.onnx"},
 	}
 	for _, c := range cases {

@@ -605,11 +605,12 @@ func conv2DGEMMEach[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bo
 		})
 		return
 	}
-	if g.dilH == 1 && g.dilW == 1 {
+	if phasesFit(g) {
 		stridedPhases(uk, g, x, w, bias, y, relu, pre, each)
 		return
 	}
-	// Dilated strided convolutions use an explicit patch matrix per image.
+	// Dilated strided convolutions, and strides far beyond the filter, use
+	// an explicit patch matrix per image.
 	parallelFor(outer, g.N, func(n, _ int) {
 		sp, col := getScratch[E](g.crs * g.ohw)
 		defer putScratch(sp)

@@ -17,9 +17,9 @@ import "slices"
 // per-row calls cost more than the cache misses of a larger buffer.
 
 // depthwiseSuits reports whether Conv2D takes the depthwise route:
-// one filter per channel, no dilation.
+// one filter per channel, no dilation, and phase planes of a sensible size.
 func depthwiseSuits(g *convGeom) bool {
-	return g.groups == g.C && g.K == g.C && g.dilH == 1 && g.dilW == 1
+	return g.groups == g.C && g.K == g.C && g.dilH == 1 && g.dilW == 1 && phasesFit(g)
 }
 
 // depthwiseConv is Conv2D for depthwise geometries. The padded plane is
@@ -99,6 +99,21 @@ func newPhaseLayout(g *convGeom) phaseLayout {
 	l.phase = l.hq * l.pw
 	l.size = g.strH * g.strW * l.phase
 	return l
+}
+
+// phasesFit reports whether g's phase-split planes (newPhaseLayout) stay
+// within a small multiple of its input and output planes. Strides and
+// padding far larger than the filter (which a hostile model file may
+// give) would make them much larger; such geometries take the routes that
+// need no phase planes.
+func phasesFit(g *convGeom) bool {
+	if g.dilH != 1 || g.dilW != 1 {
+		return false
+	}
+	hq := float64(g.oh) + float64((g.R-1)/g.strH)
+	pw := float64(g.ow) + float64((g.S-1)/g.strW)
+	size := float64(g.strH) * float64(g.strW) * hq * pw
+	return size <= 2*float64(g.hw)+4*float64(g.ohw)+4096
 }
 
 // tap is the offset of filter tap (r, s) in the layout: output j of the

@@ -180,3 +180,32 @@ func TestVectorsRoute(t *testing.T) {
 		SetThreads(prev)
 	}
 }
+
+// TestPhasesFitFallback checks that geometries whose phase planes would be
+// far larger than their input and output (strides and padding much larger
+// than the filter, as a hostile model file may give) take the other
+// routes, and that those compute the same convolution.
+func TestPhasesFitFallback(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, s := range []ConvShape{
+		{N: 1, C: 2, K: 3, Groups: 1, H: 3, W: 3, R: 3, S: 3, StrideH: 30, StrideW: 30, PadTop: 40, PadLeft: 40, PadBottom: 40, PadRight: 40},
+		{N: 2, C: 3, K: 3, Groups: 3, H: 4, W: 5, R: 2, S: 2, StrideH: 25, StrideW: 31, PadTop: 30, PadLeft: 35, PadBottom: 30, PadRight: 35},
+	} {
+		g := s.geom("test")
+		if phasesFit(&g) || depthwiseSuits(&g) {
+			t.Fatalf("%v: phase planes of %d×%d×%d×%d accepted for a %d×%d input", s, g.strH, g.strW, g.oh, g.ow, g.H, g.W)
+		}
+		convCase[float64](t, rng, s, 1e-12)
+		convCase[float32](t, rng, s, 2e-5)
+	}
+	p := PoolShape{N: 1, C: 2, H: 5, W: 5, KH: 3, KW: 3, StrideH: 40, StrideW: 40, PadTop: 2, PadLeft: 2, PadBottom: 60, PadRight: 60}
+	x := randSlice[float64](rng, 2*25)
+	want, _, _ := naivePool(p, false, x)
+	x32 := make([]float32, len(x))
+	for i, v := range x {
+		x32[i] = float32(v)
+	}
+	got := make([]float32, len(want))
+	MaxPool2DValues(p, x32, got)
+	assertClose(t, "MaxPool2DValues", got, want, 1e-7)
+}

@@ -186,7 +186,11 @@ func maxPoolPhases(g *poolGeom, x, y []float32, nt int) bool {
 	// The phase layout needs only these fields of a convolution's
 	// geometry; the output size is the pool's, ceil mode included.
 	cg := convGeom{ConvShape: ConvShape{H: p.H, W: p.W, R: p.KH, S: p.KW, PadTop: p.PadTop, PadLeft: p.PadLeft}}
-	cg.strH, cg.strW, cg.oh, cg.ow = g.sh, g.sw, g.oh, g.ow
+	cg.strH, cg.strW, cg.dilH, cg.dilW = g.sh, g.sw, 1, 1
+	cg.oh, cg.ow, cg.hw, cg.ohw = g.oh, g.ow, g.hw, g.ohw
+	if !phasesFit(&cg) {
+		return false
+	}
 	ph := newPhaseLayout(&cg)
 	sp := newDWRowSplit(&cg, ph)
 	long := (g.oh-1)*ph.pw + g.ow

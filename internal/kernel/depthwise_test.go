@@ -198,14 +198,5 @@ func TestPhasesFitFallback(t *testing.T) {
 		convCase[float64](t, rng, s, 1e-12)
 		convCase[float32](t, rng, s, 2e-5)
 	}
-	p := PoolShape{N: 1, C: 2, H: 5, W: 5, KH: 3, KW: 3, StrideH: 40, StrideW: 40, PadTop: 2, PadLeft: 2, PadBottom: 60, PadRight: 60}
-	x := randSlice[float64](rng, 2*25)
-	want, _, _ := naivePool(p, false, x)
-	x32 := make([]float32, len(x))
-	for i, v := range x {
-		x32[i] = float32(v)
-	}
-	got := make([]float32, len(want))
-	MaxPool2DValues(p, x32, got)
-	assertClose(t, "MaxPool2DValues", got, want, 1e-7)
+	checkMaxPoolValues32(t, rng, PoolShape{N: 1, C: 2, H: 5, W: 5, KH: 3, KW: 3, StrideH: 40, StrideW: 40, PadTop: 2, PadLeft: 2, PadBottom: 60, PadRight: 60})
 }

@@ -398,8 +398,15 @@ func TestMaxRunsVec(t *testing.T) {
 func TestMaxPoolPhasesLarge(t *testing.T) {
 	defer SetThreads(SetThreads(2))
 	rng := rand.New(rand.NewPCG(39, 40))
-	p := PoolShape{N: 1, C: 64, H: 111, W: 111, KH: 3, KW: 3, StrideH: 2, StrideW: 2, CeilMode: true}
-	x := randSlice[float64](rng, 64*111*111)
+	checkMaxPoolValues32(t, rng, PoolShape{N: 1, C: 64, H: 111, W: 111, KH: 3, KW: 3, StrideH: 2, StrideW: 2, CeilMode: true})
+}
+
+// checkMaxPoolValues32 compares float32 MaxPool2DValues of shape p on
+// random data with the reference loops.
+func checkMaxPoolValues32(t *testing.T, rng *rand.Rand, p PoolShape) {
+	t.Helper()
+	g := p.geom("test")
+	x := randSlice[float64](rng, g.planes*g.hw)
 	want, _, _ := naivePool(p, false, x)
 	x32 := make([]float32, len(x))
 	for i, v := range x {

@@ -28,7 +28,9 @@ func depthwiseSuits(g *convGeom) bool {
 // is then Σ w[r,s]·P[j + off(r,s)] with off(r,s) the start of phase
 // (r%sh, s%sw) plus (r/sh)*pw + s/sw: one long row of (oh−1)*pw + ow
 // outputs for the whole plane, with pw−ow junk columns per output row that
-// are dropped when the result is copied out.
+// never reach y. With AVX-512, dwPlaneVec writes y's plane directly, bias
+// and Relu applied in registers; its Go twin computes the long row into a
+// scratch row and copies the output columns out.
 func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
 	planes := g.N * g.C
 	// Small planes are taken several at a time so each parallel item has
@@ -49,14 +51,21 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu boo
 			offs = append(offs, ph.tap(g, r, s))
 		}
 	}
-	vt := newDWTail(long)
+	var vp dwPlane
+	if is32[E]() {
+		vp = newDWPlane(g.oh, g.ow, pw)
+	}
 	sp := newDWRowSplit(g, ph)
 	pLen := ph.size
-	bufs := newBatchBufs[E](min(workers, items), pLen+long)
+	tmpLen := long // for dwRowGo's long row
+	if vp.vecs != nil {
+		tmpLen = 0
+	}
+	bufs := newBatchBufs[E](min(workers, items), pLen+tmpLen)
 	defer bufs.release()
 	parallelFor(workers, items, func(it, worker int) {
 		buf, used := bufs.get(worker)
-		p, tmp := buf[:pLen], buf[pLen:pLen+long]
+		p, tmp := buf[:pLen], buf[pLen:pLen+tmpLen]
 		if !used {
 			// Every plane writes the same positions of p and leaves the
 			// padding alone: a worker's buffer is cleared once.
@@ -70,10 +79,11 @@ func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu boo
 			}
 			dwSplitRows(p, x[pl*g.hw:(pl+1)*g.hw], g, ph, &sp)
 			wc := w[c*taps : (c+1)*taps]
-			if !is32[E]() || !dwRowVec(as[float32](tmp), as[float32](p), offs, as[float32](wc), float32(b), vt) {
-				dwRowGo(tmp, p, offs, wc, b)
-			}
 			out := y[pl*g.ohw : (pl+1)*g.ohw]
+			if is32[E]() && dwPlaneVec(as[float32](out), as[float32](p), offs, as[float32](wc), float32(b), relu, vp) {
+				continue
+			}
+			dwRowGo(tmp, p, offs, wc, b)
 			if is32[E]() {
 				copyRows(as[float32](out), as[float32](tmp), g.ow, g.oh, g.ow, pw, nil) // one call: the rows are short
 			} else {
@@ -191,15 +201,12 @@ func dwSplitRows[E float32 | float64](p, src []E, g *convGeom, ph phaseLayout, s
 	}
 }
 
-// dwTail describes the vector blocks of an output row of n outputs for
-// dwRowVec: nb whole 64-column blocks, then a partial one with the 16-bit lane masks of
-// its four vectors packed in tail (zero: none). ok is false without a
-// vector kernel.
-type dwTail struct {
-	ok   bool
-	n    int // outputs per row
-	nb   int
-	tail uint64
+// dwPlane is the layout of a plane of outs outputs for dwPlaneVec: vecs
+// (nil without a vector kernel) are the 16-lane vectors of the long row
+// that cover them, each with the lanes it keeps and reads.
+type dwPlane struct {
+	outs int
+	vecs []uint64
 }
 
 // dwRowGo sets dst[j] = b + Σ_t w[t]·p[offs[t]+j] for j < len(dst). A full 3×3 filter is one pass with all

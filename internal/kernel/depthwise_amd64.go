@@ -2,40 +2,76 @@
 
 package kernel
 
+import "golang.org/x/sys/cpu"
+
 //go:noescape
 func deinterleave2AVX512(even, odd *float32, ldd int, src *float32, lds, n, rows int, tail uint64)
 
 //go:noescape
-func dwRowAVX512(dst, p *float32, offs *int, w *float32, nt, nb int, tail uint64, b float32)
+func dwPlaneAVX512(dst, p *float32, offs *int, w *float32, nt int, vecs *uint64, full, rem int, b float32, relu bool)
 
-// newDWTail lays out rows of n outputs for dwRowAVX512.
-func newDWTail(n int) dwTail {
-	if !haveAVX512 || n == 0 {
-		return dwTail{}
+// haveDWPlane reports whether dwPlaneAVX512 runs here (it also needs
+// POPCNT and BMI2, which every AVX-512 processor has).
+var haveDWPlane = haveAVX512 && cpu.X86.HasPOPCNT && cpu.X86.HasBMI2
+
+// newDWPlane lays out, for dwPlaneVec, the vectors of a plane of oh×ow
+// outputs whose long row has rows pw apart. Narrow planes are covered
+// by consecutive vectors of the long row, junk columns and all (a 7×7
+// plane of 5×5 filters: 5 vectors instead of 7, one per row); wide ones
+// by vectors that start at each output row, so that the junk columns
+// are not computed and the stores stay aligned.
+func newDWPlane(oh, ow, pw int) dwPlane {
+	n := (oh-1)*pw + ow
+	if !haveDWPlane || n <= 0 || n >= 1<<31 {
+		return dwPlane{}
 	}
-	t := dwTail{ok: true, n: n, nb: n / 64}
-	if rem := n % 64; rem > 0 {
-		for v := 0; v < 4; v++ {
-			c := min(max(rem-16*v, 0), 16)
-			t.tail |= uint64(1<<c-1) << (16 * v)
+	perRow := (ow + 15) / 16
+	var vecs []uint64
+	add := func(j, keep int) {
+		read := uint64(1)<<min(n-j, 16) - 1
+		vecs = append(vecs, uint64(keep)|read<<16|uint64(j)<<32)
+	}
+	if oh*perRow <= (n+15)/16+(n+15)/16/8 {
+		for y := range oh {
+			for c := range perRow {
+				add(y*pw+16*c, 1<<min(ow-16*c, 16)-1)
+			}
+		}
+	} else {
+		for j := 0; j < n; j += 16 {
+			keep := 0
+			for l := range min(16, n-j) {
+				if (j+l)%pw < ow {
+					keep |= 1 << l
+				}
+			}
+			add(j, keep)
 		}
 	}
-	return t
+	return dwPlane{outs: oh * ow, vecs: vecs}
 }
 
-// dwRowVec is dwRowGo for float32 with AVX-512, rows laid out by t (from
-// newDWTail(len(dst))); it reports false, doing nothing, when t.ok is
-// false. The caller guarantees p[offs[i]+j] in bounds for j < len(dst),
-// which is not checked again here.
-func dwRowVec(dst, p []float32, offs []int, w []float32, b float32, t dwTail) bool {
-	if !t.ok || len(offs) == 0 {
+// dwPlaneVec sets dst to the outputs b + Σ_t w[t]·p[offs[t]+j] of the long
+// row laid out by l (from newDWPlane), then max(·, 0) if relu, with the
+// junk columns left out: the compact output plane. It reports false,
+// doing nothing, when l is empty (no vector kernel). The caller
+// guarantees p[offs[t]+j] in bounds for j in the long row, which is not
+// checked again here.
+func dwPlaneVec(dst, p []float32, offs []int, w []float32, b float32, relu bool, l dwPlane) bool {
+	if l.vecs == nil || len(offs) == 0 {
 		return false
 	}
-	if t.n != len(dst) {
-		panic("kernel: dwRowVec: row layout for " + itoa(t.n) + " outputs, dst has " + itoa(len(dst)))
+	if len(dst) != l.outs {
+		panic("kernel: dwPlaneVec: layout for " + itoa(l.outs) + " outputs, dst has " + itoa(len(dst)))
 	}
 	_ = w[len(offs)-1]
-	dwRowAVX512(&dst[0], &p[0], &offs[0], &w[0], len(offs), t.nb, t.tail, b)
+	// The vectors that read all their lanes come first.
+	full := len(l.vecs)
+	for full > 0 && l.vecs[full-1]>>16&0xffff != 0xffff {
+		full--
+	}
+	full /= 4
+	dwPlaneAVX512(&dst[0], &p[0], &offs[0], &w[0], len(offs), &l.vecs[0], full, len(l.vecs)-4*full, b, relu)
 	return true
 }
 

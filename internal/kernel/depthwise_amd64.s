@@ -2,94 +2,155 @@
 
 #include "textflag.h"
 
-// func dwRowAVX512(dst, p *float32, offs *int, w *float32, nt, nb int, tail uint64, b float32)
-// dst[j] = b + Σ_{t<nt} w[t]·p[offs[t]+j] for j < 64·nb, then for the
-// masked tail block whose four 16-bit lane masks are packed in tail (zero:
-// none). Four accumulators per block keep four FMA chains in flight; the
-// taps are read straight from p, the output row is written once.
-TEXT ·dwRowAVX512(SB), NOSPLIT, $0-60
+// The plane kernel below reads a table of vectors, 8 bytes each: the
+// lanes to keep (bits 0–15), the lanes to read (16–31) and the vector's
+// first output in the long row (32–63).
+
+// DW_BASE sets reg to the address in p (SI) of the vector at off(R14).
+#define DW_BASE(off, reg) \
+	MOVLQZX 4+off(R14), reg \
+	LEAQ    (SI)(reg*4), reg
+
+// DW_MASK sets mask register k to the read lanes of the vector at off(R14).
+#define DW_MASK(off, k) \
+	MOVWLZX 2+off(R14), AX \
+	KMOVW   AX, k
+
+// DW_TAPS runs the tap loop for the vectors whose FMAs FMAS lists:
+// accumulators Z0–Z3, bases R11, R12, BX, DX, R8 the offsets, R9 the
+// weights, R10 the tap count (clobbered with AX, R8, R9).
+#define DW_TAPS(label, FMAS) \
+label:                          \
+	MOVQ (R8), AX               \
+	VBROADCASTSS (R9), Z4       \
+	FMAS                        \
+	ADDQ $8, R8                 \
+	ADDQ $4, R9                 \
+	DECQ R10                    \
+	JNZ  label
+
+#define DW_FMA4 \
+	VFMADD231PS (R11)(AX*4), Z4, Z0 \
+	VFMADD231PS (R12)(AX*4), Z4, Z1 \
+	VFMADD231PS (BX)(AX*4), Z4, Z2  \
+	VFMADD231PS (DX)(AX*4), Z4, Z3
+
+// The masked forms read only the lanes in K1–K4, so the last vectors may
+// reach past the end of p.
+#define DW_FMA1M VFMADD231PS (R11)(AX*4), Z4, K1, Z0
+#define DW_FMA2M DW_FMA1M; VFMADD231PS (R12)(AX*4), Z4, K2, Z1
+#define DW_FMA3M DW_FMA2M; VFMADD231PS (BX)(AX*4), Z4, K3, Z2
+#define DW_FMA4M DW_FMA3M; VFMADD231PS (DX)(AX*4), Z4, K4, Z3
+
+#define DW_START \
+	VMOVAPS Z31, Z0          \
+	VMOVAPS Z31, Z1          \
+	VMOVAPS Z31, Z2          \
+	VMOVAPS Z31, Z3          \
+	MOVQ offs+16(FP), R8     \
+	MOVQ w+24(FP), R9        \
+	MOVQ nt+32(FP), R10
+
+// DW_KEEP applies Relu to zmm if R15 is set, then writes its lanes kept
+// by the vector at off(R14) to DI on, packed together, and advances DI
+// past them (a plain store when all are kept, as in most vectors of wide
+// planes). R13 holds 0xffff. Clobbers AX, BX, DX, Z5, K5 and K6.
+#define DW_KEEP(zmm, off) \
+	TESTQ   R15, R15          \
+	JZ      2(PC)             \
+	VMAXPS  zmm, Z30, zmm     \
+	MOVWLZX off(R14), AX      \
+	CMPL    AX, R13           \
+	JNE     4(PC)             \
+	VMOVUPS zmm, (DI)         \
+	ADDQ    $64, DI           \
+	JMP     8(PC)             \
+	KMOVW   AX, K5            \
+	POPCNTL AX, BX            \
+	BZHIL   BX, R13, DX       \
+	KMOVW   DX, K6            \
+	VCOMPRESSPS.Z zmm, K5, Z5 \
+	VMOVUPS Z5, K6, (DI)      \
+	LEAQ    (DI)(BX*4), DI
+
+// func dwPlaneAVX512(dst, p *float32, offs *int, w *float32, nt int, vecs *uint64, full, rem int, b float32, relu bool)
+// One depthwise plane (see depthwiseConv), four vectors of 16 outputs at
+// a time: out = b + Σ_{t<nt} w[t]·p[offs[t]+j] for the outputs j of the
+// long row that each vector of vecs covers, then max(out, 0) if relu
+// (NaNs kept, as in reluAVX512), and the lanes that are output columns
+// are written to dst one after the other. The first full groups of four
+// vectors read all their lanes; rem ≤ 4 vectors follow.
+TEXT ·dwPlaneAVX512(SB), NOSPLIT, $0-69
 	MOVQ dst+0(FP), DI
 	MOVQ p+8(FP), SI
-	MOVQ offs+16(FP), R8
-	MOVQ w+24(FP), R9
-	MOVQ nt+32(FP), R10
-	MOVQ nb+40(FP), CX
-	VBROADCASTSS b+56(FP), Z31
-	XORQ DX, DX // byte offset of the block in the row
+	MOVQ vecs+40(FP), R14
+	MOVQ full+48(FP), CX
+	VBROADCASTSS b+64(FP), Z31
+	VPXORD Z30, Z30, Z30
+	MOVBLZX relu+68(FP), R15
+	MOVL $0xffff, R13
 	TESTQ CX, CX
-	JZ    tailblock
+	JZ    rest
 
-block:
-	VMOVAPS Z31, Z0
-	VMOVAPS Z31, Z1
-	VMOVAPS Z31, Z2
-	VMOVAPS Z31, Z3
-	MOVQ R8, R11
-	MOVQ R9, R12
-	MOVQ R10, R13
-
-tap:
-	MOVQ (R11), AX
-	LEAQ (SI)(AX*4), BX
-	ADDQ DX, BX
-	VBROADCASTSS (R12), Z4
-	VFMADD231PS (BX), Z4, Z0
-	VFMADD231PS 64(BX), Z4, Z1
-	VFMADD231PS 128(BX), Z4, Z2
-	VFMADD231PS 192(BX), Z4, Z3
-	ADDQ $8, R11
-	ADDQ $4, R12
-	DECQ R13
-	JNZ  tap
-	LEAQ (DI)(DX*1), BX
-	VMOVUPS Z0, (BX)
-	VMOVUPS Z1, 64(BX)
-	VMOVUPS Z2, 128(BX)
-	VMOVUPS Z3, 192(BX)
-	ADDQ $256, DX
+group:
+	DW_BASE(0, R11)
+	DW_BASE(8, R12)
+	DW_BASE(16, BX)
+	DW_BASE(24, DX)
+	DW_START
+	DW_TAPS(taps4, DW_FMA4)
+	DW_KEEP(Z0, 0)
+	DW_KEEP(Z1, 8)
+	DW_KEEP(Z2, 16)
+	DW_KEEP(Z3, 24)
+	ADDQ $32, R14
 	DECQ CX
-	JNZ  block
+	JNZ  group
 
-tailblock:
-	MOVQ tail+48(FP), AX
-	TESTQ AX, AX
+rest:
+	MOVQ rem+56(FP), CX
+	TESTQ CX, CX
 	JZ    done
-	KMOVW AX, K1
-	SHRQ  $16, AX
-	KMOVW AX, K2
-	SHRQ  $16, AX
-	KMOVW AX, K3
-	SHRQ  $16, AX
-	KMOVW AX, K4
-	VMOVAPS Z31, Z0
-	VMOVAPS Z31, Z1
-	VMOVAPS Z31, Z2
-	VMOVAPS Z31, Z3
+	DW_BASE(0, R11)
+	DW_MASK(0, K1)
+	CMPQ CX, $2
+	JLT  rest1
+	DW_BASE(8, R12)
+	DW_MASK(8, K2)
+	JEQ  rest2
+	DW_BASE(16, BX)
+	DW_MASK(16, K3)
+	CMPQ CX, $3
+	JEQ  rest3
+	DW_BASE(24, DX)
+	DW_MASK(24, K4)
+	DW_START
+	DW_TAPS(taps4m, DW_FMA4M)
+	DW_KEEP(Z0, 0)
+	DW_KEEP(Z1, 8)
+	DW_KEEP(Z2, 16)
+	DW_KEEP(Z3, 24)
+	JMP done
 
-tailtap:
-	// Masked-off lanes are neither read nor stored, so the block may
-	// reach past the end of p and dst.
-	MOVQ (R8), AX
-	LEAQ (SI)(AX*4), BX
-	ADDQ DX, BX
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z (BX), K1, Z5
-	VMOVUPS.Z 64(BX), K2, Z6
-	VMOVUPS.Z 128(BX), K3, Z7
-	VMOVUPS.Z 192(BX), K4, Z8
-	VFMADD231PS Z5, Z4, Z0
-	VFMADD231PS Z6, Z4, Z1
-	VFMADD231PS Z7, Z4, Z2
-	VFMADD231PS Z8, Z4, Z3
-	ADDQ $8, R8
-	ADDQ $4, R9
-	DECQ R10
-	JNZ  tailtap
-	LEAQ (DI)(DX*1), BX
-	VMOVUPS Z0, K1, (BX)
-	VMOVUPS Z1, K2, 64(BX)
-	VMOVUPS Z2, K3, 128(BX)
-	VMOVUPS Z3, K4, 192(BX)
+rest3:
+	DW_START
+	DW_TAPS(taps3m, DW_FMA3M)
+	DW_KEEP(Z0, 0)
+	DW_KEEP(Z1, 8)
+	DW_KEEP(Z2, 16)
+	JMP done
+
+rest2:
+	DW_START
+	DW_TAPS(taps2m, DW_FMA2M)
+	DW_KEEP(Z0, 0)
+	DW_KEEP(Z1, 8)
+	JMP done
+
+rest1:
+	DW_START
+	DW_TAPS(taps1m, DW_FMA1M)
+	DW_KEEP(Z0, 0)
 
 done:
 	VZEROUPPER

@@ -8,29 +8,53 @@ import (
 	"testing"
 )
 
-// TestDWRowAVX512 compares the assembly row kernel with its Go twin on
-// every tail length, with 1 to 49 taps at random offsets.
-func TestDWRowAVX512(t *testing.T) {
-	if !haveAVX512 {
+// TestDWPlaneAVX512 compares the assembly plane kernel with its Go twin
+// (dwRowGo's long row, compacted, then Relu) on planes of every width up
+// to 40 and several heights, 1 to 49 taps at random offsets, with and
+// without Relu, NaNs included: the same outputs, and nothing written
+// past the plane.
+func TestDWPlaneAVX512(t *testing.T) {
+	if !haveDWPlane {
 		t.Skip("no AVX-512")
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
-	for n := 1; n <= 200; n++ {
-		for _, nt := range []int{1, 3, 9, 25, 49} {
-			p := randSlice[float32](rng, n+300)
-			offs := make([]int, nt)
-			for i := range offs {
-				offs[i] = rng.IntN(301)
+	for ow := 1; ow <= 40; ow++ {
+		for _, oh := range []int{1, 2, 7, 13} {
+			for _, junk := range []int{0, 2, 4} {
+				pw := ow + junk
+				n := (oh-1)*pw + ow
+				nt := []int{1, 3, 9, 25, 49}[rng.IntN(5)]
+				relu := rng.IntN(2) == 0
+				p := randSlice[float32](rng, n+300)
+				p[rng.IntN(len(p))] = float32(math.NaN())
+				offs := make([]int, nt)
+				for i := range offs {
+					offs[i] = rng.IntN(301)
+				}
+				w := randSlice[float32](rng, nt)
+				b := float32(rng.Float64() - 0.5)
+				long := make([]float32, n)
+				dwRowGo(long, p, offs, w, b)
+				want := make([]float32, oh*ow)
+				for y := range oh {
+					copy(want[y*ow:(y+1)*ow], long[y*pw:])
+				}
+				if relu {
+					reluInPlace(want)
+				}
+				got := randSlice[float32](rng, oh*ow+40)
+				after := append([]float32(nil), got[oh*ow:]...)
+				if !dwPlaneVec(got[:oh*ow], p, offs, w, b, relu, newDWPlane(oh, ow, pw)) {
+					t.Fatal("dwPlaneVec declined with AVX-512")
+				}
+				name := "dwPlane " + itoa(oh) + "x" + itoa(ow) + " pw " + itoa(pw)
+				assertClose(t, name, got[:oh*ow], want, 1e-5)
+				for i, v := range got[oh*ow:] {
+					if v != after[i] {
+						t.Fatalf("%s: wrote element %d past the plane", name, i)
+					}
+				}
 			}
-			w := randSlice[float32](rng, nt)
-			b := float32(rng.Float64())
-			want := randSlice[float32](rng, n+64)
-			got := append([]float32(nil), want...)
-			dwRowGo(want[:n], p, offs, w, b)
-			if !dwRowVec(got[:n], p, offs, w, b, newDWTail(n)) {
-				t.Fatal("dwRowVec declined with AVX-512")
-			}
-			assertClose(t, "dwRow", got, want, 1e-5) // also: nothing past n written
 		}
 	}
 }

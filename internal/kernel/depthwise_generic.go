@@ -2,11 +2,13 @@
 
 package kernel
 
-// No vector row kernel here: dwRowGo does every row.
+// No vector plane kernel here: dwRowGo does every plane.
 
-func newDWTail(n int) dwTail { return dwTail{} }
+func newDWPlane(oh, ow, pw int) dwPlane { return dwPlane{} }
 
-func dwRowVec(dst, p []float32, offs []int, w []float32, b float32, t dwTail) bool { return false }
+func dwPlaneVec(dst, p []float32, offs []int, w []float32, b float32, relu bool, l dwPlane) bool {
+	return false
+}
 
 func deinterleave2Vec(even, odd, src []float32) int { return 0 }
 

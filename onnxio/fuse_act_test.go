@@ -111,3 +111,63 @@ func TestConvActivationFusion(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchNormReluFusion checks that an inference BatchNormalization with
+// no Conv before it absorbs the Relu after it, and that the fused and the
+// unfused step (the normalized tensor also a graph output) both match
+// float64 arithmetic, NaNs kept, on enough planes for two threads.
+func TestBatchNormReluFusion(t *testing.T) {
+	const n, c, h, w = 2, 5, 33, 31
+	const eps = 1e-5
+	defer kernel.SetThreads(kernel.SetThreads(2))
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)*0.37) * 3)
+	}
+	x[7] = float32(math.NaN())
+	scale, beta := []float32{1, 0.5, -2, 3, 0.25}, []float32{0, -1, 0.5, 2, -0.125}
+	mean, vr := []float32{0.1, -0.2, 0.3, 0, 1}, []float32{1, 4, 0.25, 2, 0.5}
+	for _, extraOut := range []bool{false, true} {
+		outs := []*ValueInfo{{Name: "z"}}
+		if extraOut {
+			outs = append(outs, &ValueInfo{Name: "bn"})
+		}
+		g := &Graph{Name: "g", Inputs: []*ValueInfo{{Name: "x", ElemType: Float}}, Outputs: outs,
+			Nodes: []*Node{
+				NewNode("Add", "add", []string{"x", "x"}, []string{"s"}),
+				NewNode("BatchNormalization", "bn", []string{"s", "scale", "beta", "mean", "var"}, []string{"bn"}, AttrFloat("epsilon", eps)),
+				NewNode("Relu", "relu", []string{"bn"}, []string{"z"}),
+			},
+			Initializer: []*Tensor{NewFloatTensor("scale", []int64{c}, scale), NewFloatTensor("beta", []int64{c}, beta),
+				NewFloatTensor("mean", []int64{c}, mean), NewFloatTensor("var", []int64{c}, vr)}}
+		plan, err := Compile(&Model{IRVersion: RecommendedIRVersion, OpsetImport: []OperatorSetID{{Version: 15}}, Graph: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ops []string
+		for _, st := range plan.steps {
+			ops = append(ops, st.node.OpType)
+		}
+		want := []string{"Add", "BatchNormalization"}
+		if extraOut {
+			want = append(want, "Relu")
+		}
+		if !reflect.DeepEqual(ops, want) {
+			t.Fatalf("extra output %v: steps %v, want %v", extraOut, ops, want)
+		}
+		res, err := plan.RunPositional(NewFloatTensor("x", []int64{n, c, h, w}, x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := res[0].FloatData
+		inner := h * w
+		for i, v := range x {
+			ch := i / inner % c
+			k := float64(scale[ch]) / math.Sqrt(float64(vr[ch])+eps)
+			e := max((2*float64(v)-float64(mean[ch]))*k+float64(beta[ch]), 0)
+			if math.IsNaN(e) != math.IsNaN(float64(got[i])) || math.Abs(float64(got[i])-e) > 1e-5*max(1, math.Abs(e)) {
+				t.Fatalf("extra output %v: z[%d] = %v, want %v", extraOut, i, got[i], e)
+			}
+		}
+	}
+}

@@ -581,6 +581,7 @@ func compileBatchNorm(c *nodeCtx) (opFunc, error) {
 		}
 		training = tm != 0
 	}
+	relu := c.fuse != nil && c.fuse.relu // a Relu absorbed by bnReluFusion
 	return func(rc *runCtx, in []*value) ([]*value, error) {
 		x := in[0]
 		if len(x.shape) < 2 {
@@ -592,14 +593,57 @@ func compileBatchNorm(c *nodeCtx) (opFunc, error) {
 				return nil, fmt.Errorf("parameter %d has %d %v values, want %d %v", i, in[i].len(), in[i].dt, ch, x.dt)
 			}
 		}
-		switch x.dt {
-		case Float:
+		switch {
+		case x.dt == Float && !training:
+			return batchNormInfer32(rc, in, eps, relu)
+		case x.dt == Float:
 			return batchNormT[float32](rc, in, eps, float64(momentum), training)
-		case Double:
-			return batchNormT[float64](rc, in, eps, float64(momentum), training)
+		case x.dt == Double:
+			outs, err := batchNormT[float64](rc, in, eps, float64(momentum), training)
+			if err == nil && relu {
+				ys := outs[0].data.([]float64)
+				for i, v := range ys {
+					ys[i] = max(v, 0)
+				}
+			}
+			return outs, err
 		}
 		return nil, fmt.Errorf("data type %v is not supported", x.dt)
 	}, nil
+}
+
+// batchNormInfer32 is inference-mode BatchNormalization of float32 data,
+// followed by Relu if relu is set: each (image, channel) plane is one
+// fused multiply-add pass with the channel's scale and shift (worked out
+// in float64, then rounded), the planes spread over the threads.
+func batchNormInfer32(rc *runCtx, in []*value, eps float64, relu bool) ([]*value, error) {
+	x := in[0]
+	n, ch := x.shape[0], x.shape[1]
+	inner := shapeSize(x.shape[2:])
+	scale, beta := in[1].f32(), in[2].f32()
+	mean, vr := in[3].f32(), in[4].f32()
+	s, sh := make([]float32, ch), make([]float32, ch)
+	for c := range ch {
+		k := float64(scale[c]) / math.Sqrt(float64(vr[c])+eps)
+		s[c], sh[c] = float32(k), float32(float64(beta[c])-float64(mean[c])*k)
+	}
+	y, err := unaryOut(rc, in)
+	if err != nil {
+		return nil, err
+	}
+	xs, ys := x.f32(), y.f32()
+	kernel.ParallelRange(n*ch, max(1, 1<<14/max(inner, 1)), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			c := p % ch
+			src, dst := xs[p*inner:(p+1)*inner], ys[p*inner:(p+1)*inner]
+			if relu {
+				kernel.ScaleShiftReLU32(dst, src, s[c], sh[c])
+			} else {
+				kernel.ScaleShift32(dst, src, s[c], sh[c])
+			}
+		}
+	})
+	return []*value{y}, nil
 }
 
 func batchNormT[T float](rc *runCtx, in []*value, eps, momentum float64, training bool) ([]*value, error) {

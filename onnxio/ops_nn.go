@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 
 	"github.com/fewshot-go/fewshot/internal/kernel"
 )
@@ -64,8 +63,12 @@ func compilePool(isMax bool) func(c *nodeCtx) (opFunc, error) {
 				return nil, err
 			}
 			planes := x.shape[0] * x.shape[1]
-			if xs, ok := x.data.([]float32); ok && isMax && !wantIdx && isPlain2x2(geo) {
-				maxPool2x2(xs, out.f32(), planes, geo.in[0], geo.in[1], geo.out[0], geo.out[1])
+			if xs, ok := x.data.([]float32); ok && !wantIdx && isPlain2x2(geo) {
+				if isMax {
+					maxPool2x2(xs, out.f32(), planes, geo.in[0], geo.in[1], geo.out[0], geo.out[1])
+				} else {
+					avgPool2x2(xs, out.f32(), planes, geo.in[0], geo.in[1], geo.out[0], geo.out[1])
+				}
 				return []*value{out}, nil
 			}
 			// The kernel package handles float 1-D/2-D pooling without indices.
@@ -147,20 +150,34 @@ func maxPool2x2(x, y []float32, planes, h, w, oh, ow int) {
 	})
 }
 
-// parallelRange splits [0, n) over the kernel package's thread count when
+// avgPool2x2 is AveragePool for isPlain2x2 geometries: no padding, so
+// every window averages four elements, added in the order of the general
+// loop (kernel.AvgPool2D) and divided by 4, which gives the same bits.
+func avgPool2x2(x, y []float32, planes, h, w, oh, ow int) {
+	parallelRange(planes, oh*ow*4, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			xp := x[p*h*w : (p+1)*h*w]
+			yp := y[p*oh*ow : (p+1)*oh*ow]
+			for r := range oh {
+				r0 := xp[2*r*w : 2*r*w+2*ow]
+				r1 := xp[(2*r+1)*w : (2*r+1)*w+2*ow]
+				yr := yp[r*ow : (r+1)*ow]
+				for c := range yr {
+					yr[c] = (r0[2*c] + r0[2*c+1] + r1[2*c] + r1[2*c+1]) / 4
+				}
+			}
+		}
+	})
+}
+
+// parallelRange splits [0, n) over the kernel package's worker crew when
 // the total work (n*cost element visits) is big enough to pay for it.
 func parallelRange(n, cost int, fn func(lo, hi int)) {
-	nt := min(kernel.Threads(), n)
-	if nt <= 1 || n*cost < 1<<16 {
+	if n*cost < 1<<16 {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for t := range nt {
-		lo, hi := t*n/nt, (t+1)*n/nt
-		wg.Go(func() { fn(lo, hi) })
-	}
-	wg.Wait()
+	kernel.ParallelRange(n, 1, fn)
 }
 
 // kernelPool maps a 1-D or 2-D geometry onto the kernel's PoolShape.

@@ -89,3 +89,42 @@ func TestReduceSuffixAxes(t *testing.T) {
 	out = mustRun(t, 13, NewNode("ReduceMean", "rm1", []string{"x"}, []string{"y"}, AttrInts("axes", 1)), in)
 	wantClose(t, out[0], []int{a, 1, c, d}, want, 1e-6)
 }
+
+// TestPool2x2FastPath compares the 2×2 stride-2 routes of MaxPool and
+// AveragePool (maxPool2x2, avgPool2x2) bit for bit with the kernel
+// package's general pooling loops, odd sizes, NaNs and two threads
+// included.
+func TestPool2x2FastPath(t *testing.T) {
+	const n, c, h, w = 2, 9, 31, 38
+	defer kernel.SetThreads(kernel.SetThreads(2))
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)*0.61) * 5)
+	}
+	x[40] = float32(math.NaN())
+	ps := kernel.PoolShape{N: n, C: c, H: h, W: w, KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	for _, op := range []string{"MaxPool", "AveragePool"} {
+		g := &Graph{Name: "g", Inputs: []*ValueInfo{{Name: "x", ElemType: Float}}, Outputs: []*ValueInfo{{Name: "y"}},
+			Nodes: []*Node{NewNode(op, "pool", []string{"x"}, []string{"y"}, AttrInts("kernel_shape", 2, 2), AttrInts("strides", 2, 2))}}
+		plan, err := Compile(&Model{IRVersion: RecommendedIRVersion, OpsetImport: []OperatorSetID{{Version: 13}}, Graph: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := plan.RunPositional(NewFloatTensor("x", []int64{n, c, h, w}, x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, n*c*(h/2)*(w/2))
+		if op == "MaxPool" {
+			kernel.MaxPool2DValues(ps, x, want)
+		} else {
+			kernel.AvgPool2D(ps, false, x, want)
+		}
+		got := res[0].FloatData
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i]))) {
+				t.Fatalf("%s: y[%d] = %v, want %v", op, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -282,6 +282,9 @@ func (pb *planner) compileStep(n *Node, absorbed map[*Node]bool) (*step, error) 
 	if absorbed != nil && n.OpType == "Conv" {
 		c.fuse = pb.fusion(n, absorbed, st)
 	}
+	if absorbed != nil && n.OpType == "BatchNormalization" {
+		c.fuse = pb.bnReluFusion(n, absorbed, st)
+	}
 	run, err := def.compile(c)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n, err)
@@ -339,6 +342,23 @@ func (pb *planner) fusion(n *Node, absorbed map[*Node]bool, st *step) *convFusio
 	}
 	st.out[0] = out
 	return f
+}
+
+// bnReluFusion lets an inference BatchNormalization that no Conv absorbed
+// take the Relu after it (DenseNet's pre-activations, between a Concat and
+// a Conv): one pass over the tensor instead of two. It marks the Relu
+// absorbed and redirects the step's output to the Relu's.
+func (pb *planner) bnReluFusion(bn *Node, absorbed map[*Node]bool, st *step) *convFusion {
+	if len(st.out) == 0 || st.out[0] < 0 || !bnFusable(bn, pb) {
+		return nil
+	}
+	r := pb.singleConsumer(st.out[0])
+	if r == nil || r.OpType != "Relu" || len(r.Inputs) != 1 || len(r.Outputs) != 1 || r.Outputs[0] == "" {
+		return nil
+	}
+	absorbed[r] = true
+	st.out[0] = pb.slot(r.Outputs[0])
+	return &convFusion{relu: true}
 }
 
 // convConstFloat reports whether conv node n has constant float32 weights

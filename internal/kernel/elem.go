@@ -87,6 +87,15 @@ func ScaleShift32(dst, x []float32, a, b float32) {
 	scaleShiftGo(dst[d:], x[d:len(dst)], a, b)
 }
 
+// ScaleShiftReLU32 sets dst[i] = max(a·x[i] + b, 0), NaNs kept: an
+// inference batch normalization and the Relu after it in one pass. x must
+// be at least as long as dst.
+func ScaleShiftReLU32(dst, x []float32, a, b float32) {
+	need("ScaleShiftReLU32", "x", len(x), len(dst))
+	d := scaleShiftReLUVec(dst, x, a, b)
+	scaleShiftReLUGo(dst[d:], x[d:len(dst)], a, b)
+}
+
 // Sigmoid32 sets dst[i] = 1/(1+e^−x[i]), within 3e-7 relative of the exact
 // value (2^k times a degree-7 polynomial for the exponential); NaN stays
 // NaN, +Inf gives 1 and −Inf 0. x must be at least as long as dst.
@@ -302,6 +311,12 @@ func keptSumsGo(g, keep []float32) (sg, sgk float64) {
 func scaleShiftGo(dst, x []float32, a, b float32) {
 	for i, v := range x {
 		dst[i] = a*v + b
+	}
+}
+
+func scaleShiftReLUGo(dst, x []float32, a, b float32) {
+	for i, v := range x {
+		dst[i] = max(a*v+b, 0)
 	}
 }
 

@@ -171,6 +171,20 @@ func scaleShiftVec(dst, x []float32, a, b float32) int {
 }
 
 //go:noescape
+func scaleShiftReLUAVX512(dst, x *float32, n int, a, b float32)
+
+// scaleShiftReLUVec does ScaleShiftReLU32's work on the longest prefix of
+// a multiple of 16 elements and returns its length.
+func scaleShiftReLUVec(dst, x []float32, a, b float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_ = x[n-1]
+		scaleShiftReLUAVX512(&dst[0], &x[0], n, a, b)
+	}
+	return n
+}
+
+//go:noescape
 func sigmoidAVX512(dst, x *float32, n int)
 
 //go:noescape

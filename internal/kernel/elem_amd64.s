@@ -115,6 +115,28 @@ ssloop:
 	VZEROUPPER
 	RET
 
+// func scaleShiftReLUAVX512(dst, x *float32, n int, a, b float32)
+TEXT ·scaleShiftReLUAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS a+24(FP), Z30
+	VBROADCASTSS b+28(FP), Z31
+	VPXORD Z29, Z29, Z29
+
+ssrloop:
+	VMOVUPS (SI), Z0
+	VFMADD213PS Z31, Z30, Z0 // a*x + b
+	VMAXPS Z0, Z29, Z0       // NaNs kept, as in reluAVX512
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  ssrloop
+	VZEROUPPER
+	RET
+
 // func axpbycAVX512(dst, gv, x *float32, n int, a, b, c float32)
 TEXT ·axpbycAVX512(SB), NOSPLIT, $0-44
 	MOVQ dst+0(FP), DI

@@ -12,6 +12,7 @@ func gatherGradSumsVec(g, keep, x []float32, idx []int32, mu float64) (sg, sgx f
 	return 0, 0, 0
 }
 func scaleShiftVec(dst, x []float32, a, b float32) int       { return 0 }
+func scaleShiftReLUVec(dst, x []float32, a, b float32) int   { return 0 }
 func mulVec(dst, a, b []float32) int                         { return 0 }
 func erfVec(dst, x []float32) int                            { return 0 }
 func clampVec(dst, x []float32, lo, hi float32) int          { return 0 }

@@ -86,7 +86,8 @@ func TestElemReductions(t *testing.T) {
 	}
 }
 
-// TestElemAffine checks ScaleShift32 and Axpbyc32 against float64
+// TestElemAffine checks ScaleShift32, ScaleShiftReLU32 (NaNs kept) and
+// Axpbyc32 against float64
 // arithmetic; the vector path fuses the multiply-adds, so they agree to a
 // few float32 roundings.
 func TestElemAffine(t *testing.T) {
@@ -101,8 +102,21 @@ func TestElemAffine(t *testing.T) {
 				t.Fatalf("ScaleShift32 n=%d: [%d] = %v, want %v", n, i, v, want)
 			}
 		}
+		if n > 2 {
+			x[n/2] = float32(math.NaN())
+		}
+		ScaleShiftReLU32(got, x, a, b)
+		for i, v := range got {
+			want := max(a*float64(x[i])+b, 0)
+			if math.IsNaN(float64(x[i])) != math.IsNaN(float64(v)) || math.Abs(float64(v)-want) > 1e-6 {
+				t.Fatalf("ScaleShiftReLU32 n=%d: [%d] = %v, want %v", n, i, v, want)
+			}
+		}
 		Axpbyc32(got, g, x, a, b, c)
 		for i, v := range got {
+			if math.IsNaN(float64(x[i])) {
+				continue
+			}
 			if want := a*float64(g[i]) + b*float64(x[i]) + c; math.Abs(float64(v)-want) > 1e-6 {
 				t.Fatalf("Axpbyc32 n=%d: [%d] = %v, want %v", n, i, v, want)
 			}
@@ -117,8 +131,9 @@ func TestElemShortArgsPanic(t *testing.T) {
 		"GatherGradSums32": func() {
 			GatherGradSums32(make([]float32, 3), make([]float32, 3), make([]float32, 9), make([]int32, 2), 0)
 		},
-		"ScaleShift32": func() { ScaleShift32(make([]float32, 3), make([]float32, 2), 1, 0) },
-		"Axpbyc32":     func() { Axpbyc32(make([]float32, 3), make([]float32, 3), make([]float32, 2), 1, 1, 0) },
+		"ScaleShift32":     func() { ScaleShift32(make([]float32, 3), make([]float32, 2), 1, 0) },
+		"ScaleShiftReLU32": func() { ScaleShiftReLU32(make([]float32, 3), make([]float32, 2), 1, 0) },
+		"Axpbyc32":         func() { Axpbyc32(make([]float32, 3), make([]float32, 3), make([]float32, 2), 1, 1, 0) },
 	} {
 		func() {
 			defer func() {

@@ -242,6 +242,15 @@ func arithRows[T number](op string, out, a []T, as []int, b []T, bs []int, os []
 	if run == 0 || len(out)%run != 0 {
 		return false
 	}
+	if o32, ok := any(out).([]float32); ok {
+		full, per := any(a).([]float32), any(b).([]float32)
+		if !aFull {
+			full, per = per, full
+		}
+		if arithRuns32(code, o32, full, per, run, !aFull) {
+			return true
+		}
+	}
 	for r := 0; r < len(out)/run; r++ {
 		o := out[r*run : (r+1)*run]
 		if aFull {
@@ -285,34 +294,66 @@ func constRun(s, os []int) int {
 
 // arithRow32 is arithRow on float32 rows by the vector kernels, on every
 // thread for long rows, where they give the same bits: x·y by Mul32, x·c as
-// ScaleShift32(x, c, −0) and x ± c, c − x and x ± y as fused multiply-adds
-// with one operand ±1 (adding −0 keeps the sign of a zero product). It
-// reports false, doing nothing, for division, whose reciprocal would not
-// round the same.
+// ScaleShift32(x, c, −0), x ± c, c − x and x ± y as fused multiply-adds
+// with one operand ±1 (adding −0 keeps the sign of a zero product), x / y
+// and x / c by correctly rounded vector divisions. It reports false,
+// doing nothing, for c / x.
 func arithRow32(code int, out, x, y []float32, c float32, swap bool) bool {
-	negZero := float32(math.Copysign(0, -1))
-	var f func(lo, hi int)
-	switch {
-	case y != nil && code == 0:
-		f = func(lo, hi int) { kernel.Axpbyc32(out[lo:hi], x[lo:hi], y[lo:hi], 1, 1, negZero) }
-	case y != nil && code == 1:
-		f = func(lo, hi int) { kernel.Axpbyc32(out[lo:hi], x[lo:hi], y[lo:hi], 1, -1, negZero) }
-	case y != nil && code == 2:
-		f = func(lo, hi int) { kernel.Mul32(out[lo:hi], x[lo:hi], y[lo:hi]) }
-	case y != nil:
-		return false
-	case code == 0:
-		f = func(lo, hi int) { kernel.ScaleShift32(out[lo:hi], x[lo:hi], 1, c) }
-	case code == 1 && !swap:
-		f = func(lo, hi int) { kernel.ScaleShift32(out[lo:hi], x[lo:hi], 1, -c) }
-	case code == 1:
-		f = func(lo, hi int) { kernel.ScaleShift32(out[lo:hi], x[lo:hi], -1, c) }
-	case code == 2:
-		f = func(lo, hi int) { kernel.ScaleShift32(out[lo:hi], x[lo:hi], c, negZero) }
-	default:
+	f := rowOp32(code, y != nil, swap)
+	if f == nil {
 		return false
 	}
-	kernel.ParallelRange(len(out), elemPart, f)
+	kernel.ParallelRange(len(out), elemPart, func(lo, hi int) {
+		var ys []float32
+		if y != nil {
+			ys = y[lo:hi]
+		}
+		f(out[lo:hi], x[lo:hi], ys, c)
+	})
+	return true
+}
+
+// rowOp32 returns arithRow32's kernel call for code (0 to 3: + − × ÷) with
+// a second row (withY) or the constant c, or nil if there is none.
+func rowOp32(code int, withY, swap bool) func(out, x, y []float32, c float32) {
+	negZero := float32(math.Copysign(0, -1))
+	switch {
+	case withY && code == 0:
+		return func(out, x, y []float32, _ float32) { kernel.Axpbyc32(out, x, y, 1, 1, negZero) }
+	case withY && code == 1:
+		return func(out, x, y []float32, _ float32) { kernel.Axpbyc32(out, x, y, 1, -1, negZero) }
+	case withY && code == 2:
+		return func(out, x, y []float32, _ float32) { kernel.Mul32(out, x, y) }
+	case withY:
+		return func(out, x, y []float32, _ float32) { kernel.Div32(out, x, y) }
+	case code == 0:
+		return func(out, x, _ []float32, c float32) { kernel.ScaleShift32(out, x, 1, c) }
+	case code == 1 && !swap:
+		return func(out, x, _ []float32, c float32) { kernel.ScaleShift32(out, x, 1, -c) }
+	case code == 1:
+		return func(out, x, _ []float32, c float32) { kernel.ScaleShift32(out, x, -1, c) }
+	case code == 2:
+		return func(out, x, _ []float32, c float32) { kernel.ScaleShift32(out, x, c, negZero) }
+	case code == 3 && !swap:
+		return func(out, x, _ []float32, c float32) { kernel.DivBy32(out, x, c) }
+	}
+	return nil
+}
+
+// arithRuns32 is the runs loop of arithRows for float32: row r of out
+// (run elements) is full's row r op per[r] (per[r] op the row with swap),
+// the rows spread over the threads in one pass. It reports false, doing
+// nothing, where rowOp32 has no kernel.
+func arithRuns32(code int, out, full, per []float32, run int, swap bool) bool {
+	f := rowOp32(code, false, swap)
+	if f == nil || run < 16 {
+		return false
+	}
+	kernel.ParallelRange(len(out)/run, max(1, elemPart/run), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			f(out[r*run:(r+1)*run], full[r*run:(r+1)*run], nil, per[r])
+		}
+	})
 	return true
 }
 
@@ -587,9 +628,8 @@ func compilePow(c *nodeCtx) (opFunc, error) {
 			// float32 product is correctly rounded, like
 			// float32(math.Pow(x, 2)), since the float64 square of a
 			// float32 is exact.
-			for i, v := range x {
-				out.f32()[i] = v * v
-			}
+			o := out.f32()
+			kernel.ParallelRange(len(o), elemPart, func(lo, hi int) { kernel.Mul32(o[lo:hi], x[lo:hi], x[lo:hi]) })
 			return []*value{out}, nil
 		}
 		switch x := a.data.(type) {

@@ -208,7 +208,132 @@ func compileUnsqueeze(c *nodeCtx) (opFunc, error) {
 }
 
 // transposeT permutes src of shape into dst.
+// transposeT writes src (of shape) transposed by perm to dst. Size-1 axes
+// are dropped and input axes that stay neighbours merged first; then
+// contiguous runs are copied whole (ShuffleNet's channel shuffle moves
+// whole planes), a swap of the last two axes (NCHW ↔ NHWC, as ConvNeXt
+// does around its layer norms) goes tile by tile, and anything else
+// element by element.
 func transposeT[T any](dst, src []T, shape, perm []int) {
+	if len(src) == 0 {
+		return
+	}
+	s, p := coalescePerm(shape, perm)
+	r := len(s)
+	switch {
+	case r <= 1:
+		copy(dst, src)
+	case p[r-1] == r-1 && s[r-1] >= 16:
+		transposeRuns(dst, src, s, p)
+	case p[r-1] == r-2 && p[r-2] == r-1 && slices.Equal(p[:r-2], identityPerm(r-2)):
+		rows, cols := s[r-2], s[r-1]
+		for b := 0; b < len(src); b += rows * cols {
+			transpose2D(dst[b:b+rows*cols], src[b:b+rows*cols], rows, cols)
+		}
+	default:
+		transposeElems(dst, src, s, p)
+	}
+}
+
+// coalescePerm returns shape and perm with the size-1 axes dropped and
+// each run of input axes that perm keeps together and in order merged
+// into one: the same transposition on fewer, longer axes.
+func coalescePerm(shape, perm []int) (s, p []int) {
+	var q []int // perm over the axes longer than 1
+	newIdx := make([]int, len(shape))
+	kept := 0
+	for a, d := range shape {
+		if d != 1 {
+			newIdx[a] = kept
+			kept++
+		}
+	}
+	var sizes []int
+	for _, d := range shape {
+		if d != 1 {
+			sizes = append(sizes, d)
+		}
+	}
+	for _, a := range perm {
+		if shape[a] != 1 {
+			q = append(q, newIdx[a])
+		}
+	}
+	// Groups of q, in output order: consecutive input axes.
+	var first, size []int
+	for k, a := range q {
+		if k > 0 && a == q[k-1]+1 {
+			size[len(size)-1] *= sizes[a]
+			continue
+		}
+		first = append(first, a)
+		size = append(size, sizes[a])
+	}
+	// A group's input position is the rank of its first axis.
+	order := make([]int, len(first))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int { return first[x] - first[y] })
+	s = make([]int, len(first))
+	p = make([]int, len(first))
+	for pos, g := range order {
+		s[pos] = size[g]
+		p[g] = pos
+	}
+	return s, p
+}
+
+func identityPerm(n int) []int {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	return p
+}
+
+// transpose2D sets dst[j*rows+i] = src[i*cols+j] for a rows×cols src, in
+// tiles small enough that the rows read and written stay in cache.
+func transpose2D[T any](dst, src []T, rows, cols int) {
+	const tile = 16
+	for i0 := 0; i0 < rows; i0 += tile {
+		i1 := min(rows, i0+tile)
+		for j0 := 0; j0 < cols; j0 += tile {
+			for j := j0; j < min(cols, j0+tile); j++ {
+				d := dst[j*rows+i0 : j*rows+i1]
+				for i := range d {
+					d[i] = src[(i0+i)*cols+j]
+				}
+			}
+		}
+	}
+}
+
+// transposeRuns is transposeElems for a perm that keeps the last axis in
+// place: each output run of shape[last] (at least 16) elements is one
+// copy.
+func transposeRuns[T any](dst, src []T, shape, perm []int) {
+	r := len(shape)
+	inner := shape[r-1]
+	// The source run of every output run, by the element loop on the
+	// outer axes.
+	runs := make([]int, len(src)/inner)
+	transposeElems(runs, iotaInts(len(runs)), shape[:r-1], perm[:r-1])
+	for k, o := range runs {
+		copy(dst[k*inner:(k+1)*inner], src[o*inner:(o+1)*inner])
+	}
+}
+
+func iotaInts(n int) []int {
+	v := make([]int, n)
+	for i := range v {
+		v[i] = i
+	}
+	return v
+}
+
+// transposeElems is transposeT one element at a time.
+func transposeElems[T any](dst, src []T, shape, perm []int) {
 	rank := len(shape)
 	if len(src) == 0 {
 		return

@@ -3,6 +3,7 @@ package onnxio
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -318,4 +319,46 @@ func TestScatterND(t *testing.T) {
 	wantErr(t, 13, n, []string{"at least one dim"}, d, tv("i", nil, []int64{0}), u)
 	wantErr(t, 16, NewNode("ScatterND", "addb", []string{"d", "i", "u"}, []string{"y"}, AttrString("reduction", "add")), []string{"bool"},
 		tv("d", []int64{2}, []bool{false, false}), tv("i", []int64{1, 1}, []int64{1}), tv("u", []int64{1}, []bool{true}))
+}
+
+// TestTransposeRoutes compares transposeT, which merges axes and copies
+// runs or tiles where it can, with the element-by-element loop on random
+// shapes (size-1 axes included) and every permutation of up to 5 axes.
+func TestTransposeRoutes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	var perms func(n int) [][]int
+	perms = func(n int) [][]int {
+		if n == 0 {
+			return [][]int{{}}
+		}
+		var out [][]int
+		for _, p := range perms(n - 1) {
+			for pos := 0; pos <= len(p); pos++ {
+				q := append(append(append([]int{}, p[:pos]...), n-1), p[pos:]...)
+				out = append(out, q)
+			}
+		}
+		return out
+	}
+	dims := []int{1, 2, 3, 17, 20, 33}
+	for rank := 1; rank <= 5; rank++ {
+		for _, perm := range perms(rank) {
+			for range 3 {
+				shape := make([]int, rank)
+				for i := range shape {
+					shape[i] = dims[rng.IntN(len(dims))]
+				}
+				src := make([]int32, shapeSize(shape))
+				for i := range src {
+					src[i] = int32(i)
+				}
+				got, want := make([]int32, len(src)), make([]int32, len(src))
+				transposeT(got, src, shape, perm)
+				transposeElems(want, src, shape, perm)
+				if !slices.Equal(got, want) {
+					t.Fatalf("shape %v perm %v: transposeT differs from the element loop", shape, perm)
+				}
+			}
+		}
+	}
 }

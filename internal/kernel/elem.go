@@ -185,6 +185,27 @@ func Mul32(dst, a, b []float32) {
 	}
 }
 
+// Div32 sets dst[i] = a[i] / b[i], correctly rounded as Go's float32
+// division is. a and b must be at least as long as dst.
+func Div32(dst, a, b []float32) {
+	need("Div32", "a", len(a), len(dst))
+	need("Div32", "b", len(b), len(dst))
+	d := divVec(dst, a, b)
+	for i := d; i < len(dst); i++ {
+		dst[i] = a[i] / b[i]
+	}
+}
+
+// DivBy32 sets dst[i] = x[i] / c, correctly rounded (not a multiplication
+// by 1/c, which rounds differently). x must be at least as long as dst.
+func DivBy32(dst, x []float32, c float32) {
+	need("DivBy32", "x", len(x), len(dst))
+	d := divByVec(dst, x, c)
+	for i := d; i < len(dst); i++ {
+		dst[i] = x[i] / c
+	}
+}
+
 // Axpbyc32 sets dst[i] = a·g[i] + b·x[i] + c. g and x must be at least as
 // long as dst.
 func Axpbyc32(dst, g, x []float32, a, b, c float32) {

@@ -161,6 +161,32 @@ func mulVec(dst, a, b []float32) int {
 	return n
 }
 
+//go:noescape
+func divAVX512(dst, a, b *float32, n int)
+
+//go:noescape
+func divByAVX512(dst, x *float32, n int, c float32)
+
+// divVec and divByVec do Div32's and DivBy32's work on the longest prefix
+// of a multiple of 16 elements and return its length.
+func divVec(dst, a, b []float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_, _ = a[n-1], b[n-1]
+		divAVX512(&dst[0], &a[0], &b[0], n)
+	}
+	return n
+}
+
+func divByVec(dst, x []float32, c float32) int {
+	n := vecLen(len(dst))
+	if n > 0 {
+		_ = x[n-1]
+		divByAVX512(&dst[0], &x[0], n, c)
+	}
+	return n
+}
+
 func scaleShiftVec(dst, x []float32, a, b float32) int {
 	n := vecLen(len(dst))
 	if n > 0 {

@@ -751,6 +751,45 @@ mulloop:
 	VZEROUPPER
 	RET
 
+// func divAVX512(dst, a, b *float32, n int)
+TEXT ·divAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+
+divloop:
+	VMOVUPS (SI), Z0
+	VDIVPS  (DX), Z0, Z0 // a / b
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  divloop
+	VZEROUPPER
+	RET
+
+// func divByAVX512(dst, x *float32, n int, c float32)
+TEXT ·divByAVX512(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS c+24(FP), Z31
+
+divbyloop:
+	VMOVUPS (SI), Z0
+	VDIVPS  Z31, Z0, Z0 // x / c
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  divbyloop
+	VZEROUPPER
+	RET
+
 // Adds the horizontal sum of the sixteen floats of Z (Y, X: its lower
 // halves) to the float at DST; Y21 and X22 are scratch.
 #define HSUM_ADD_PS(Z, Y, X, DST) \

@@ -13,6 +13,8 @@ func gatherGradSumsVec(g, keep, x []float32, idx []int32, mu float64) (sg, sgx f
 }
 func scaleShiftVec(dst, x []float32, a, b float32) int       { return 0 }
 func scaleShiftReLUVec(dst, x []float32, a, b float32) int   { return 0 }
+func divVec(dst, a, b []float32) int                         { return 0 }
+func divByVec(dst, x []float32, c float32) int               { return 0 }
 func mulVec(dst, a, b []float32) int                         { return 0 }
 func erfVec(dst, x []float32) int                            { return 0 }
 func clampVec(dst, x []float32, lo, hi float32) int          { return 0 }

@@ -124,6 +124,36 @@ func TestElemAffine(t *testing.T) {
 	}
 }
 
+// TestDiv32 checks the vector divisions bit for bit against Go's float32
+// division, zeros, infinities and NaNs among the operands.
+func TestDiv32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 11))
+	for _, n := range elemLens {
+		a, b := randSlice[float32](rng, n), randSlice[float32](rng, n)
+		for i, v := range []float32{0, float32(math.Inf(1)), float32(math.NaN()), float32(math.Copysign(0, -1))} {
+			if 2*i+1 < n {
+				a[2*i], b[2*i+1] = v, v
+			}
+		}
+		got := make([]float32, n)
+		same := func(what string, i int, v, want float32) {
+			if math.Float32bits(v) != math.Float32bits(want) && !(v != v && want != want) {
+				t.Fatalf("%s n=%d: [%d] = %v, want %v", what, n, i, v, want)
+			}
+		}
+		Div32(got, a, b)
+		for i, v := range got {
+			same("Div32", i, v, a[i]/b[i])
+		}
+		for _, c := range []float32{1.4142135, -3, 0} {
+			DivBy32(got, a, c)
+			for i, v := range got {
+				same("DivBy32", i, v, a[i]/c)
+			}
+		}
+	}
+}
+
 func TestElemShortArgsPanic(t *testing.T) {
 	for name, f := range map[string]func(){
 		"MaskPositive32": func() { MaskPositive32(make([]float32, 3), make([]float32, 2), make([]float32, 3)) },
@@ -133,6 +163,8 @@ func TestElemShortArgsPanic(t *testing.T) {
 		},
 		"ScaleShift32":     func() { ScaleShift32(make([]float32, 3), make([]float32, 2), 1, 0) },
 		"ScaleShiftReLU32": func() { ScaleShiftReLU32(make([]float32, 3), make([]float32, 2), 1, 0) },
+		"Div32":            func() { Div32(make([]float32, 3), make([]float32, 3), make([]float32, 2)) },
+		"DivBy32":          func() { DivBy32(make([]float32, 3), make([]float32, 2), 1) },
 		"Axpbyc32":         func() { Axpbyc32(make([]float32, 3), make([]float32, 3), make([]float32, 2), 1, 1, 0) },
 	} {
 		func() {

@@ -289,10 +289,13 @@ func kernelFor[E float32 | float64]() *microKernel[E] {
 	return uk.(*microKernel[E])
 }
 
-// groupPacks holds the packed weights of every group of a convolution.
+// groupPacks holds the packed weights of every group of a convolution,
+// and for a depthwise one the weights in the channel-blocked route's
+// layout (dwBlockWeights) when they were made.
 type groupPacks[E float32 | float64] struct {
-	holders []*scratch
-	packed  [][]E
+	holders   []*scratch
+	packed    [][]E
+	dwBlocked []float32
 }
 
 // prepackGroups packs each group's rows×cols weight matrix once, for reuse
@@ -381,7 +384,7 @@ func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, pre 
 	case vectorsSuits[E](g):
 		vectors(g, as[float32](x), as[float32](w), as[float32](bias), as[float32](y), relu)
 	case depthwiseSuits(g):
-		depthwiseConv(g, x, w, bias, y, relu)
+		depthwiseConv(g, x, w, bias, y, relu, pre)
 	case pointwiseSuits(g):
 		pointwise(g, x, w, bias, y, relu, pre)
 	default:
@@ -423,6 +426,9 @@ func NewConvWeights(k, cPerGroup, r, s, groups int, w []float32) *ConvWeights {
 			packA(pa[mPad*pc:], uk, cw.w[grp*kg*crs:], crs, false, 0, kg, pc, min(kcMax, crs-pc))
 		}
 		cw.packs.packed = append(cw.packs.packed, pa)
+	}
+	if cPerGroup == 1 && groups == k && haveDWBlock {
+		cw.packs.dwBlocked = dwBlockWeights(cw.w, k, r*s)
 	}
 	return cw
 }

@@ -31,7 +31,18 @@ func depthwiseSuits(g *convGeom) bool {
 // never reach y. With AVX-512, dwPlaneVec writes y's plane directly, bias
 // and Relu applied in registers; its Go twin computes the long row into a
 // scratch row and copies the output columns out.
-func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool) {
+//
+// pre, when not nil, may hold the weights laid out for the channel-blocked
+// route of small float32 planes (depthwiseBlocked).
+func depthwiseConv[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, pre *groupPacks[E]) {
+	if is32[E]() && dwBlockSuits(g) {
+		var wb []float32
+		if pre != nil {
+			wb = pre.dwBlocked
+		}
+		depthwiseBlocked(g, as[float32](x), as[float32](w), as[float32](bias), as[float32](y), relu, wb)
+		return
+	}
 	planes := g.N * g.C
 	// Small planes are taken several at a time so each parallel item has
 	// a few thousand outputs.

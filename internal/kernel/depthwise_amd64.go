@@ -75,6 +75,57 @@ func dwPlaneVec(dst, p []float32, offs []int, w []float32, b float32, relu bool,
 	return true
 }
 
+//go:noescape
+func dwGatherAVX512(t *float32, tab *int32, src *float32, lds, rows int, mask uint16)
+
+//go:noescape
+func dwScatterAVX512(dst *float32, ldd int, o *float32, rows int, mask uint16)
+
+//go:noescape
+func dwBlockAVX512(o, t *float32, bases *int32, nq int, offs *int32, nt int, w, bias *float32, relu bool)
+
+// haveDWBlock reports whether the channel-blocked depthwise kernels run
+// here.
+var haveDWBlock = haveAVX512
+
+// dwGather transposes the rows×cols block at src (rows ld apart, rows ≤
+// 16, cols ≤ 16) into 16-channel pixels: column j goes to t[tab[j]:] (16
+// entries; columns from cols on, and missing rows, as zeros).
+func dwGather(t []float32, tab []int32, src []float32, ld, rows, cols int) {
+	_ = src[(rows-1)*ld+cols-1]
+	for _, o := range tab[:16] {
+		_ = t[o+15]
+	}
+	dwGatherAVX512(&t[0], &tab[0], &src[0], ld, rows, uint16(1<<cols-1))
+}
+
+// dwScatter writes lane i < rows of pixel j < cols (o[16j:], 16 pixels
+// in o) to dst[i*ld+j].
+func dwScatter(dst []float32, ld int, o []float32, rows, cols int) {
+	_ = o[255]
+	_ = dst[(rows-1)*ld+cols-1]
+	dwScatterAVX512(&dst[0], ld, &o[0], rows, uint16(1<<cols-1))
+}
+
+// dwBlock sets o[16q:16q+16] = b + Σ_k w[16k:16k+16]·t[bases[q]+offs[k]:]
+// (16 channels at a time) for every output q, then Relu if relu.
+func dwBlock(o, t []float32, bases, offs []int32, w, b []float32, relu bool) {
+	if len(bases) == 0 || len(offs) == 0 {
+		return
+	}
+	_ = o[16*len(bases)-1]
+	_ = w[16*len(offs)-1]
+	_ = b[15]
+	hi := int32(0)
+	for _, q := range bases {
+		hi = max(hi, q)
+	}
+	for _, k := range offs {
+		_ = t[hi+k+15]
+	}
+	dwBlockAVX512(&o[0], &t[0], &bases[0], len(bases), &offs[0], len(offs), &w[0], &b[0], relu)
+}
+
 // deinterleave2Vec sets even[k] = src[2k], odd[k] = src[2k+1] for the
 // n = min(len(src)/2, len(even), len(odd)) pairs there are with AVX-512
 // and returns n (0 without AVX-512).

@@ -262,3 +262,257 @@ deinterleaveNext:
 	JNZ  deinterleaveRow
 	VZEROUPPER
 	RET
+
+// The channel-blocked depthwise route (depthwiseBlocked): sixteen channels
+// of a small plane in each vector, through three kernels.
+
+// TR16 transposes the 16×16 floats in Z0–Z15 (row i in Zi) in place, with
+// Z16–Z31 as scratch: afterwards Zi holds column i.
+#define TR16 \
+	VUNPCKLPS Z1, Z0, Z16;   VUNPCKHPS Z1, Z0, Z17 \
+	VUNPCKLPS Z3, Z2, Z18;   VUNPCKHPS Z3, Z2, Z19 \
+	VUNPCKLPS Z5, Z4, Z20;   VUNPCKHPS Z5, Z4, Z21 \
+	VUNPCKLPS Z7, Z6, Z22;   VUNPCKHPS Z7, Z6, Z23 \
+	VUNPCKLPS Z9, Z8, Z24;   VUNPCKHPS Z9, Z8, Z25 \
+	VUNPCKLPS Z11, Z10, Z26; VUNPCKHPS Z11, Z10, Z27 \
+	VUNPCKLPS Z13, Z12, Z28; VUNPCKHPS Z13, Z12, Z29 \
+	VUNPCKLPS Z15, Z14, Z30; VUNPCKHPS Z15, Z14, Z31 \
+	VUNPCKLPD Z18, Z16, Z0;  VUNPCKHPD Z18, Z16, Z1 \
+	VUNPCKLPD Z19, Z17, Z2;  VUNPCKHPD Z19, Z17, Z3 \
+	VUNPCKLPD Z22, Z20, Z4;  VUNPCKHPD Z22, Z20, Z5 \
+	VUNPCKLPD Z23, Z21, Z6;  VUNPCKHPD Z23, Z21, Z7 \
+	VUNPCKLPD Z26, Z24, Z8;  VUNPCKHPD Z26, Z24, Z9 \
+	VUNPCKLPD Z27, Z25, Z10; VUNPCKHPD Z27, Z25, Z11 \
+	VUNPCKLPD Z30, Z28, Z12; VUNPCKHPD Z30, Z28, Z13 \
+	VUNPCKLPD Z31, Z29, Z14; VUNPCKHPD Z31, Z29, Z15 \
+	VSHUFF32X4 $0x88, Z4, Z0, Z16;  VSHUFF32X4 $0x88, Z5, Z1, Z17 \
+	VSHUFF32X4 $0x88, Z6, Z2, Z18;  VSHUFF32X4 $0x88, Z7, Z3, Z19 \
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20;  VSHUFF32X4 $0xdd, Z5, Z1, Z21 \
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22;  VSHUFF32X4 $0xdd, Z7, Z3, Z23 \
+	VSHUFF32X4 $0x88, Z12, Z8, Z24; VSHUFF32X4 $0x88, Z13, Z9, Z25 \
+	VSHUFF32X4 $0x88, Z14, Z10, Z26; VSHUFF32X4 $0x88, Z15, Z11, Z27 \
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28; VSHUFF32X4 $0xdd, Z13, Z9, Z29 \
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30; VSHUFF32X4 $0xdd, Z15, Z11, Z31 \
+	VSHUFF32X4 $0x88, Z24, Z16, Z0;  VSHUFF32X4 $0x88, Z25, Z17, Z1 \
+	VSHUFF32X4 $0x88, Z26, Z18, Z2;  VSHUFF32X4 $0x88, Z27, Z19, Z3 \
+	VSHUFF32X4 $0x88, Z28, Z20, Z4;  VSHUFF32X4 $0x88, Z29, Z21, Z5 \
+	VSHUFF32X4 $0x88, Z30, Z22, Z6;  VSHUFF32X4 $0x88, Z31, Z23, Z7 \
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8;  VSHUFF32X4 $0xdd, Z25, Z17, Z9 \
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10; VSHUFF32X4 $0xdd, Z27, Z19, Z11 \
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12; VSHUFF32X4 $0xdd, Z29, Z21, Z13 \
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14; VSHUFF32X4 $0xdd, Z31, Z23, Z15
+
+// TR_LOAD loads row i (at SI, then SI advances by R10 bytes) into zmm
+// under mask K1, or zeros when i ≥ rows (R9).
+#define TR_LOAD(i, zmm) \
+	VPXORD zmm, zmm, zmm        \
+	CMPQ   R9, $i               \
+	JLE    2(PC)                \
+	VMOVUPS.Z (SI), K1, zmm     \
+	ADDQ   R10, SI
+
+// func dwGatherAVX512(t *float32, tab *int32, src *float32, lds, rows int, mask uint16)
+// Transposes rows < 16 rows of 16 floats at src (lds floats apart; lanes
+// outside mask are not read and count as zero, missing rows too) and
+// stores column j, the 16 channels of pixel j, at t + tab[j] floats.
+TEXT ·dwGatherAVX512(SB), NOSPLIT, $0-42
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R10
+	SHLQ $2, R10
+	MOVQ rows+32(FP), R9
+	MOVWLZX mask+40(FP), AX
+	KMOVW AX, K1
+	TR_LOAD(0, Z0)
+	TR_LOAD(1, Z1)
+	TR_LOAD(2, Z2)
+	TR_LOAD(3, Z3)
+	TR_LOAD(4, Z4)
+	TR_LOAD(5, Z5)
+	TR_LOAD(6, Z6)
+	TR_LOAD(7, Z7)
+	TR_LOAD(8, Z8)
+	TR_LOAD(9, Z9)
+	TR_LOAD(10, Z10)
+	TR_LOAD(11, Z11)
+	TR_LOAD(12, Z12)
+	TR_LOAD(13, Z13)
+	TR_LOAD(14, Z14)
+	TR_LOAD(15, Z15)
+	TR16
+	MOVQ t+0(FP), DI
+	MOVQ tab+8(FP), R8
+#define TR_PUT(i, zmm) \
+	MOVLQSX (i*4)(R8), AX \
+	VMOVUPS zmm, (DI)(AX*4)
+	TR_PUT(0, Z0)
+	TR_PUT(1, Z1)
+	TR_PUT(2, Z2)
+	TR_PUT(3, Z3)
+	TR_PUT(4, Z4)
+	TR_PUT(5, Z5)
+	TR_PUT(6, Z6)
+	TR_PUT(7, Z7)
+	TR_PUT(8, Z8)
+	TR_PUT(9, Z9)
+	TR_PUT(10, Z10)
+	TR_PUT(11, Z11)
+	TR_PUT(12, Z12)
+	TR_PUT(13, Z13)
+	TR_PUT(14, Z14)
+	TR_PUT(15, Z15)
+	VZEROUPPER
+	RET
+
+// TR_STORE stores zmm, row i, at DI under mask K1 if i < rows (R9),
+// then advances DI by R10 bytes.
+#define TR_STORE(i, zmm) \
+	CMPQ   R9, $i             \
+	JLE    2(PC)              \
+	VMOVUPS zmm, K1, (DI)     \
+	ADDQ   R10, DI
+
+// func dwScatterAVX512(dst *float32, ldd int, o *float32, rows int, mask uint16)
+// The inverse of dwGatherAVX512 for the outputs: transposes the 16
+// vectors at o (16 floats each, one per pixel) and stores the lanes in
+// mask of row i < rows, the pixels of channel i, at dst + i·ldd floats.
+TEXT ·dwScatterAVX512(SB), NOSPLIT, $0-34
+	MOVQ o+16(FP), SI
+	VMOVUPS 0(SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMOVUPS 256(SI), Z4
+	VMOVUPS 320(SI), Z5
+	VMOVUPS 384(SI), Z6
+	VMOVUPS 448(SI), Z7
+	VMOVUPS 512(SI), Z8
+	VMOVUPS 576(SI), Z9
+	VMOVUPS 640(SI), Z10
+	VMOVUPS 704(SI), Z11
+	VMOVUPS 768(SI), Z12
+	VMOVUPS 832(SI), Z13
+	VMOVUPS 896(SI), Z14
+	VMOVUPS 960(SI), Z15
+	TR16
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R10
+	SHLQ $2, R10
+	MOVQ rows+24(FP), R9
+	MOVWLZX mask+32(FP), AX
+	KMOVW AX, K1
+	TR_STORE(0, Z0)
+	TR_STORE(1, Z1)
+	TR_STORE(2, Z2)
+	TR_STORE(3, Z3)
+	TR_STORE(4, Z4)
+	TR_STORE(5, Z5)
+	TR_STORE(6, Z6)
+	TR_STORE(7, Z7)
+	TR_STORE(8, Z8)
+	TR_STORE(9, Z9)
+	TR_STORE(10, Z10)
+	TR_STORE(11, Z11)
+	TR_STORE(12, Z12)
+	TR_STORE(13, Z13)
+	TR_STORE(14, Z14)
+	TR_STORE(15, Z15)
+	VZEROUPPER
+	RET
+
+// func dwBlockAVX512(o, t *float32, bases *int32, nq int, offs *int32, nt int, w, bias *float32, relu bool)
+// For each output pixel q < nq: o[q] = bias + Σ_{k<nt} w[k]·t[bases[q]+offs[k]],
+// vectors of 16 channels (o[q] at o + 16q floats, w[k] at w + 16k), then
+// max(·, 0) if relu (NaNs kept, as in reluAVX512). Four pixels at a time
+// keep four FMA chains in flight.
+TEXT ·dwBlockAVX512(SB), NOSPLIT, $0-65
+	MOVQ o+0(FP), DI
+	MOVQ t+8(FP), SI
+	MOVQ bases+16(FP), R8
+	MOVQ nq+24(FP), CX
+	MOVQ bias+56(FP), AX
+	VMOVUPS (AX), Z31
+	VPXORD Z30, Z30, Z30
+	MOVBLZX relu+64(FP), R15
+	CMPQ CX, $4
+	JLT  one
+
+four:
+	MOVLQSX 0(R8), AX
+	LEAQ (SI)(AX*4), AX
+	MOVLQSX 4(R8), BX
+	LEAQ (SI)(BX*4), BX
+	MOVLQSX 8(R8), DX
+	LEAQ (SI)(DX*4), DX
+	MOVLQSX 12(R8), R14
+	LEAQ (SI)(R14*4), R14
+	VMOVAPS Z31, Z0
+	VMOVAPS Z31, Z1
+	VMOVAPS Z31, Z2
+	VMOVAPS Z31, Z3
+	MOVQ offs+32(FP), R9
+	MOVQ w+48(FP), R10
+	MOVQ nt+40(FP), R12
+
+fourtap:
+	MOVLQSX (R9), R11
+	VMOVUPS (R10), Z4
+	VFMADD231PS (AX)(R11*4), Z4, Z0
+	VFMADD231PS (BX)(R11*4), Z4, Z1
+	VFMADD231PS (DX)(R11*4), Z4, Z2
+	VFMADD231PS (R14)(R11*4), Z4, Z3
+	ADDQ $4, R9
+	ADDQ $64, R10
+	DECQ R12
+	JNZ  fourtap
+	TESTQ R15, R15
+	JZ    fourstore
+	VMAXPS Z0, Z30, Z0
+	VMAXPS Z1, Z30, Z1
+	VMAXPS Z2, Z30, Z2
+	VMAXPS Z3, Z30, Z3
+
+fourstore:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ $16, R8
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  four
+
+one:
+	TESTQ CX, CX
+	JZ    done
+
+onepix:
+	MOVLQSX 0(R8), AX
+	LEAQ (SI)(AX*4), AX
+	VMOVAPS Z31, Z0
+	MOVQ offs+32(FP), R9
+	MOVQ w+48(FP), R10
+	MOVQ nt+40(FP), R12
+
+onetap:
+	MOVLQSX (R9), R11
+	VMOVUPS (R10), Z4
+	VFMADD231PS (AX)(R11*4), Z4, Z0
+	ADDQ $4, R9
+	ADDQ $64, R10
+	DECQ R12
+	JNZ  onetap
+	TESTQ R15, R15
+	JZ    onestore
+	VMAXPS Z0, Z30, Z0
+
+onestore:
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	ADDQ $4, R8
+	DECQ CX
+	JNZ  onepix
+
+done:
+	VZEROUPPER
+	RET

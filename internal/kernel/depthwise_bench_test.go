@@ -7,7 +7,8 @@ import (
 )
 
 // BenchmarkDepthwise runs typical depthwise layers of MobileNet-style
-// networks on 2 threads, at batch 1 and 8.
+// networks on 2 threads, at batch 1 and 8, with weights packed once as
+// onnxio keeps a model's.
 func BenchmarkDepthwise(b *testing.B) {
 	layers := []struct {
 		name string
@@ -20,6 +21,7 @@ func BenchmarkDepthwise(b *testing.B) {
 		{"5x5s2_72x56", ConvShape{C: 72, H: 56, W: 56, R: 5, S: 5, StrideH: 2, StrideW: 2, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 		{"5x5s1_576x7", ConvShape{C: 576, H: 7, W: 7, R: 5, S: 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 		{"3x3s1_960x7", ConvShape{C: 960, H: 7, W: 7, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+		{"3x3s1_384x14", ConvShape{C: 384, H: 14, W: 14, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 	}
 	prev := SetThreads(2)
 	defer SetThreads(prev)
@@ -27,7 +29,7 @@ func BenchmarkDepthwise(b *testing.B) {
 		for _, n := range []int{1, 8} {
 			s := l.s
 			s.N, s.K, s.Groups = n, s.C, s.C
-			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) { benchConv2D(b, s) })
+			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) { benchConvWeights(b, s) })
 		}
 	}
 }
@@ -43,6 +45,22 @@ func benchConv2D(b *testing.B, s ConvShape) {
 	fm := startFlops(b, convFlops(s))
 	for b.Loop() {
 		Conv2D(s, x, w, bias, y)
+	}
+	fm.stop()
+}
+
+// benchConvWeights is benchConv2D with the weights packed once by
+// NewConvWeights, as onnxio runs a model's convolutions.
+func benchConvWeights(b *testing.B, s ConvShape) {
+	g := s.geom("bench")
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := randSlice[float32](rng, s.N*g.xLen)
+	cw := NewConvWeights(s.K, g.cg, s.R, s.S, g.groups, randSlice[float32](rng, s.K*g.crs))
+	bias := randSlice[float32](rng, s.K)
+	y := make([]float32, s.N*g.yLen)
+	fm := startFlops(b, convFlops(s))
+	for b.Loop() {
+		cw.Conv2D(s, x, bias, y, false)
 	}
 	fm.stop()
 }
@@ -110,7 +128,7 @@ func BenchmarkStem(b *testing.B) {
 		for _, n := range []int{1, 8} {
 			s := l.s
 			s.N, s.Groups = n, 1
-			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) { benchConv2D(b, s) })
+			b.Run(fmt.Sprintf("%s/batch=%d", l.name, n), func(b *testing.B) { benchConvWeights(b, s) })
 		}
 	}
 }

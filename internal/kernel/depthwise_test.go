@@ -42,11 +42,29 @@ func depthwiseShapes() []ConvShape {
 		st(p(dw(2, 2, 16, 17, 5, 5), 2), 5, 5), // strides beyond the filter
 		st(p(dw(1, 2, 12, 23, 3, 3), 1), 1, 6),
 		st(p(dw(1, 3, 11, 70, 3, 3), 1), 1, 2),
+		// The channel-blocked route: partial blocks of channels, 5×5,
+		// stride 2, odd and asymmetric sizes and pads, rows of fewer and
+		// more than 16 pixels.
+		p(dw(2, 17, 7, 7, 3, 3), 1),
+		p(dw(1, 72, 7, 7, 5, 5), 2),
+		p(dw(2, 40, 14, 14, 5, 5), 2),
+		p(dw(1, 33, 13, 11, 5, 5), 1),
+		p(dw(1, 16, 3, 19, 3, 3), 0),
+		{N: 2, C: 24, K: 24, Groups: 24, H: 9, W: 6, R: 3, S: 5, PadTop: 2, PadLeft: 0, PadBottom: 1, PadRight: 3},
 	}
 }
 
 func TestDepthwiseConv(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
+	blocked := 0
+	for _, s := range depthwiseShapes() {
+		if g := s.geom("test"); dwBlockSuits(&g) {
+			blocked++
+		}
+	}
+	if haveDWBlock && blocked < 7 {
+		t.Fatalf("%d shapes take the channel-blocked route, want at least 7", blocked)
+	}
 	for _, nt := range []int{1, 2, 3} {
 		prev := SetThreads(nt)
 		for _, s := range depthwiseShapes() {

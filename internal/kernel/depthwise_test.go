@@ -151,6 +151,8 @@ func TestPointwise(t *testing.T) {
 			{N: 3, C: 24, H: 17, W: 19, K: 8, R: 1, S: 1},
 			{N: 2, C: 3, H: 30, W: 31, K: 70, R: 1, S: 1},
 			{N: 1, C: 200, H: 14, W: 14, K: 40, R: 1, S: 1},
+			{N: 8, C: 70, H: 7, W: 7, K: 20, R: 1, S: 1}, // small planes of a batch
+			{N: 5, C: 9, H: 4, W: 4, K: 33, R: 1, S: 1},
 		} {
 			g := s.geom("test")
 			if !pointwiseSuits(&g) {

@@ -412,9 +412,6 @@ func packedWeights(c *nodeCtx, fw *value, group int64) *kernel.ConvWeights {
 	if k < 1 || cg < 1 || r < 1 || q < 1 || int64(k)%group != 0 {
 		return nil // the run reports the bad shape
 	}
-	if cg == 1 && int64(k) == group {
-		return nil // depthwise: the kernel's direct loops read the weights as they are
-	}
 	return kernel.NewConvWeights(k, cg, r, q, int(group), wv.f32())
 }
 

@@ -416,6 +416,14 @@ func NewConvWeights(k, cPerGroup, r, s, groups int, w []float32) *ConvWeights {
 	crs := cPerGroup * r * s
 	need("NewConvWeights", "w", len(w), k*crs)
 	cw := &ConvWeights{w: w[:k*crs], k: k, cg: cPerGroup, r: r, s: s, groups: groups, uk: sgemmKernel}
+	if cPerGroup == 1 && groups == k {
+		// Depthwise: the direct routes read the weights as they are, and
+		// the channel-blocked one in its own layout; no GEMM panels.
+		if haveDWBlock {
+			cw.packs.dwBlocked = dwBlockWeights(cw.w, k, r*s)
+		}
+		return cw
+	}
 	kg := k / groups
 	for grp := 0; grp < groups; grp++ {
 		// Packed like prepackA, into memory of its own: the weights live
@@ -428,9 +436,6 @@ func NewConvWeights(k, cPerGroup, r, s, groups int, w []float32) *ConvWeights {
 			packA(pa[mPad*pc:], uk, cw.w[grp*kg*crs:], crs, false, 0, kg, pc, min(kcMax, crs-pc))
 		}
 		cw.packs.packed = append(cw.packs.packed, pa)
-	}
-	if cPerGroup == 1 && groups == k && haveDWBlock {
-		cw.packs.dwBlocked = dwBlockWeights(cw.w, k, r*s)
 	}
 	return cw
 }
@@ -451,8 +456,11 @@ func (cw *ConvWeights) Conv2D(s ConvShape, x, bias, y []float32, relu bool) {
 		need("ConvWeights.Conv2D", "bias", len(bias), s.K)
 	}
 	pre := &cw.packs
-	if cw.uk != sgemmKernel {
-		pre = nil // packed for another micro-kernel (tests swap them)
+	if cw.uk != sgemmKernel || (pre.packed == nil && !depthwiseSuits(&g)) {
+		// Packed for another micro-kernel (tests swap them), or depthwise
+		// weights (no GEMM panels) in a geometry the depthwise route
+		// does not take.
+		pre = nil
 	}
 	conv2D(&g, x, cw.w, bias, y, relu, pre)
 }

@@ -220,3 +220,24 @@ func TestPhasesFitFallback(t *testing.T) {
 	}
 	checkMaxPoolValues32(t, rng, PoolShape{N: 1, C: 2, H: 5, W: 5, KH: 3, KW: 3, StrideH: 40, StrideW: 40, PadTop: 2, PadLeft: 2, PadBottom: 60, PadRight: 60})
 }
+
+// TestConvWeightsDepthwise runs depthwise weights packed by NewConvWeights
+// (no GEMM panels; the channel-blocked layout) on the blocked, the plane
+// and, dilated, the GEMM route, against Conv2D with the plain weights.
+func TestConvWeightsDepthwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	for _, s := range []ConvShape{
+		{N: 2, C: 40, K: 40, Groups: 40, H: 7, W: 7, R: 5, S: 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2},
+		{N: 1, C: 24, K: 24, Groups: 24, H: 30, W: 28, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 2, StrideW: 2},
+		{N: 1, C: 20, K: 20, Groups: 20, H: 9, W: 9, R: 3, S: 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilH: 2, DilW: 2},
+	} {
+		g := s.geom("test")
+		x := randSlice[float32](rng, s.N*g.xLen)
+		w := randSlice[float32](rng, s.K*g.crs)
+		b := randSlice[float32](rng, s.K)
+		got, want := make([]float32, s.N*g.yLen), make([]float32, s.N*g.yLen)
+		NewConvWeights(s.K, 1, s.R, s.S, s.Groups, w).Conv2D(s, x, b, got, true)
+		Conv2DReLU(s, x, w, b, want)
+		assertClose(t, fmt.Sprint(s), got, want, 1e-5)
+	}
+}

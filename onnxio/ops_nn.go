@@ -513,6 +513,13 @@ func compileMatMul(c *nodeCtx) (opFunc, error) {
 	if err := c.nIn(2, 2); err != nil {
 		return nil, err
 	}
+	// Constant float32 weights (a Linear layer's) are packed once for the
+	// GEMM; the packed copy is about their size, which the initializer
+	// limit bounds.
+	var packed *kernel.PackedB
+	if w := c.constInput(1); w != nil && w.dt == Float && len(w.shape) == 2 && w.shape[0] > 0 && w.shape[1] > 0 {
+		packed = kernel.NewPackedB(w.shape[0], w.shape[1], w.f32(), w.shape[1])
+	}
 	return func(rc *runCtx, in []*value) ([]*value, error) {
 		a, b := in[0], in[1]
 		if a.dt != b.dt {
@@ -556,6 +563,11 @@ func compileMatMul(c *nodeCtx) (opFunc, error) {
 		out.shape = final
 		switch ad := a.data.(type) {
 		case []float32:
+			if packed != nil && len(b.shape) == 2 && shapeSize(as[:len(as)-2]) == shapeSize(batch) && m*n > 0 {
+				// A batch of A against the one packed B: one tall product.
+				packed.Gemm(shapeSize(batch)*m, ad, k, out.f32(), n)
+				break
+			}
 			matmulT(ad, b.data.([]float32), out.f32(), as, bs, batch, m, n, k)
 		case []float64:
 			matmulT(ad, b.data.([]float64), out.data.([]float64), as, bs, batch, m, n, k)

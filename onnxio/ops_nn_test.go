@@ -128,3 +128,54 @@ func TestPool2x2FastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulPackedWeights compares MatMul with constant weights (packed
+// once at compile time) with the same graph taking them as an input, for
+// batched, plain and 1-D left operands: the same bits.
+func TestMatMulPackedWeights(t *testing.T) {
+	const k, n = 300, 70
+	w := make([]float32, k*n)
+	for i := range w {
+		w[i] = float32(math.Sin(float64(i) * 0.3))
+	}
+	for _, ashape := range [][]int64{{2, 3, 5, k}, {9, k}, {k}} {
+		size := int64(1)
+		for _, d := range ashape {
+			size *= d
+		}
+		a := make([]float32, size)
+		for i := range a {
+			a[i] = float32(math.Cos(float64(i) * 0.7))
+		}
+		run := func(constW bool) []float32 {
+			g := &Graph{Name: "g", Inputs: []*ValueInfo{{Name: "a", ElemType: Float}}, Outputs: []*ValueInfo{{Name: "y"}},
+				Nodes: []*Node{NewNode("MatMul", "mm", []string{"a", "w"}, []string{"y"})}}
+			wt := NewFloatTensor("w", []int64{k, n}, w)
+			ins := []*Tensor{NewFloatTensor("a", ashape, a)}
+			if constW {
+				g.Initializer = []*Tensor{wt}
+			} else {
+				g.Inputs = append(g.Inputs, &ValueInfo{Name: "w", ElemType: Float})
+				ins = append(ins, wt)
+			}
+			plan, err := Compile(&Model{IRVersion: RecommendedIRVersion, OpsetImport: []OperatorSetID{{Version: 13}}, Graph: g})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := plan.RunPositional(ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res[0].FloatData
+		}
+		got, want := run(true), run(false)
+		if len(got) != len(want) {
+			t.Fatalf("A %v: %d outputs, want %d", ashape, len(got), len(want))
+		}
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("A %v: y[%d] = %v, want %v", ashape, i, got[i], want[i])
+			}
+		}
+	}
+}

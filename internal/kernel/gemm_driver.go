@@ -282,7 +282,12 @@ func gemmSerial[E float32 | float64](uk *microKernel[E], transA bool, m0, m1, n0
 		nc := min(ncMax, n1-jc)
 		for pc := 0; pc < k; pc += kcMax {
 			kc := min(kcMax, k-pc)
-			b.pack(bp, uk, pc, kc, jc, nc)
+			panels := bp
+			if v, ok := b.(*packedSource[E]); ok && v.p.kc == kcMax {
+				panels = v.view(pc, kc, jc, nc) // packed once, read in place
+			} else {
+				b.pack(bp, uk, pc, kc, jc, nc)
+			}
 			bet := beta
 			if pc > 0 {
 				bet = 1 // later slices accumulate onto the first
@@ -299,7 +304,7 @@ func gemmSerial[E float32 | float64](uk *microKernel[E], transA bool, m0, m1, n0
 					aPanel := apc[(ir/mr)*kc*mr : (ir/mr+1)*kc*mr]
 					h := min(mr, mc-ir)
 					for jr := 0; jr < nc; jr += nr {
-						bPanel := bp[(jr/nr)*kc*nr : (jr/nr+1)*kc*nr]
+						bPanel := panels[(jr/nr)*kc*nr : (jr/nr+1)*kc*nr]
 						w := min(nr, nc-jr)
 						ct := c[(ic+ir)*ldc+jc+jr:]
 						if h == mr && w == nr {

@@ -234,3 +234,29 @@ func TestGemmBatch(t *testing.T) {
 	mustPanic(t, "outside", func() { GemmBatch(2, 2, 2, 1, c, 2, []int{9}, c, 2, []int{0}, 0, c, 2, []int{0}) })
 	mustPanic(t, "len(c)", func() { GemmBatch(2, 2, 2, 1, c, 2, []int{0}, c, 2, []int{0}, 0, c, 2, []int{6}) })
 }
+
+// TestPackedB compares products with a PackedB against Gemm with the
+// plain matrix: several slices of k, partial panels, few and many rows,
+// padded strides, one and two threads; the results are the same bits.
+func TestPackedB(t *testing.T) {
+	rng := rand.New(rand.NewPCG(71, 72))
+	for _, nt := range []int{1, 2} {
+		prev := SetThreads(nt)
+		for _, d := range [][3]int{{1, 1, 1}, {7, 50, 33}, {49, 300, 600}, {200, 96, 384}, {3, 1000, 64}, {130, 47, 257}} {
+			m, n, k := d[0], d[1], d[2]
+			lda, ldb, ldc := k+3, n+5, n+1
+			a := randSlice[float32](rng, (m-1)*lda+k)
+			b := randSlice[float32](rng, (k-1)*ldb+n)
+			got := randSlice[float32](rng, (m-1)*ldc+n)
+			want := append([]float32(nil), got...)
+			NewPackedB(k, n, b, ldb).Gemm(m, a, lda, got, ldc)
+			Gemm(false, false, m, n, k, 1, a, lda, b, ldb, 0, want, ldc)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("threads %d, %d×%d×%d: c[%d] = %v, want %v", nt, m, n, k, i, got[i], want[i])
+				}
+			}
+		}
+		SetThreads(prev)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/fewshot-go/fewshot/internal/kernel"
 )
 
 func init() {
@@ -212,8 +214,8 @@ func compileUnsqueeze(c *nodeCtx) (opFunc, error) {
 // are dropped and input axes that stay neighbours merged first; then
 // contiguous runs are copied whole (ShuffleNet's channel shuffle moves
 // whole planes), a swap of the last two axes (NCHW ↔ NHWC, as ConvNeXt
-// does around its layer norms) goes tile by tile, and anything else
-// element by element.
+// does around its layer norms) goes tile by tile (kernel.Transpose32 for
+// 32-bit elements), and anything else element by element.
 func transposeT[T any](dst, src []T, shape, perm []int) {
 	if len(src) == 0 {
 		return
@@ -227,8 +229,14 @@ func transposeT[T any](dst, src []T, shape, perm []int) {
 		transposeRuns(dst, src, s, p)
 	case p[r-1] == r-2 && p[r-2] == r-1 && slices.Equal(p[:r-2], identityPerm(r-2)):
 		rows, cols := s[r-2], s[r-1]
+		d32, is32 := any(dst).([]uint32) // float32 moves as its bits
+		s32, _ := any(src).([]uint32)
 		for b := 0; b < len(src); b += rows * cols {
-			transpose2D(dst[b:b+rows*cols], src[b:b+rows*cols], rows, cols)
+			if is32 {
+				kernel.Transpose32(d32[b:b+rows*cols], s32[b:b+rows*cols], rows, cols)
+			} else {
+				transpose2D(dst[b:b+rows*cols], src[b:b+rows*cols], rows, cols)
+			}
 		}
 	default:
 		transposeElems(dst, src, s, p)

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "transpose_amd64.h"
 
 // The plane kernel below reads a table of vectors, 8 bytes each: the
 // lanes to keep (bits 0–15), the lanes to read (16–31) and the vector's
@@ -265,42 +266,6 @@ deinterleaveNext:
 
 // The channel-blocked depthwise route (depthwiseBlocked): sixteen channels
 // of a small plane in each vector, through three kernels.
-
-// TR16 transposes the 16×16 floats in Z0–Z15 (row i in Zi) in place, with
-// Z16–Z31 as scratch: afterwards Zi holds column i.
-#define TR16 \
-	VUNPCKLPS Z1, Z0, Z16;   VUNPCKHPS Z1, Z0, Z17 \
-	VUNPCKLPS Z3, Z2, Z18;   VUNPCKHPS Z3, Z2, Z19 \
-	VUNPCKLPS Z5, Z4, Z20;   VUNPCKHPS Z5, Z4, Z21 \
-	VUNPCKLPS Z7, Z6, Z22;   VUNPCKHPS Z7, Z6, Z23 \
-	VUNPCKLPS Z9, Z8, Z24;   VUNPCKHPS Z9, Z8, Z25 \
-	VUNPCKLPS Z11, Z10, Z26; VUNPCKHPS Z11, Z10, Z27 \
-	VUNPCKLPS Z13, Z12, Z28; VUNPCKHPS Z13, Z12, Z29 \
-	VUNPCKLPS Z15, Z14, Z30; VUNPCKHPS Z15, Z14, Z31 \
-	VUNPCKLPD Z18, Z16, Z0;  VUNPCKHPD Z18, Z16, Z1 \
-	VUNPCKLPD Z19, Z17, Z2;  VUNPCKHPD Z19, Z17, Z3 \
-	VUNPCKLPD Z22, Z20, Z4;  VUNPCKHPD Z22, Z20, Z5 \
-	VUNPCKLPD Z23, Z21, Z6;  VUNPCKHPD Z23, Z21, Z7 \
-	VUNPCKLPD Z26, Z24, Z8;  VUNPCKHPD Z26, Z24, Z9 \
-	VUNPCKLPD Z27, Z25, Z10; VUNPCKHPD Z27, Z25, Z11 \
-	VUNPCKLPD Z30, Z28, Z12; VUNPCKHPD Z30, Z28, Z13 \
-	VUNPCKLPD Z31, Z29, Z14; VUNPCKHPD Z31, Z29, Z15 \
-	VSHUFF32X4 $0x88, Z4, Z0, Z16;  VSHUFF32X4 $0x88, Z5, Z1, Z17 \
-	VSHUFF32X4 $0x88, Z6, Z2, Z18;  VSHUFF32X4 $0x88, Z7, Z3, Z19 \
-	VSHUFF32X4 $0xdd, Z4, Z0, Z20;  VSHUFF32X4 $0xdd, Z5, Z1, Z21 \
-	VSHUFF32X4 $0xdd, Z6, Z2, Z22;  VSHUFF32X4 $0xdd, Z7, Z3, Z23 \
-	VSHUFF32X4 $0x88, Z12, Z8, Z24; VSHUFF32X4 $0x88, Z13, Z9, Z25 \
-	VSHUFF32X4 $0x88, Z14, Z10, Z26; VSHUFF32X4 $0x88, Z15, Z11, Z27 \
-	VSHUFF32X4 $0xdd, Z12, Z8, Z28; VSHUFF32X4 $0xdd, Z13, Z9, Z29 \
-	VSHUFF32X4 $0xdd, Z14, Z10, Z30; VSHUFF32X4 $0xdd, Z15, Z11, Z31 \
-	VSHUFF32X4 $0x88, Z24, Z16, Z0;  VSHUFF32X4 $0x88, Z25, Z17, Z1 \
-	VSHUFF32X4 $0x88, Z26, Z18, Z2;  VSHUFF32X4 $0x88, Z27, Z19, Z3 \
-	VSHUFF32X4 $0x88, Z28, Z20, Z4;  VSHUFF32X4 $0x88, Z29, Z21, Z5 \
-	VSHUFF32X4 $0x88, Z30, Z22, Z6;  VSHUFF32X4 $0x88, Z31, Z23, Z7 \
-	VSHUFF32X4 $0xdd, Z24, Z16, Z8;  VSHUFF32X4 $0xdd, Z25, Z17, Z9 \
-	VSHUFF32X4 $0xdd, Z26, Z18, Z10; VSHUFF32X4 $0xdd, Z27, Z19, Z11 \
-	VSHUFF32X4 $0xdd, Z28, Z20, Z12; VSHUFF32X4 $0xdd, Z29, Z21, Z13 \
-	VSHUFF32X4 $0xdd, Z30, Z22, Z14; VSHUFF32X4 $0xdd, Z31, Z23, Z15
 
 // TR_LOAD loads row i (at SI, then SI advances by R10 bytes) into zmm
 // under mask K1, or zeros when i ≥ rows (R9).

@@ -637,3 +637,28 @@ func TestExpShiftedSum32(t *testing.T) {
 	}
 	mustPanic(t, "len(x)", func() { ExpShiftedSum32(dst, finite[:3], 0) })
 }
+
+// TestTranspose32 checks the tiled transpose against the definition on
+// sizes with and without whole 16×16 tiles, on one and two threads.
+func TestTranspose32(t *testing.T) {
+	for _, nt := range []int{1, 2} {
+		prev := SetThreads(nt)
+		for _, d := range [][2]int{{1, 1}, {16, 16}, {96, 3136}, {3136, 96}, {17, 33}, {5, 70}, {40, 16}} {
+			rows, cols := d[0], d[1]
+			src := make([]uint32, rows*cols)
+			for i := range src {
+				src[i] = uint32(i * 7)
+			}
+			dst := make([]uint32, rows*cols)
+			Transpose32(dst, src, rows, cols)
+			for i := range rows {
+				for j := range cols {
+					if dst[j*rows+i] != src[i*cols+j] {
+						t.Fatalf("threads %d, %d×%d: dst[%d] = %d, want %d", nt, rows, cols, j*rows+i, dst[j*rows+i], src[i*cols+j])
+					}
+				}
+			}
+		}
+		SetThreads(prev)
+	}
+}

@@ -1,0 +1,80 @@
+//go:build !purego
+
+#include "textflag.h"
+#include "transpose_amd64.h"
+
+// func transpose16AVX512(dst *uint32, ldd int, src *uint32, lds int)
+// Writes the transpose of the 16×16 block of 32-bit elements at src (rows
+// lds elements apart) to dst (rows ldd apart).
+TEXT ·transpose16AVX512(SB), NOSPLIT, $0-32
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R10
+	SHLQ $2, R10
+	VMOVUPS (SI), Z0
+	ADDQ R10, SI
+	VMOVUPS (SI), Z1
+	ADDQ R10, SI
+	VMOVUPS (SI), Z2
+	ADDQ R10, SI
+	VMOVUPS (SI), Z3
+	ADDQ R10, SI
+	VMOVUPS (SI), Z4
+	ADDQ R10, SI
+	VMOVUPS (SI), Z5
+	ADDQ R10, SI
+	VMOVUPS (SI), Z6
+	ADDQ R10, SI
+	VMOVUPS (SI), Z7
+	ADDQ R10, SI
+	VMOVUPS (SI), Z8
+	ADDQ R10, SI
+	VMOVUPS (SI), Z9
+	ADDQ R10, SI
+	VMOVUPS (SI), Z10
+	ADDQ R10, SI
+	VMOVUPS (SI), Z11
+	ADDQ R10, SI
+	VMOVUPS (SI), Z12
+	ADDQ R10, SI
+	VMOVUPS (SI), Z13
+	ADDQ R10, SI
+	VMOVUPS (SI), Z14
+	ADDQ R10, SI
+	VMOVUPS (SI), Z15
+	TR16
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R10
+	SHLQ $2, R10
+	VMOVUPS Z0, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z1, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z2, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z3, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z4, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z5, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z6, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z7, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z8, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z9, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z10, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z11, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z12, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z13, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z14, (DI)
+	ADDQ R10, DI
+	VMOVUPS Z15, (DI)
+	VZEROUPPER
+	RET

@@ -227,6 +227,10 @@ func arithRows[T number](op string, out, a []T, as []int, b []T, bs []int, os []
 		// leading dims, such as a per-channel [C] factor of a channels-last
 		// layer norm.
 		switch {
+		case aFull && periodic(bs, os) && arithPeriodic32(code, out, a, b, false):
+			return true
+		case bFull && periodic(as, os) && arithPeriodic32(code, out, b, a, true):
+			return true
 		case aFull && periodic(bs, os):
 			for r := 0; r < len(out)/len(b); r++ {
 				arithRow(code, out[r*len(b):(r+1)*len(b)], a[r*len(b):], b, 0, false)
@@ -338,6 +342,31 @@ func rowOp32(code int, withY, swap bool) func(out, x, y []float32, c float32) {
 		return func(out, x, _ []float32, c float32) { kernel.DivBy32(out, x, c) }
 	}
 	return nil
+}
+
+// arithPeriodic32 is arithRows for float32 when one operand, per, repeats
+// whole along the leading dims of the other, full (a bias added to every
+// token of a channels-last layer): each row of full op per (per op the
+// row with swap), the rows spread over the threads in one pass. It
+// reports false, doing nothing, for other element types.
+func arithPeriodic32[T number](code int, out, full, per []T, swap bool) bool {
+	o, ok := any(out).([]float32)
+	if !ok || len(per) < 16 {
+		return false
+	}
+	f, p := any(full).([]float32), any(per).([]float32)
+	op := rowOp32(code, true, false)
+	run := len(p)
+	kernel.ParallelRange(len(o)/run, max(1, elemPart/run), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			if swap {
+				op(o[r*run:(r+1)*run], p, f[r*run:(r+1)*run], 0)
+			} else {
+				op(o[r*run:(r+1)*run], f[r*run:(r+1)*run], p, 0)
+			}
+		}
+	})
+	return true
 }
 
 // arithRuns32 is the runs loop of arithRows for float32: row r of out

@@ -209,6 +209,12 @@ func compileSlice(c *nodeCtx) (opFunc, error) {
 		if shapeEq(oshape, x.shape) && base == 0 && shapeEq(strides, rowStrides(x.shape)) {
 			return []*value{rc.alias(x, oshape)}, nil // the whole tensor
 		}
+		if f, ok := x.data.([]float32); ok && shapeSize(oshape) > 0 && contiguousSlice(oshape, strides) {
+			// One run of the input (ShuffleNet's channel split of one
+			// image): a view, no copy.
+			n := shapeSize(oshape)
+			return []*value{rc.aliasData(x, oshape, f[base:base+n:base+n])}, nil
+		}
 		out, err := rc.alloc(x.dt, oshape)
 		if err != nil {
 			return nil, err
@@ -216,6 +222,18 @@ func compileSlice(c *nodeCtx) (opFunc, error) {
 		copyStrided(out.data, x.data, oshape, base, strides)
 		return []*value{out}, nil
 	}, nil
+}
+
+// contiguousSlice reports whether a slice of shape oshape whose dims step
+// through the input by strides is one run of consecutive input elements.
+func contiguousSlice(oshape, strides []int) bool {
+	want := rowStrides(oshape)
+	for d, n := range oshape {
+		if n > 1 && strides[d] != want[d] {
+			return false
+		}
+	}
+	return true
 }
 
 // compileSplit handles the split sizes as an attribute (before opset 13),

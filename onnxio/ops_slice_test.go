@@ -362,3 +362,47 @@ func TestTransposeRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestSliceViews checks that contiguous Slices, which view their input's
+// buffer instead of copying it, are not overwritten by in-place steps: two
+// halves of one tensor each go through an in-place Relu while the whole is
+// still read afterwards.
+func TestSliceViews(t *testing.T) {
+	const c, hw = 6, 20
+	x := make([]float32, c*hw)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)))
+	}
+	i64 := func(name string, v ...int64) *Tensor { return &Tensor{Name: name, Dims: []int64{int64(len(v))}, DataType: Int64, Int64Data: v} }
+	g := &Graph{Name: "g", Inputs: []*ValueInfo{{Name: "x", ElemType: Float}},
+		Outputs: []*ValueInfo{{Name: "cat"}, {Name: "sq"}},
+		Initializer: []*Tensor{i64("s0", 0), i64("e0", 3), i64("s1", 3), i64("e1", 6), i64("ax", 1)},
+		Nodes: []*Node{
+			NewNode("Add", "add", []string{"x", "x"}, []string{"s"}),
+			NewNode("Slice", "lo", []string{"s", "s0", "e0", "ax"}, []string{"a"}),
+			NewNode("Slice", "hi", []string{"s", "s1", "e1", "ax"}, []string{"b"}),
+			NewNode("Relu", "ra", []string{"a"}, []string{"ra"}),
+			NewNode("Relu", "rb", []string{"b"}, []string{"rb"}),
+			NewNode("Concat", "cat", []string{"rb", "ra"}, []string{"cat"}, AttrInt("axis", 1)),
+			NewNode("Mul", "sq", []string{"s", "s"}, []string{"sq"}),
+		}}
+	plan, err := Compile(&Model{IRVersion: RecommendedIRVersion, OpsetImport: []OperatorSetID{{Version: 13}}, Graph: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := plan.RunPositional(NewFloatTensor("x", []int64{1, c, hw}, x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, sq := res[0].FloatData, res[1].FloatData
+	for i, v := range x {
+		s := v + v
+		if sq[i] != s*s {
+			t.Fatalf("sq[%d] = %v, want %v", i, sq[i], s*s)
+		}
+		j := (i + 3*hw) % (c * hw) // the halves swap places in cat
+		if cat[j] != max(s, 0) {
+			t.Fatalf("cat[%d] = %v, want %v", j, cat[j], max(s, 0))
+		}
+	}
+}

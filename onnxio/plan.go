@@ -744,6 +744,15 @@ func (rc *runCtx) allocZero(dt DataType, shape []int) (*value, error) {
 	return v, err
 }
 
+// aliasData returns a value of the given shape viewing data, which is part
+// of in's data, sharing (and counting a reference to) in's buffer.
+func (rc *runCtx) aliasData(in *value, shape []int, data any) *value {
+	if in.buf != nil {
+		in.buf.refs++
+	}
+	return &value{dt: in.dt, shape: shape, data: data, buf: in.buf}
+}
+
 // alias returns a value sharing in's data with a new shape.
 func (rc *runCtx) alias(in *value, shape []int) *value {
 	if in.buf != nil {

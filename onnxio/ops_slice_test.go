@@ -373,9 +373,11 @@ func TestSliceViews(t *testing.T) {
 	for i := range x {
 		x[i] = float32(math.Sin(float64(i)))
 	}
-	i64 := func(name string, v ...int64) *Tensor { return &Tensor{Name: name, Dims: []int64{int64(len(v))}, DataType: Int64, Int64Data: v} }
+	i64 := func(name string, v ...int64) *Tensor {
+		return &Tensor{Name: name, Dims: []int64{int64(len(v))}, DataType: Int64, Int64Data: v}
+	}
 	g := &Graph{Name: "g", Inputs: []*ValueInfo{{Name: "x", ElemType: Float}},
-		Outputs: []*ValueInfo{{Name: "cat"}, {Name: "sq"}},
+		Outputs:     []*ValueInfo{{Name: "cat"}, {Name: "sq"}},
 		Initializer: []*Tensor{i64("s0", 0), i64("e0", 3), i64("s1", 3), i64("e1", 6), i64("ax", 1)},
 		Nodes: []*Node{
 			NewNode("Add", "add", []string{"x", "x"}, []string{"s"}),

@@ -347,7 +347,7 @@ func Conv2DEach[T Float](s ConvShape, x, w, bias, y []T, each func(n0, n1 int)) 
 }
 
 func conv2DEach[E float32 | float64](g *convGeom, x, w, bias, y []E, each func(n0, n1 int)) {
-	if vectorsSuits[E](g) || depthwiseSuits(g) || (pointwiseSuits(g) && (g.N == 1 || g.hw >= 256)) {
+	if vectorsSuits[E](g) || depthwiseSuits(g) || (pointwiseSuits(g) && (g.N == 1 || g.hw >= 256)) || (is32[E]() && stemSuits(g)) {
 		// Routes with their own parallel structure: the runs come after.
 		// Small 1×1 planes of a batch keep the stride-1 route here, which
 		// hands each run of images to each while it is in cache.
@@ -389,6 +389,8 @@ func conv2D[E float32 | float64](g *convGeom, x, w, bias, y []E, relu bool, pre 
 		depthwiseConv(g, x, w, bias, y, relu, pre)
 	case pointwiseSuits(g):
 		pointwise(g, x, w, bias, y, relu, pre)
+	case is32[E]() && stemSuits(g):
+		stemConv(g, as[float32](x), as[float32](w), as[float32](bias), as[float32](y), relu)
 	default:
 		conv2DGEMM(g, x, w, bias, y, relu, pre)
 	}

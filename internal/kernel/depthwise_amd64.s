@@ -328,14 +328,6 @@ TEXT ·dwGatherAVX512(SB), NOSPLIT, $0-42
 	VZEROUPPER
 	RET
 
-// TR_STORE stores zmm, row i, at DI under mask K1 if i < rows (R9),
-// then advances DI by R10 bytes.
-#define TR_STORE(i, zmm) \
-	CMPQ   R9, $i             \
-	JLE    2(PC)              \
-	VMOVUPS zmm, K1, (DI)     \
-	ADDQ   R10, DI
-
 // func dwScatterAVX512(dst *float32, ldd int, o *float32, rows int, mask uint16)
 // The inverse of dwGatherAVX512 for the outputs: transposes the 16
 // vectors at o (16 floats each, one per pixel) and stores the lanes in

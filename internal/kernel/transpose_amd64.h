@@ -33,3 +33,11 @@
 	VSHUFF32X4 $0xdd, Z26, Z18, Z10; VSHUFF32X4 $0xdd, Z27, Z19, Z11 \
 	VSHUFF32X4 $0xdd, Z28, Z20, Z12; VSHUFF32X4 $0xdd, Z29, Z21, Z13 \
 	VSHUFF32X4 $0xdd, Z30, Z22, Z14; VSHUFF32X4 $0xdd, Z31, Z23, Z15
+
+// TR_STORE stores zmm, row i, at DI under mask K1 if i < rows (R9),
+// then advances DI by R10 bytes.
+#define TR_STORE(i, zmm) \
+	CMPQ   R9, $i             \
+	JLE    2(PC)              \
+	VMOVUPS zmm, K1, (DI)     \
+	ADDQ   R10, DI

@@ -20,6 +20,9 @@ func sgemmAVX512x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 func sgemmAVX512x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func sgemmAVX512S(kc int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
 func sgemmAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
@@ -88,6 +91,12 @@ var avx512Kernel = &microKernel[float32]{
 		_ = b[kc*48-1]
 		_ = c[7*ldc+47]
 		sgemmAVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	},
+	strided: func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+		_ = a[kc*8-1]
+		_ = b[(kc-1)*ldb+47]
+		_ = c[7*ldc+47]
+		sgemmAVX512S(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha, beta)
 	},
 	narrow: func(cols, kc int, a, b []float32, c []float32, ldc int, alpha, beta float32) {
 		_ = a[kc*8-1]

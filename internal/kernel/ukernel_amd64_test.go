@@ -137,3 +137,50 @@ func TestNarrowMicroKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestStridedMicroKernel checks that the AVX-512 kernel reading B in place
+// gives the packed kernel's bits, for k-step counts around the unrolling,
+// with beta 0 and 1, and that products with few rows (which take it) match
+// the reference loops.
+func TestStridedMicroKernel(t *testing.T) {
+	uk := avx512Kernel
+	if !haveAVX512 || uk.strided == nil {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(91, 92))
+	for _, kc := range []int{1, 3, 4, 5, 8, 31, 256} {
+		const ldb, ldc = 70, 50
+		a := randSlice[float32](rng, 8*kc)
+		b := randSlice[float32](rng, (kc-1)*ldb+48)
+		packed := make([]float32, kc*48)
+		for p := range kc {
+			copy(packed[p*48:(p+1)*48], b[p*ldb:])
+		}
+		for _, beta := range []float32{0, 1} {
+			c0 := randSlice[float32](rng, 7*ldc+48)
+			got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
+			uk.strided(kc, a, b, ldb, got, ldc, 1.5, beta)
+			uk.fn(kc, a, packed, want, ldc, 1.5, beta)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("kc %d beta %v: c[%d] = %v, want %v", kc, beta, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	for _, d := range [][3]int{{1, 100, 7}, {8, 96, 32}, {13, 200, 300}, {16, 49, 64}, {5, 47, 3}} {
+		m, n, k := d[0], d[1], d[2]
+		a, b := randSlice[float32](rng, m*k), randSlice[float32](rng, k*n)
+		got := make([]float32, m*n)
+		Gemm(false, false, m, n, k, 1, a, k, b, n, 0, got, n)
+		want := make([]float64, m*n)
+		for i := range m {
+			for j := range n {
+				for p := range k {
+					want[i*n+j] += float64(a[i*k+p]) * float64(b[p*n+j])
+				}
+			}
+		}
+		assertClose(t, "few-row Gemm", got, want, 1e-5)
+	}
+}

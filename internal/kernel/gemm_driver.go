@@ -28,6 +28,10 @@ type microKernel[E float32 | float64] struct {
 	// each of them the same bits as fn. Winograd blocks with fewer tiles
 	// than nr use it.
 	narrow func(cols, kc int, a, b []E, c []E, ldc int, alpha, beta E)
+	// column, if not nil, is one column of fn's product, unscaled:
+	// out[i] = Σ_p a[p*mr+i]·b[p*nr] for i < mr, with fn's bits. The last
+	// column of a 7×7 plane's 49 uses it instead of a 16-column pass.
+	column func(kc int, a, b, out []E)
 	// strided, if not nil, is fn with B read in place: row p of the nr
 	// columns at b[p*ldb:]. Products with few rows use it (gemmSerial).
 	strided func(kc int, a, b []E, ldb int, c []E, ldc int, alpha, beta E)
@@ -366,6 +370,23 @@ func gemmSerial[E float32 | float64](uk *microKernel[E], transA bool, m0, m1, n0
 						}
 						if h == mr && w == cols && cols < nr {
 							uk.narrow(cols, kc, aPanel, bPanel, ct, ldc, alpha, bet)
+							continue
+						}
+						if w <= 2 && uk.column != nil {
+							// One or two columns: dot products, not a
+							// 16-column pass.
+							for j := range w {
+								uk.column(kc, aPanel, bPanel[j:], edge[j*mr:(j+1)*mr])
+							}
+							for i := 0; i < h; i++ {
+								for j := range w {
+									if v := alpha * edge[j*mr+i]; bet == 0 {
+										ct[i*ldc+j] = v
+									} else {
+										ct[i*ldc+j] = v + bet*ct[i*ldc+j]
+									}
+								}
+							}
 							continue
 						}
 						// A partial tile goes through a scratch tile so the

@@ -23,6 +23,9 @@ func sgemmAVX512x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 func sgemmAVX512S(kc int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func sgemmAVX512Col(kc int, a, b, out *float32)
+
+//go:noescape
 func sgemmAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
@@ -91,6 +94,12 @@ var avx512Kernel = &microKernel[float32]{
 		_ = b[kc*48-1]
 		_ = c[7*ldc+47]
 		sgemmAVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	},
+	column: func(kc int, a, b, out []float32) {
+		_ = a[kc*8-1]
+		_ = b[(kc-1)*48]
+		_ = out[7]
+		sgemmAVX512Col(kc, &a[0], &b[0], &out[0])
 	},
 	strided: func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 		_ = a[kc*8-1]

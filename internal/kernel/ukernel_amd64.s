@@ -732,3 +732,27 @@ store512s:
 	VZEROUPPER
 	RESTORE_MXCSR
 	RET
+
+// func sgemmAVX512Col(kc int, a, b, out *float32)
+// One column of an 8-row tile: out[i] = Σ_{p<kc} a[8p+i]·b[48p], the
+// p-major A panel against column 0 of a 48-wide B panel. One multiply-add
+// chain in the order of the full kernel, so each output gets its bits.
+TEXT ·sgemmAVX512Col(SB), NOSPLIT, $8-32
+	FLUSH_DENORMALS
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	VXORPS Y0, Y0, Y0
+
+colloop:
+	VBROADCASTSS (BX), Y1
+	VFMADD231PS (AX), Y1, Y0
+	ADDQ $32, AX
+	ADDQ $192, BX
+	DECQ CX
+	JNZ  colloop
+	MOVQ out+24(FP), DI
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RESTORE_MXCSR
+	RET

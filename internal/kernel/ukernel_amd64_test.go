@@ -138,8 +138,8 @@ func TestNarrowMicroKernels(t *testing.T) {
 	}
 }
 
-// TestStridedMicroKernel checks that the AVX-512 kernel reading B in place
-// gives the packed kernel's bits, for k-step counts around the unrolling,
+// TestStridedMicroKernel checks that the AVX-512 kernels reading B in place
+// or computing one column give the packed kernel's bits, for k-step counts around the unrolling,
 // with beta 0 and 1, and that products with few rows (which take it) match
 // the reference loops.
 func TestStridedMicroKernel(t *testing.T) {
@@ -155,6 +155,15 @@ func TestStridedMicroKernel(t *testing.T) {
 		packed := make([]float32, kc*48)
 		for p := range kc {
 			copy(packed[p*48:(p+1)*48], b[p*ldb:])
+		}
+		col := make([]float32, 8)
+		uk.column(kc, a, packed[5:], col)
+		full := make([]float32, 8*48)
+		uk.fn(kc, a, packed, full, 48, 1, 0)
+		for i := range col {
+			if math.Float32bits(col[i]) != math.Float32bits(full[i*48+5]) {
+				t.Fatalf("kc %d: column kernel row %d = %v, want %v", kc, i, col[i], full[i*48+5])
+			}
 		}
 		for _, beta := range []float32{0, 1} {
 			c0 := randSlice[float32](rng, 7*ldc+48)

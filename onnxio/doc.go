@@ -17,8 +17,10 @@
 //
 // [Compile] turns a graph into a [Plan]: nodes in topological order,
 // initializers and Constant subgraphs folded, Conv→BatchNormalization→Relu
-// →MaxPool chains fused into one step, and intermediate buffers recycled
-// after their last use. Shapes are checked per node when the plan runs,
+// →MaxPool chains fused into one step (and a BatchNormalization→Relu pair
+// with no Conv before it), constant MatMul and Conv weights packed once,
+// and intermediate buffers recycled after their last use; a Slice that is
+// one run of its input shares the input's buffer. Shapes are checked per node when the plan runs,
 // since graph inputs may have symbolic dims.
 // A Plan is safe for concurrent use by several goroutines.
 //

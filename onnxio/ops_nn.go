@@ -64,11 +64,7 @@ func compilePool(isMax bool) func(c *nodeCtx) (opFunc, error) {
 			}
 			planes := x.shape[0] * x.shape[1]
 			if xs, ok := x.data.([]float32); ok && !wantIdx && isPlain2x2(geo) {
-				if isMax {
-					maxPool2x2(xs, out.f32(), planes, geo.in[0], geo.in[1], geo.out[0], geo.out[1])
-				} else {
-					avgPool2x2(xs, out.f32(), planes, geo.in[0], geo.in[1], geo.out[0], geo.out[1])
-				}
+				pool2x2(xs, out.f32(), planes, geo.in[0], geo.in[1], geo.out[0], geo.out[1], !isMax)
 				return []*value{out}, nil
 			}
 			// The kernel package handles float 1-D/2-D pooling without indices.
@@ -131,9 +127,12 @@ func isPlain2x2(g *geometry) bool {
 	return true
 }
 
-// maxPool2x2 pools 2×2 blocks of every plane, splitting planes over the
-// kernel's threads. The max builtin propagates NaN like MaxPool.
-func maxPool2x2(x, y []float32, planes, h, w, oh, ow int) {
+// pool2x2 is MaxPool (or AveragePool when avg is set) for isPlain2x2
+// geometries, the planes over the kernel's threads. The max builtin
+// propagates NaN like MaxPool. Without padding every average is of four elements, added
+// in the order of the general loop (kernel.AvgPool2D) and divided by 4,
+// which gives the same bits.
+func pool2x2(x, y []float32, planes, h, w, oh, ow int, avg bool) {
 	parallelRange(planes, oh*ow*4, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp := x[p*h*w : (p+1)*h*w]
@@ -143,27 +142,11 @@ func maxPool2x2(x, y []float32, planes, h, w, oh, ow int) {
 				r1 := xp[(2*r+1)*w : (2*r+1)*w+2*ow]
 				yr := yp[r*ow : (r+1)*ow]
 				for c := range yr {
-					yr[c] = max(r0[2*c], r0[2*c+1], r1[2*c], r1[2*c+1])
-				}
-			}
-		}
-	})
-}
-
-// avgPool2x2 is AveragePool for isPlain2x2 geometries: no padding, so
-// every window averages four elements, added in the order of the general
-// loop (kernel.AvgPool2D) and divided by 4, which gives the same bits.
-func avgPool2x2(x, y []float32, planes, h, w, oh, ow int) {
-	parallelRange(planes, oh*ow*4, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			xp := x[p*h*w : (p+1)*h*w]
-			yp := y[p*oh*ow : (p+1)*oh*ow]
-			for r := range oh {
-				r0 := xp[2*r*w : 2*r*w+2*ow]
-				r1 := xp[(2*r+1)*w : (2*r+1)*w+2*ow]
-				yr := yp[r*ow : (r+1)*ow]
-				for c := range yr {
-					yr[c] = (r0[2*c] + r0[2*c+1] + r1[2*c] + r1[2*c+1]) / 4
+					if avg {
+						yr[c] = (r0[2*c] + r0[2*c+1] + r1[2*c] + r1[2*c+1]) / 4
+					} else {
+						yr[c] = max(r0[2*c], r0[2*c+1], r1[2*c], r1[2*c+1])
+					}
 				}
 			}
 		}

@@ -91,7 +91,7 @@ func TestReduceSuffixAxes(t *testing.T) {
 }
 
 // TestPool2x2FastPath compares the 2×2 stride-2 routes of MaxPool and
-// AveragePool (maxPool2x2, avgPool2x2) bit for bit with the kernel
+// AveragePool (pool2x2) bit for bit with the kernel
 // package's general pooling loops, odd sizes, NaNs and two threads
 // included.
 func TestPool2x2FastPath(t *testing.T) {

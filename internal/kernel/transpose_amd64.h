@@ -41,3 +41,10 @@
 	JLE    2(PC)              \
 	VMOVUPS zmm, K1, (DI)     \
 	ADDQ   R10, DI
+
+// TR_STORE16 stores rows 0–15 (Z0–Z15) with TR_STORE.
+#define TR_STORE16 \
+	TR_STORE(0, Z0);   TR_STORE(1, Z1);   TR_STORE(2, Z2);   TR_STORE(3, Z3) \
+	TR_STORE(4, Z4);   TR_STORE(5, Z5);   TR_STORE(6, Z6);   TR_STORE(7, Z7) \
+	TR_STORE(8, Z8);   TR_STORE(9, Z9);   TR_STORE(10, Z10); TR_STORE(11, Z11) \
+	TR_STORE(12, Z12); TR_STORE(13, Z13); TR_STORE(14, Z14); TR_STORE(15, Z15)

@@ -21,6 +21,7 @@ func BenchmarkDepthwise(b *testing.B) {
 		{"5x5s2_72x56", ConvShape{C: 72, H: 56, W: 56, R: 5, S: 5, StrideH: 2, StrideW: 2, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 		{"5x5s1_576x7", ConvShape{C: 576, H: 7, W: 7, R: 5, S: 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 		{"3x3s1_960x7", ConvShape{C: 960, H: 7, W: 7, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+		{"5x5s1_240x28", ConvShape{C: 240, H: 28, W: 28, R: 5, S: 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 		{"5x5s1_80x28", ConvShape{C: 80, H: 28, W: 28, R: 5, S: 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 		{"3x3s1_384x14", ConvShape{C: 384, H: 14, W: 14, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 	}

@@ -30,14 +30,19 @@ func dwBlockReach(g *convGeom) (hn, wn int) {
 // dwBlockSuits reports whether depthwiseConv takes the channel-blocked
 // route for float32 data: stride 1 (a strided layer transposes several
 // input pixels per output), and planes of at most 8×8 outputs, or up to
-// 14×14 with 5×5 filters or larger, where the two transposes cost less
-// than the plane route loses (2 threads, BenchmarkDepthwise: 7×7 planes
-// −26 to −48 %, 5×5 on 14×14 −7 to −17 %, but 3×3 on 14×14 +11 to +20 %
-// and 3×3 stride 2 from 28×28 +12 to +29 %).
+// 14×14 with 5×5 filters or larger, or up to 28×28 with such filters when
+// there are at least 8 blocks of 16 channels to share out; there the two
+// transposes cost less than the plane route loses (2 threads,
+// BenchmarkDepthwise: 7×7 planes −26 to −48 %, 5×5 on 14×14 −7 to −17 %,
+// 5×5 on 28×28 at batch 8 −33 %, but 3×3 on 14×14 +11 to +20 %, 3×3
+// stride 2 from 28×28 +12 to +29 %, and 5×5 on 28×28 with five blocks
+// for two threads +12 %).
 func dwBlockSuits(g *convGeom) bool {
 	hn, wn := dwBlockReach(g)
+	items := g.N * ((g.C + 15) / 16)
 	return haveDWBlock && g.C >= 16 && g.strH == 1 && g.strW == 1 &&
-		(g.ohw <= 64 || g.R*g.S >= 25) && g.ohw <= dwBlockMaxOut && hn*wn <= dwBlockMaxIn
+		(g.ohw <= 64 || g.R*g.S >= 25) && hn*wn <= dwBlockMaxIn &&
+		(g.ohw <= dwBlockMaxOut || (g.ohw <= 4*dwBlockMaxOut && items >= 8))
 }
 
 // dwBlockWeights lays out the weights of a depthwise convolution with c

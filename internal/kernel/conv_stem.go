@@ -27,12 +27,7 @@ func stemConv(g *convGeom, x, w, bias, y []float32, relu bool) {
 	hp := max(g.H+g.PadTop+g.PadBottom, 2*(g.oh-1)+g.R)
 	plane := hp * wp
 	blocks := (g.K + 15) / 16
-	wb := make([]float32, blocks*taps*16) // [block][tap][channel]
-	for k := range g.K {
-		for t := range taps {
-			wb[(k/16*taps+t)*16+k%16] = w[k*taps+t]
-		}
-	}
+	wb := dwBlockWeights(w, g.K, taps) // [block][tap][channel], as the blocked depthwise route
 	bb := make([]float32, blocks*16)
 	if bias != nil {
 		copy(bb, bias[:g.K])
